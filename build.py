@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import base64
 import contextlib
-import dataclasses
 import functools
 import hashlib
 import importlib
@@ -293,16 +292,18 @@ def write_atomic(path: Path, data: bytes) -> None:
 class FetchError(BuildError):
     """No source delivered a pinned file."""
 
-    def __init__(self, pin: Pin, path: Path, tried: list[tuple[str, str]]) -> None:
+    def __init__(self, pin: Pin, path: Path, tried: list[tuple[str, str]], network: bool) -> None:
         self.pin = pin
         self.tried = tried
         lines = [f"could not get {pin.name} (pinned sha256 {pin.sha256})", "  sources tried, in order:"]
         lines += [f"    - {where}: {why}" for where, why in tried]
-        lines += [
-            "  fix: make sure `npm` and `pip` can reach their package registries (and this machine is "
-            "online for the CDN), then run `python build.py` again;",
-            f"       or put a file with that sha256 at {path}",
-        ]
+        if network:
+            lines.append("  fix: make sure `npm` and `pip` work and can reach their package registries "
+                         "(the CDN needs this machine online), then run `python build.py` again;")
+        else:
+            lines.append("  fix: network sources are off (--offline or INKLING_OFFLINE): run "
+                         "`python build.py` without them once to fill the cache;")
+        lines.append(f"       or put a file with that sha256 at {path}")
         super().__init__("\n".join(lines))
 
 
@@ -362,7 +363,7 @@ class Fetcher:
             write_atomic(path, data)
             self.log(f"{pin.name}: fetched from {source.describe()}")
             return path
-        raise FetchError(pin, path, tried)
+        raise FetchError(pin, path, tried, self.network)
 
     def ensure_all(self, pins: Iterable[Pin]) -> dict[str, Path]:
         """`ensure` every pin; returns {pin name: cached path}."""
@@ -649,10 +650,16 @@ def _metadata(project: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _is_package(folder: Path) -> bool:
+    """A top-level folder of Python code (with or without __init__.py), not build clutter."""
+    return (folder.is_dir() and not folder.name.startswith((".", "_")) and "." not in folder.name
+            and any(folder.rglob("*.py")))
+
+
 def _package_files(py_dir: Path) -> list[tuple[str, Path]]:
     """(archive path, file) for every top-level package under py/, without caches."""
     files = []
-    for package in sorted(p for p in py_dir.iterdir() if (p / "__init__.py").is_file()):
+    for package in sorted(p for p in py_dir.iterdir() if _is_package(p)):
         for path in sorted(package.rglob("*")):
             rel = path.relative_to(py_dir)
             if path.is_file() and "__pycache__" not in rel.parts and path.suffix not in (".pyc", ".pyo"):
@@ -673,7 +680,7 @@ def build_wheel(py_dir: Path, pyproject: Path) -> tuple[str, bytes]:
     dist_info = name.split("-py3-")[0] + ".dist-info"
     entries = [(arc, path.read_bytes()) for arc, path in _package_files(py_dir)]
     if not entries:
-        raise BuildError(f"no Python package (a folder with __init__.py) under {py_dir}")
+        raise BuildError(f"no Python package (a folder of .py files) under {py_dir}")
     entries.append((f"{dist_info}/METADATA", _metadata(project).encode()))
     wheel_meta = "Wheel-Version: 1.0\nGenerator: inkling build.py\nRoot-Is-Purelib: true\nTag: py3-none-any\n"
     entries.append((f"{dist_info}/WHEEL", wheel_meta.encode()))
@@ -984,12 +991,19 @@ def run_tests(paths: Paths, fetcher: Fetcher, pytest_args: Sequence[str]) -> int
 # --------------------------------------------------------------------------------------------
 
 
+def _port(text: str) -> int:
+    port = int(text)
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"{port} is not a port (0..65535; 0 picks a free one)")
+    return port
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="build.py", description="Build, serve and test Inkling's static site.",
         epilog="`python build.py test [ARGS...]` builds, then runs pytest ARGS (slow tests need --run-slow).")
     parser.add_argument("command", nargs="?", default="build", choices=("build", "data", "serve"))
-    parser.add_argument("--port", type=int, default=8000, help="port for `serve` (0: any free port)")
+    parser.add_argument("--port", type=_port, default=8000, help="port for `serve` (0: any free port)")
     parser.add_argument("--offline", action="store_true",
                         help="use only the cache; never run npm, pip or download (also INKLING_OFFLINE=1)")
     return parser

@@ -6,11 +6,11 @@ import csv
 import hashlib
 import io
 import json
-import os
 import shutil
 import signal
 import subprocess
 import sys
+import threading
 import urllib.error
 import urllib.request
 import zipfile
@@ -235,8 +235,6 @@ def test_server_sends_the_mime_types_the_runtime_needs(build_py: ModuleType, tmp
     for name in expected:
         (tmp_path / name).write_bytes(b"x")
     server = build_py.SiteServer(tmp_path, 0)
-    import threading
-
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
