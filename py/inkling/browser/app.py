@@ -1,0 +1,304 @@
+"""The page: routes the worker's messages to the grid, controls, stats and charts, and keeps the weights."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any, Mapping
+
+import numpy as np
+
+from ..errors import DataError, InklingError, ProtocolError, WeightsError
+from ..protocol import ErrorSignal, ResponseSignal, decode_command, decode_signal, encode_command
+from .charts import Charts
+from .controls import Controls
+from .dom import by_testid, listen, set_text
+from .grid import GridManager
+from .inference import Predictor
+from .loading import Loading
+from .samples import TestDigits
+from .stats import stat_texts
+from .storage import Autosave, architecture, export_weights, read_weights_file
+from .wire import from_js_message, to_js_message
+
+CELLS = 12  # tiles in the grid
+FIRST_DIGITS = 8  # of them start with a test digit; the rest wait for a drawing
+INPUT, CLASSES = 784, 10
+DATA_URL = "./data/"  # relative to the page
+
+
+async def fetch_site_file(path: str) -> bytes:
+    """A data file of this site (``path`` relative to the data folder).
+
+    Raises:
+        DataError: The server did not answer with the file.
+    """
+    from pyodide.http import pyfetch
+
+    try:
+        response = await pyfetch(DATA_URL + path)
+    except Exception as error:  # a network failure surfaces as a JS error
+        raise DataError(f"could not fetch {DATA_URL}{path}: {error}", path) from None
+    if not response.ok:
+        raise DataError(f"{DATA_URL}{path} answered HTTP {response.status}: rebuild the site with "
+                        "'python build.py'", path)
+    return await response.bytes()
+
+
+class App:
+    """Everything the page does, driven by user events and one callback per animation frame."""
+
+    def __init__(self) -> None:
+        from js import inklingBridge
+
+        self.bridge = inklingBridge
+        self.loading = Loading()
+        self.message = by_testid("message")
+        self.predictor = Predictor()
+        self.controls = Controls(self.send, self.notify, self.evaluate)
+        self.charts = Charts(by_testid("chart-loss"), by_testid("chart-acc"))
+        self.grid = GridManager(by_testid("grid"), CELLS, self.predictor, TestDigits(fetch_site_file),
+                                self.teach, self.notify, self.bridge.requestFrame)
+        self.autosave = Autosave(self.bridge, self.notify, lambda text: set_text(by_testid("autosave"), text))
+        self.signal: ResponseSignal | None = None
+        self.page_ready = False
+        self.worker_ready = False
+        self.ready = False
+        self._stat_nodes: dict[str, Any] = {}
+        self._next_id = 1
+        self._replies: dict[int, asyncio.Future] = {}
+        self._tasks: set[asyncio.Task] = set()
+
+        self.export_button = by_testid("export-weights")
+        self.import_input = by_testid("import-weights")
+        listen(self.export_button, "click", lambda _e: self.export())
+        listen(self.import_input, "change", lambda _e: self._import_chosen())
+        listen(by_testid("samples-all"), "click", lambda _e: self.grid.new_samples())
+        listen(by_testid("clear-all"), "click", lambda _e: self.grid.clear_all())
+        self._set_enabled(False)
+
+    # ---- start-up ----------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Take over from the bridge: receive frames, load the first test digits."""
+        from pyodide.ffi import create_proxy
+
+        self._frame_proxy = create_proxy(self.on_frame)  # lives as long as the page
+        self.bridge.attach(self._frame_proxy)
+        self.loading.stage("page", "loading the test digits")
+        self._spawn(self._page_setup())
+
+    async def _page_setup(self) -> None:
+        try:
+            await self.grid.fill(FIRST_DIGITS)
+        except InklingError as error:
+            self.loading.fail("page", f"the page could not load its test digits: {error}")
+            return
+        self.loading.finish("page")
+        self.page_ready = True
+        await self._maybe_ready()
+
+    async def _maybe_ready(self) -> None:
+        if self.ready or not (self.page_ready and self.worker_ready) or self.loading.failed:
+            return
+        self.ready = True
+        first = await self.request({"type": "status"})
+        if isinstance(first, ResponseSignal):
+            self._follow(first)
+        restored = await self.autosave.restore()
+        if restored is not None and await self.apply_weights(restored):
+            self.notify("info", f"Restored the {architecture(restored)} weights saved in this browser.")
+        self.autosave.enabled = True
+        self._set_enabled(True)
+        self.loading.ready()
+
+    def _set_enabled(self, enabled: bool) -> None:
+        self.controls.set_enabled(enabled)
+        self.grid.set_enabled(enabled)
+        self.export_button.disabled = not enabled
+        self.import_input.disabled = not enabled
+        by_testid("samples-all").disabled = not enabled
+        by_testid("clear-all").disabled = not enabled
+
+    # ---- talking to the worker -------------------------------------------------------------------
+
+    def send(self, command: dict[str, Any]) -> int:
+        """Send a command to the worker (checked and encoded by the protocol); returns its id."""
+        command_id = self._next_id
+        self._next_id += 1
+        wire = encode_command(decode_command({**command, "id": command_id}))
+        message, transfer = to_js_message(wire)
+        self.bridge.post(message, transfer)
+        return command_id
+
+    async def request(self, command: dict[str, Any]) -> ResponseSignal | ErrorSignal:
+        """Send a command and wait for the worker's reply to it."""
+        command_id = self.send(command)
+        future = asyncio.get_event_loop().create_future()
+        self._replies[command_id] = future
+        return await future
+
+    def on_frame(self, batch: Any) -> None:
+        """Called by the bridge at most once per animation frame with what arrived since the last one."""
+        for event in batch.events:
+            try:
+                self._event(from_js_message(event))
+            except Exception as error:  # one bad message must not stop the page
+                self.notify("error", f"A message from the worker could not be handled: {error}")
+        if batch.signal is not None:
+            raw = from_js_message(batch.signal)
+            raw["weights"] = from_js_message(batch.weights) if batch.weights is not None else None
+            try:
+                self._follow(decode_signal(raw))
+            except (ProtocolError, WeightsError) as error:
+                self.notify("error", f"The worker sent a signal the page cannot use: {error}")
+        self.grid.refresh()
+        if self.charts.redraw():
+            self.bridge.requestFrame()  # a redraw is due a little later
+
+    def _event(self, message: dict[str, Any]) -> None:
+        kind = message.get("type")
+        if kind == "progress":
+            self.loading.stage(str(message.get("stage")), str(message.get("detail")))
+        elif kind == "ready":
+            self.worker_ready = True
+            self._spawn(self._maybe_ready())
+        elif kind == "error":
+            self._error(message)
+        elif kind == "signal":
+            # Replies come here too (each one, never dropped), without their weights.
+            self._reply(message.get("reply_to"), decode_signal(message))
+
+    def _error(self, message: dict[str, Any]) -> None:
+        try:
+            error = decode_signal(message)
+        except ProtocolError:
+            error = ErrorSignal(seq=0, kind="internal", field=None, message=str(message.get("message")),
+                                command=None, reply_to=None)
+        if not self.ready:
+            self.loading.fail(None, error.message)
+            return
+        self.notify("error", error.message)
+        self.controls.worker_error(error.field, error.message)
+        self._reply(error.reply_to, error)
+
+    def _reply(self, reply_to: int | None, reply: ResponseSignal | ErrorSignal) -> None:
+        if reply_to is None:
+            return
+        self.controls.replied(reply_to)
+        future = self._replies.pop(reply_to, None)
+        if future is not None and not future.done():
+            future.set_result(reply)
+
+    def _follow(self, signal: ResponseSignal) -> None:
+        """Show a signal: stats, charts, buttons, and its weights in every prediction."""
+        self.signal = signal
+        for testid, text in stat_texts(signal).items():
+            node = self._stat_nodes.get(testid)
+            if node is None:
+                node = self._stat_nodes[testid] = by_testid(testid)
+            set_text(node, text)
+        self.charts.add(signal)
+        self.controls.sync(signal)
+        if signal.weights is not None:
+            self.predictor.set_weights(signal.weights)
+        self.autosave.consider(self.predictor.version, self.predictor.weights, bool(signal.training))
+
+    # ---- actions -------------------------------------------------------------------------------
+
+    def notify(self, kind: str, text: str) -> None:
+        """Show ``text`` in the message area (``kind`` is "info" or "error")."""
+        self.message.className = f"message {kind}"
+        self.message.textContent = text
+
+    def evaluate(self) -> None:
+        """Measure the accuracy on the whole test set (in the worker) and report it."""
+        self._spawn(self._evaluate())
+
+    async def _evaluate(self) -> None:
+        button = by_testid("evaluate")
+        button.disabled = True
+        button.setAttribute("data-busy", "")
+        self.notify("info", "Evaluating on the 10,000 test digits…")
+        try:
+            reply = await self.request({"type": "evaluate"})
+        finally:
+            button.removeAttribute("data-busy")
+            button.disabled = False
+        if isinstance(reply, ResponseSignal) and reply.test_acc is not None:
+            self._follow_test_acc(reply)
+            self.notify("info", f"Test accuracy: {100 * reply.test_acc:.2f}% of the 10,000 test digits.")
+
+    def _follow_test_acc(self, reply: ResponseSignal) -> None:
+        node = self._stat_nodes.get("stat-test-acc") or by_testid("stat-test-acc")
+        set_text(node, stat_texts(reply)["stat-test-acc"])
+
+    def teach(self, pixels: np.ndarray, label: int) -> None:
+        """Train on one drawing (already preprocessed) as digit ``label``."""
+        self.send({"type": "train_drawing", "pixels": [float(p) for p in pixels], "label": label})
+
+    def export(self) -> None:
+        """Download the current weights as an .npz file."""
+        weights = self.predictor.weights()
+        if weights is None:
+            self.notify("error", "No weights yet: wait for the worker to report.")
+            return
+        name = export_weights(self.bridge, weights)
+        self.notify("info", f"Exported {name}: load it in Python with numpy.load('{name}').")
+
+    def _import_chosen(self) -> None:
+        files = self.import_input.files
+        if files.length == 0:
+            return
+        file = files.item(0)
+        self.import_input.value = ""  # choosing the same file again is a new change
+        self._spawn(self._import(file))
+
+    async def _import(self, file: Any) -> None:
+        try:
+            weights = await read_weights_file(file)
+        except WeightsError as error:
+            self.notify("error", f"{file.name} was not loaded (your current weights are kept): {error}")
+            return
+        if await self.apply_weights(weights, file.name):
+            self.notify("info", f"Loaded {file.name} ({architecture(weights)}).")
+
+    async def apply_weights(self, weights: Mapping[str, np.ndarray], source: str = "the saved weights") -> bool:
+        """Give the worker these weights (with a new hidden size if they need one); True if it took them."""
+        problem = _shape_problem(weights)
+        if problem is not None:
+            self.notify("error", f"{source} cannot be used (your current weights are kept): {problem}")
+            return False
+        hidden = int(weights["W1"].shape[1])
+        if self.signal is None or self.signal.hidden != hidden:
+            self.send({"type": "reset", "hidden": hidden})
+        arrays = {name: {"shape": list(array.shape), "data": np.ascontiguousarray(array, np.float32).reshape(-1)}
+                  for name, array in weights.items()}
+        reply = await self.request({"type": "set_weights", "weights": arrays})
+        return isinstance(reply, ResponseSignal)
+
+    def _spawn(self, coroutine: Any) -> None:
+        task = asyncio.ensure_future(coroutine)
+        self._tasks.add(task)  # asyncio keeps only weak references to tasks
+        task.add_done_callback(self._tasks.discard)
+
+
+def _shape_problem(weights: Mapping[str, np.ndarray]) -> str | None:
+    """Why these weights do not fit this page's network (784 inputs, one hidden layer, 10 classes), or None."""
+    if set(weights) != {"W1", "b1", "W2", "b2"}:
+        return f"the page trains a network with one hidden layer (W1, b1, W2, b2); the file holds {sorted(weights)}"
+    W1, b1, W2, b2 = (np.asarray(weights[name]) for name in ("W1", "b1", "W2", "b2"))
+    hidden = W1.shape[1] if W1.ndim == 2 else -1
+    expected = {"W1": (INPUT, hidden), "b1": (hidden,), "W2": (hidden, CLASSES), "b2": (CLASSES,)}
+    for name, array in zip(expected, (W1, b1, W2, b2)):
+        if array.shape != expected[name]:
+            return f"{name} has shape {array.shape}; expected {expected[name]} for a {INPUT}-h-{CLASSES} network"
+    if not 1 <= hidden <= 4096:
+        return f"{hidden} hidden units; the page allows 1 to 4096"
+    return None
+
+
+def main() -> App:
+    """Start the page (called by web/main.py once PyScript has loaded numpy and inkling)."""
+    app = App()
+    app.start()
+    return app

@@ -1,0 +1,276 @@
+"""One tile of the grid: a canvas that shows a test digit or takes a drawing, and its prediction."""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+import numpy as np
+
+from ..drawing import preprocess_drawing
+from .dom import element, js_object, listen, set_text
+from .inference import top_k
+from .samples import Sample
+
+SIZE = 280  # canvas pixels per side: 10x MNIST, so a stroke scales like a pen on paper
+STROKE = 22  # pen width in canvas pixels: about 2 MNIST pixels once the digit is fitted to 20x20
+INK = "#ffffff"
+
+
+class CellOwner(Protocol):
+    """What a cell asks of the grid that owns it."""
+
+    def cell_changed(self, cell: GridCell) -> None: ...
+
+    def request_sample(self, cell: GridCell) -> None: ...
+
+    def teach(self, cell: GridCell, label: int) -> None: ...
+
+
+class GridCell:
+    """A canvas (``cell-N``) with its prediction (``prediction-N``), clear (``clear-N``),
+    next-test-digit (``sample-N``) and teach (``teach-label-N``, ``teach-N``) controls.
+
+    A cell is empty, holds a test digit, or holds the user's drawing. Drawing on a
+    test digit replaces it. The canvas keeps ink in its alpha channel, which is
+    what `input` reads.
+    """
+
+    def __init__(self, index: int, parent: Any, owner: CellOwner) -> None:
+        self.index = index
+        self.owner = owner
+        self.sample: Sample | None = None
+        self.has_ink = False
+        self.dirty = False  # input changed: prediction must be recomputed
+        self.shown_version = -1  # weights version of the prediction on display
+        self._input: np.ndarray | None = None
+        self._input_stale = False
+        self._pointer: int | None = None
+        self._last: tuple[float, float] = (0.0, 0.0)
+        self._build(parent)
+
+    # ---- DOM --------------------------------------------------------------------------
+
+    def _build(self, parent: Any) -> None:
+        i = self.index
+        self.root = element("div", cls="cell", parent=parent, data_testid=f"card-{i}")
+        tile = element("div", cls="tile", parent=self.root)
+        self.canvas = element(
+            "canvas", cls="draw", parent=tile, data_testid=f"cell-{i}", width=str(SIZE), height=str(SIZE),
+            aria_label=f"Tile {i + 1}: draw a digit here", role="img",
+        )
+        self.ctx = self.canvas.getContext("2d", js_object({"willReadFrequently": True}))
+        self.placeholder = element("div", cls="placeholder", parent=tile, text="draw a digit")
+        self.badge = element("span", cls="badge", parent=tile, data_testid=f"truth-{i}")
+        self.thumb = element("canvas", cls="thumb", parent=tile, width="28", height="28",
+                             data_testid=f"thumb-{i}", title="what the network sees")
+        self.thumb_ctx = self.thumb.getContext("2d")
+
+        pred = element("div", cls="pred", parent=self.root)
+        self.digit = element("span", cls="pred-digit", parent=pred, data_testid=f"prediction-{i}")
+        self.probs = element("div", cls="probs", parent=pred, data_testid=f"probs-{i}")
+        self.prob_rows = []
+        for _ in range(3):
+            row = element("div", cls="prob", parent=self.probs)
+            label = element("span", parent=row)
+            bar = element("span", cls="bar", parent=row)
+            fill = element("span", parent=bar)
+            pct = element("span", cls="pct", parent=row)
+            self.prob_rows.append((row, label, fill, pct))
+
+        actions = element("div", cls="cell-actions", parent=self.root)
+        clear = element("button", parent=actions, text="Clear", data_testid=f"clear-{i}", title="Empty this tile")
+        sample = element("button", parent=actions, text="Test digit", data_testid=f"sample-{i}",
+                         title="Show the next digit of the test set")
+        teach = element("span", cls="teach", parent=actions)
+        self.teach_label = element("select", parent=teach, data_testid=f"teach-label-{i}",
+                                   title="The digit this drawing shows", aria_label="The digit this drawing shows")
+        element("option", parent=self.teach_label, text="as…", value="")
+        for digit in range(10):
+            element("option", parent=self.teach_label, text=str(digit), value=str(digit))
+        self.teach_button = element("button", parent=teach, text="Teach", data_testid=f"teach-{i}",
+                                    title="Train the network on this drawing with the chosen label")
+
+        listen(clear, "click", lambda _e: self.clear())
+        listen(sample, "click", lambda _e: self.owner.request_sample(self))
+        listen(self.teach_button, "click", lambda _e: self._teach())
+        listen(self.canvas, "pointerdown", self._pointer_down)
+        listen(self.canvas, "pointermove", self._pointer_move)
+        listen(self.canvas, "pointerup", self._pointer_up)
+        listen(self.canvas, "pointercancel", self._pointer_up)
+        self._render_state()
+
+    def set_enabled(self, enabled: bool) -> None:
+        """Enable or disable the cell's buttons (before the page is ready, and so on)."""
+        for node in self.root.querySelectorAll("button, select"):
+            node.disabled = not enabled
+        if enabled:
+            self._render_state()
+
+    # ---- content ----------------------------------------------------------------------
+
+    def clear(self) -> None:
+        """Empty the tile."""
+        self.ctx.clearRect(0, 0, SIZE, SIZE)
+        self.sample = None
+        self.has_ink = False
+        self._changed()
+
+    def show_sample(self, sample: Sample) -> None:
+        """Show a test digit (replacing any drawing)."""
+        from js import ImageData
+
+        rgba = np.empty((28 * 28, 4), np.uint8)
+        rgba[:, :3] = 255
+        rgba[:, 3] = np.round(sample.pixels * 255).astype(np.uint8)
+        image = ImageData.new(28, 28)
+        image.data.assign(rgba.reshape(-1))
+        self.thumb_ctx.putImageData(image, 0, 0)
+        self.ctx.clearRect(0, 0, SIZE, SIZE)
+        self.ctx.imageSmoothingEnabled = True
+        self.ctx.drawImage(self.thumb, 0, 0, SIZE, SIZE)
+        self.sample = sample
+        self.has_ink = True
+        self._changed()
+
+    def input(self) -> np.ndarray | None:
+        """The network's input for this tile: (784,) float32 in [0, 1], or None when empty.
+
+        A test digit goes in as it is; a drawing goes through `preprocess_drawing`
+        (crop, fit to 20x20, centre by mass), as MNIST's digits were made.
+        """
+        if self._input_stale:
+            self._input_stale = False
+            self._input = self._read_input()
+            self._render_thumb()
+        return self._input
+
+    def _read_input(self) -> np.ndarray | None:
+        if self.sample is not None:
+            return self.sample.pixels
+        if not self.has_ink:
+            return None
+        data = self.ctx.getImageData(0, 0, SIZE, SIZE).data
+        rgba = np.empty(SIZE * SIZE * 4, np.uint8)
+        data.assign_to(rgba)
+        alpha = rgba[3::4].reshape(SIZE, SIZE)
+        if not alpha.any():
+            return None
+        return preprocess_drawing(alpha)
+
+    def _render_thumb(self) -> None:
+        if self.sample is not None or self._input is None:
+            return
+        from js import ImageData
+
+        rgba = np.zeros((28 * 28, 4), np.uint8)
+        rgba[:, :3] = 255
+        rgba[:, 3] = np.round(np.clip(self._input, 0, 1) * 255).astype(np.uint8)
+        image = ImageData.new(28, 28)
+        image.data.assign(rgba.reshape(-1))
+        self.thumb_ctx.putImageData(image, 0, 0)
+
+    def _changed(self) -> None:
+        self._input_stale = True
+        self.dirty = True
+        self._render_state()
+        self.owner.cell_changed(self)
+
+    # ---- prediction -------------------------------------------------------------------
+
+    def show_prediction(self, probs: np.ndarray | None, version: int) -> None:
+        """Show the predicted digit and the top probabilities (``probs`` None: nothing to show)."""
+        self.shown_version = version
+        self.dirty = False
+        classes = ("cell",)
+        if probs is None:
+            set_text(self.digit, "")
+            self.probs.hidden = True
+        else:
+            ranked = top_k(probs, 3)
+            set_text(self.digit, str(ranked[0][0]))
+            self.probs.hidden = False
+            for (row, label, fill, pct), (digit, p) in zip(self.prob_rows, ranked):
+                set_text(label, str(digit))
+                fill.style.width = f"{100 * p:.1f}%"
+                set_text(pct, f"{100 * p:.1f}%")
+            if self.sample is not None:
+                classes += ("right",) if ranked[0][0] == self.sample.label else ("wrong",)
+        name = " ".join(classes)
+        if self.root.className != name:
+            self.root.className = name
+
+    def _render_state(self) -> None:
+        drawing = self.sample is None and self.has_ink
+        self.placeholder.hidden = self.has_ink
+        self.thumb.hidden = not drawing
+        if self.sample is not None:
+            set_text(self.badge, f"test #{self.sample.index} · label {self.sample.label}")
+            self.badge.hidden = False
+        elif drawing:
+            set_text(self.badge, "your drawing")
+            self.badge.hidden = False
+        else:
+            self.badge.hidden = True
+        self.teach_button.disabled = not drawing
+        self.teach_label.disabled = not drawing
+
+    def _teach(self) -> None:
+        value = self.teach_label.value
+        self.owner.teach(self, int(value) if value else -1)
+
+    # ---- pointer drawing ----------------------------------------------------------------
+
+    def _xy(self, event: Any) -> tuple[float, float]:
+        rect = self.canvas.getBoundingClientRect()
+        return (
+            (event.clientX - rect.left) * SIZE / max(rect.width, 1),
+            (event.clientY - rect.top) * SIZE / max(rect.height, 1),
+        )
+
+    def _pointer_down(self, event: Any) -> None:
+        from pyodide.ffi import JsException
+
+        if self._pointer is not None or event.button != 0:
+            return
+        event.preventDefault()
+        self._pointer = event.pointerId
+        try:
+            # Capture keeps the stroke ours when the pointer leaves the tile mid-stroke.
+            self.canvas.setPointerCapture(event.pointerId)
+        except JsException:
+            pass  # a pointer already gone (or a synthetic event) cannot be captured; drawing works without
+        if self.sample is not None:
+            self.ctx.clearRect(0, 0, SIZE, SIZE)
+            self.sample = None
+        self.ctx.fillStyle = INK
+        self.ctx.strokeStyle = INK
+        self.ctx.lineWidth = STROKE
+        self.ctx.lineCap = "round"
+        self.ctx.lineJoin = "round"
+        x, y = self._xy(event)
+        self.ctx.beginPath()
+        self.ctx.arc(x, y, STROKE / 2, 0, 2 * np.pi)
+        self.ctx.fill()
+        self._last = (x, y)
+        self.has_ink = True
+        self._changed()
+
+    def _pointer_move(self, event: Any) -> None:
+        if event.pointerId != self._pointer:
+            return
+        # Coalesced events carry every point the pointer passed since the last frame.
+        events = event.getCoalescedEvents() if hasattr(event, "getCoalescedEvents") else None
+        points = [self._xy(e) for e in events] if events and events.length else [self._xy(event)]
+        self.ctx.beginPath()
+        self.ctx.moveTo(*self._last)
+        for x, y in points:
+            self.ctx.lineTo(x, y)
+        self.ctx.stroke()
+        self._last = points[-1]
+        self._changed()
+
+    def _pointer_up(self, event: Any) -> None:
+        if event.pointerId != self._pointer:
+            return
+        self._pointer = None
+        self._changed()

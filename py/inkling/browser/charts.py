@@ -1,0 +1,108 @@
+"""Live loss and accuracy charts, drawn by uPlot (vendored with the site)."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from ..protocol import ResponseSignal
+from .dom import js_object
+from .history import History, Smoother
+
+HEIGHT = 210
+REDRAW_EVERY_S = 0.2  # the curves move smoothly at 5 redraws/s; more would only cost the main thread
+MUTED = "#667085"
+GRID = "#eef0f4"
+
+
+def _axes(y_label: str) -> list[dict[str, Any]]:
+    axis = {"stroke": MUTED, "grid": {"stroke": GRID, "width": 1}, "ticks": {"stroke": GRID, "width": 1}}
+    return [{**axis, "label": "iteration"}, {**axis, "label": y_label, "size": 55}]
+
+
+def _options(width: int, y_label: str, series: list[dict[str, Any]]) -> dict[str, Any]:
+    return {
+        "width": width,
+        "height": HEIGHT,
+        "scales": {"x": {"time": False}},
+        "axes": _axes(y_label),
+        "series": [{"label": "iteration"}, *series],
+        "legend": {"live": True},
+        "cursor": {"drag": {"x": True, "y": False}},
+    }
+
+
+class Chart:
+    """One uPlot chart fed from a `History`."""
+
+    def __init__(self, container: Any, y_label: str, series: list[dict[str, Any]]) -> None:
+        from js import ResizeObserver, uPlot
+
+        self.container = container
+        self.history = History(len(series))
+        self._plot = uPlot.new(
+            js_object(_options(self._width(), y_label, series)), js_object(self.history.series), container
+        )
+        self._observer = ResizeObserver.new(self._resize_proxy())
+        self._observer.observe(container)
+
+    def _width(self) -> int:
+        return max(int(self.container.clientWidth), 240)
+
+    def _resize_proxy(self) -> Any:
+        from pyodide.ffi import create_proxy
+
+        # Lives as long as the chart, which lives as long as the page.
+        self._on_resize = create_proxy(lambda *_: self._plot.setSize(js_object({"width": self._width(), "height": HEIGHT})))
+        return self._on_resize
+
+    def redraw(self) -> None:
+        """Show the history's current points."""
+        self._plot.setData(js_object(self.history.series))
+
+
+class Charts:
+    """The loss chart (each batch's loss and a smoothed curve) and the accuracy chart
+    (smoothed batch accuracy and the test accuracy of the last evaluation), in percent."""
+
+    def __init__(self, loss_container: Any, acc_container: Any) -> None:
+        self.loss = Chart(loss_container, "loss", [
+            {"label": "batch loss", "stroke": "rgba(79, 70, 229, 0.28)", "width": 1},
+            {"label": "smoothed", "stroke": "#4f46e5", "width": 2},
+        ])
+        self.acc = Chart(acc_container, "accuracy %", [
+            {"label": "batch (smoothed)", "stroke": "#0ea5e9", "width": 2},
+            {"label": "test set", "stroke": "#12a150", "width": 2, "points": {"show": False}},
+        ])
+        self._loss_avg = Smoother(0.95)
+        self._acc_avg = Smoother(0.95)
+        self._last_redraw = 0.0
+        self._dirty = False
+
+    def add(self, signal: ResponseSignal) -> None:
+        """Add the signal's numbers (only training progress: an idle signal repeats the last point)."""
+        if signal.iteration <= 0 or signal.loss is None:
+            return
+        if len(self.loss.history) and signal.iteration < self.loss.history.series[0][-1]:
+            self._loss_avg.reset()  # a reset started a new run
+            self._acc_avg.reset()
+        loss_avg = self._loss_avg.update(signal.loss)
+        acc_avg = self._acc_avg.update(signal.acc)
+        self.loss.history.add(signal.iteration, signal.loss, loss_avg)
+        test = None if signal.test_acc is None else 100 * signal.test_acc
+        self.acc.history.add(signal.iteration, None if acc_avg is None else 100 * acc_avg, test)
+        self._dirty = True
+
+    def redraw(self, force: bool = False) -> bool:
+        """Redraw if there is news and the last redraw is old enough; True if still pending."""
+        if not self._dirty:
+            return False
+        now = time.monotonic()
+        if not force and now - self._last_redraw < REDRAW_EVERY_S:
+            return True
+        self.loss.redraw()
+        self.acc.redraw()
+        self._last_redraw = now
+        self._dirty = False
+        return False
+

@@ -1,0 +1,162 @@
+"""The training controls: buttons and settings that become commands, kept in step with the worker."""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from ..protocol import ResponseSignal
+from .dom import by_testid, document, listen, set_text
+from .settings import BATCH_SIZE, CACHE_SIZE, HIDDEN_SIZE, INPUT_OF_FIELD, LEARNING_RATE, Setting, SettingError, setting_command
+
+Send = Callable[[dict[str, Any]], int]  # sends a command, returns its id
+Notify = Callable[[str, str], None]
+
+_LIVE_SETTINGS = (BATCH_SIZE, LEARNING_RATE, CACHE_SIZE)
+
+
+class Controls:
+    """Start, stop, evaluate, reset, and the settings inputs (applied on change).
+
+    A value is checked in the page first (with the protocol's rules) and refused
+    with a message; a value the worker still rejects shows the worker's error on
+    the same input. Inputs follow the worker's values except while the user edits
+    one, while it holds a refused value, or while its command is on the way.
+
+    Args:
+        send: Sends a wire command; returns its id.
+        notify: Shows a message.
+        evaluate: Runs an evaluation on the test set (the app tracks its reply).
+    """
+
+    def __init__(self, send: Send, notify: Notify, evaluate: Callable[[], None]) -> None:
+        self._send = send
+        self._notify = notify
+        self.signal: ResponseSignal | None = None
+        self._in_flight: dict[str, int] = {}  # input testid -> id of the command that sets it
+        self.buttons = {name: by_testid(name) for name in ("start", "stop", "evaluate", "reset")}
+        self.inputs = {s.testid: by_testid(s.testid) for s in (*_LIVE_SETTINGS, HIDDEN_SIZE)}
+        self.optimizer = by_testid("optimizer")
+        self.hidden_note = by_testid("hidden-note")
+        self.train_state = by_testid("train-state")
+        self.enabled = False
+
+        listen(self.buttons["start"], "click", lambda _e: self._command({"type": "start"}))
+        listen(self.buttons["stop"], "click", lambda _e: self._command({"type": "stop"}))
+        listen(self.buttons["evaluate"], "click", lambda _e: evaluate())
+        listen(self.buttons["reset"], "click", lambda _e: self._reset())
+        for setting in _LIVE_SETTINGS:
+            listen(self.inputs[setting.testid], "change", lambda _e, s=setting: self._apply(s))
+            listen(self.inputs[setting.testid], "input", lambda _e, s=setting: self._mark(s.testid, None))
+        listen(self.inputs[HIDDEN_SIZE.testid], "change", lambda _e: self._hidden_changed())
+        listen(self.optimizer, "change", lambda _e: self._command(
+            {"type": "set_optimizer", "optimizer": self.optimizer.value}, "optimizer"))
+
+    # ---- commands ------------------------------------------------------------------------
+
+    def _command(self, command: dict[str, Any], testid: str | None = None) -> None:
+        command_id = self._send(command)
+        if testid is not None:
+            self._in_flight[testid] = command_id
+
+    def _apply(self, setting: Setting) -> None:
+        node = self.inputs[setting.testid]
+        try:
+            command = setting_command(setting, node.value)
+        except SettingError as error:
+            self._mark(setting.testid, str(error))
+            self._notify("error", f"{error}. Training goes on with the current value.")
+            return
+        self._mark(setting.testid, None)
+        self._command(command, setting.testid)
+
+    def _hidden_value(self) -> int | None:
+        """The hidden size typed in, or None (and a message) when it is not valid."""
+        try:
+            command = setting_command(HIDDEN_SIZE, self.inputs[HIDDEN_SIZE.testid].value)
+        except SettingError as error:
+            self._mark(HIDDEN_SIZE.testid, str(error))
+            self._notify("error", str(error))
+            return None
+        self._mark(HIDDEN_SIZE.testid, None)
+        return int(command["hidden"])
+
+    def _hidden_changed(self) -> None:
+        hidden = self._hidden_value()
+        current = self.signal.hidden if self.signal is not None else None
+        if hidden is None or hidden == current:
+            self.hidden_note.hidden = True
+            return
+        set_text(self.hidden_note, f"{hidden} hidden units take effect when you press Reset weights "
+                                   "(that starts a new network: the current weights are discarded).")
+        self.hidden_note.hidden = False
+
+    def _reset(self) -> None:
+        hidden = self._hidden_value()
+        if hidden is None:
+            return
+        self.hidden_note.hidden = True
+        self._command({"type": "reset", "hidden": hidden}, HIDDEN_SIZE.testid)
+        self._notify("info", f"New random weights with {hidden} hidden units.")
+
+    # ---- feedback ------------------------------------------------------------------------
+
+    def replied(self, command_id: int) -> None:
+        """The worker answered command ``command_id``: its input may follow the worker again."""
+        for testid, pending in list(self._in_flight.items()):
+            if pending == command_id:
+                del self._in_flight[testid]
+
+    def worker_error(self, field: str | None, message: str) -> None:
+        """The worker refused a value: mark its input."""
+        testid = INPUT_OF_FIELD.get(field or "")
+        if testid is not None and testid != "optimizer":
+            self._mark(testid, message)
+
+    def _mark(self, testid: str, problem: str | None) -> None:
+        node = self.inputs[testid]
+        if problem is None:
+            node.removeAttribute("aria-invalid")
+            node.removeAttribute("title")
+        else:
+            node.setAttribute("aria-invalid", "true")
+            node.setAttribute("title", problem)
+
+    def set_enabled(self, enabled: bool) -> None:
+        """Enable the controls once the page is ready."""
+        self.enabled = enabled
+        for node in (*self.inputs.values(), self.optimizer):
+            node.disabled = not enabled
+        self._sync_buttons()
+
+    def sync(self, signal: ResponseSignal) -> None:
+        """Follow the worker's state: buttons by training or not, inputs by its values."""
+        self.signal = signal
+        self._sync_buttons()
+        set_text(self.train_state, "training" if signal.training else "idle")
+        document().body.classList.toggle("training", bool(signal.training))
+        values = {
+            BATCH_SIZE.testid: str(signal.batch_size),
+            LEARNING_RATE.testid: f"{signal.lrate:g}",
+            CACHE_SIZE.testid: str(signal.cache_size),
+            HIDDEN_SIZE.testid: str(signal.hidden),
+        }
+        focused = document().activeElement
+        for testid, value in values.items():
+            node = self.inputs[testid]
+            if testid in self._in_flight or node.getAttribute("aria-invalid") == "true" or node == focused:
+                continue
+            if testid == HIDDEN_SIZE.testid and not self.hidden_note.hidden:
+                continue  # the user chose a size that waits for Reset
+            if node.value != value:
+                node.value = value
+        if "optimizer" not in self._in_flight and self.optimizer != focused and self.optimizer.value != signal.optimizer:
+            self.optimizer.value = signal.optimizer
+
+    def _sync_buttons(self) -> None:
+        training = self.signal is not None and self.signal.training
+        known = self.signal is not None
+        self.buttons["start"].disabled = not (self.enabled and known and not training)
+        self.buttons["stop"].disabled = not (self.enabled and training)
+        self.buttons["reset"].disabled = not self.enabled
+        if not self.buttons["evaluate"].hasAttribute("data-busy"):
+            self.buttons["evaluate"].disabled = not self.enabled

@@ -1,0 +1,130 @@
+"""The grid of cells: owns them, feeds them test digits, and predicts for all of them in one batch."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any, Callable
+
+import numpy as np
+
+from ..errors import InklingError
+from .cell import GridCell
+from .inference import Predictor
+from .samples import TestDigits
+
+Notify = Callable[[str, str], None]  # (kind "info" | "error", message)
+
+
+class GridManager:
+    """N cells that show test digits or drawings, each with the newest weights' prediction.
+
+    Args:
+        parent: The element the cells go in.
+        count: How many cells.
+        predictor: Holds the newest weights.
+        digits: Where test digits come from.
+        teach: ``teach(pixels, label)`` sends a labelled drawing to the worker.
+        notify: Shows a message to the user.
+        request_frame: Asks for a frame; predictions are recomputed in `refresh`.
+    """
+
+    def __init__(
+        self,
+        parent: Any,
+        count: int,
+        predictor: Predictor,
+        digits: TestDigits,
+        teach: Callable[[np.ndarray, int], None],
+        notify: Notify,
+        request_frame: Callable[[], None],
+    ) -> None:
+        self.predictor = predictor
+        self.digits = digits
+        self._teach = teach
+        self._notify = notify
+        self._request_frame = request_frame
+        self._tasks: set[asyncio.Task] = set()
+        self.cells = [GridCell(i, parent, self) for i in range(count)]
+
+    # ---- what cells ask for -------------------------------------------------------------
+
+    def cell_changed(self, cell: GridCell) -> None:
+        """A cell's content changed: predict again on the next frame."""
+        self._request_frame()
+
+    def request_sample(self, cell: GridCell) -> None:
+        """Load the next test digit into ``cell``."""
+        self._spawn(self._load_samples([cell]))
+
+    def teach(self, cell: GridCell, label: int) -> None:
+        """Train on ``cell``'s drawing as digit ``label``."""
+        if not 0 <= label <= 9:
+            self._notify("error", f"Tile {cell.index + 1}: choose the digit your drawing shows, then press Teach.")
+            return
+        pixels = cell.input()
+        if pixels is None or cell.sample is not None:
+            self._notify("error", f"Tile {cell.index + 1}: draw a digit first (test digits are never trained on).")
+            return
+        self._teach(pixels, label)
+        self._notify("info", f"Taught tile {cell.index + 1} as a {label}; the prediction updates with the new weights.")
+
+    # ---- whole grid ----------------------------------------------------------------------
+
+    async def fill(self, count: int) -> None:
+        """Put the next ``count`` test digits in the first ``count`` cells (the rest stay empty).
+
+        Raises:
+            InklingError: The test data could not be read.
+        """
+        await self._load_samples(self.cells[:count], raise_errors=True)
+
+    def new_samples(self) -> None:
+        """Every cell gets the next test digit."""
+        self._spawn(self._load_samples(self.cells))
+
+    def clear_all(self) -> None:
+        """Empty every cell."""
+        for cell in self.cells:
+            cell.clear()
+
+    def set_enabled(self, enabled: bool) -> None:
+        """Enable or disable every cell's controls."""
+        for cell in self.cells:
+            cell.set_enabled(enabled)
+
+    def refresh(self) -> None:
+        """Recompute the predictions that are stale (content or weights changed), in one batch."""
+        version = self.predictor.version
+        stale = [c for c in self.cells if c.dirty or c.shown_version != version]
+        if not stale:
+            return
+        if not self.predictor.ready:
+            for cell in stale:
+                cell.input()  # keep the thumbnail current even before weights arrive
+                cell.show_prediction(None, version)
+            return
+        inputs = [(cell, cell.input()) for cell in stale]
+        present = [(cell, x) for cell, x in inputs if x is not None]
+        for cell, x in inputs:
+            if x is None:
+                cell.show_prediction(None, version)
+        if present:
+            probs = self.predictor.proba(np.stack([x for _, x in present]))
+            for (cell, _), row in zip(present, probs):
+                cell.show_prediction(row, version)
+
+    # ---- helpers -------------------------------------------------------------------------
+
+    async def _load_samples(self, cells: list[GridCell], raise_errors: bool = False) -> None:
+        try:
+            for cell in cells:
+                cell.show_sample(await self.digits.next())
+        except InklingError as error:
+            if raise_errors:
+                raise
+            self._notify("error", f"Could not load a test digit: {error}")
+
+    def _spawn(self, coroutine: Any) -> None:
+        task = asyncio.ensure_future(coroutine)
+        self._tasks.add(task)  # keep a reference until done (asyncio holds tasks weakly)
+        task.add_done_callback(self._tasks.discard)

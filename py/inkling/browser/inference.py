@@ -1,0 +1,60 @@
+"""Predictions on the main thread with the newest weights the worker sent."""
+
+from __future__ import annotations
+
+from typing import Mapping
+
+import numpy as np
+
+from ..mlp import MLP
+
+
+class Predictor:
+    """Classifies cells' inputs with the newest weights.
+
+    ``version`` grows with every new set of weights, so cells know when their
+    prediction is stale.
+    """
+
+    def __init__(self) -> None:
+        self._model: MLP | None = None
+        self.version = 0
+
+    @property
+    def ready(self) -> bool:
+        """True once weights have arrived."""
+        return self._model is not None
+
+    @property
+    def sizes(self) -> tuple[int, ...] | None:
+        """The layer sizes of the current weights, if any."""
+        return None if self._model is None else self._model.sizes
+
+    def set_weights(self, weights: Mapping[str, np.ndarray]) -> None:
+        """Use these weights from now on.
+
+        Raises:
+            WeightsError: They do not make a network; the old weights stay.
+        """
+        self._model = MLP.from_weights(weights)
+        self.version += 1
+
+    def weights(self) -> dict[str, np.ndarray] | None:
+        """A copy of the current weights (for export and autosave), or None before any arrived."""
+        return None if self._model is None else self._model.get_weights()
+
+    def proba(self, x: np.ndarray) -> np.ndarray:
+        """Class probabilities for a batch ``(n, 784)`` of inputs in [0, 1]: shape ``(n, 10)``.
+
+        Raises:
+            RuntimeError: No weights yet.
+        """
+        if self._model is None:
+            raise RuntimeError("no weights yet")
+        return self._model.predict_proba(np.asarray(x, dtype=np.float32))
+
+
+def top_k(probs: np.ndarray, k: int = 3) -> list[tuple[int, float]]:
+    """The ``k`` most likely digits of one probability row, most likely first."""
+    order = np.argsort(-probs, kind="stable")[:k]
+    return [(int(digit), float(probs[digit])) for digit in order]

@@ -1,0 +1,70 @@
+"""The loading screen: stages with a progress bar until the page and the worker are ready, or why not."""
+
+from __future__ import annotations
+
+from .dom import by_testid, document, set_text
+
+# The stages in the order they finish, as the loading screen lists them (data-stage).
+STAGES = ("page", "runtime", "numpy", "package", "data")
+
+
+class Loading:
+    """Shows start-up progress in the loading screen and the ``status`` element.
+
+    ``status`` names the current stage while loading, the error if start-up failed,
+    and reads exactly ``ready`` once both the page's Python and the worker are ready.
+    """
+
+    def __init__(self) -> None:
+        self.status = by_testid("status")
+        self.bar = by_testid("progress-bar")
+        self.error = by_testid("loading-error")
+        self.items = {stage: document().querySelector(f'#stages li[data-stage="{stage}"]') for stage in STAGES}
+        self.done: set[str] = set()
+        self.failed = False
+
+    def stage(self, stage: str, detail: str) -> None:
+        """A stage has started: mark the ones before it done, show ``detail``."""
+        if self.failed:
+            return
+        if stage in STAGES and stage != "page":
+            # The worker's stages come in order: reaching one means the earlier ones are done.
+            for earlier in STAGES[1 : STAGES.index(stage)]:
+                self.done.add(earlier)
+        self._render(active=stage)
+        set_text(self.status, f"{'page' if stage == 'page' else 'worker'}: {detail}")
+
+    def finish(self, stage: str) -> None:
+        """A stage is complete."""
+        self.done.add(stage)
+        self._render()
+
+    def ready(self) -> None:
+        """Everything is ready: hide the loading screen."""
+        self.done.update(STAGES)
+        self._render()
+        set_text(self.status, "ready")
+        body = document().body
+        body.classList.remove("booting")
+        body.classList.add("ready")
+        document().getElementById("app").setAttribute("aria-busy", "false")
+
+    def fail(self, stage: str | None, message: str) -> None:
+        """Start-up failed: say what failed, in the status and on the loading screen."""
+        self.failed = True
+        if stage in self.items and self.items[stage] is not None:
+            self.items[stage].className = "failed"
+        set_text(self.status, f"error: {message}")
+        self.error.textContent = message
+        self.error.hidden = False
+        body = document().body
+        body.classList.remove("booting")
+        body.classList.add("failed")
+
+    def _render(self, active: str | None = None) -> None:
+        for stage, item in self.items.items():
+            if item is None:
+                continue
+            item.className = "done" if stage in self.done else ("active" if stage == active else "")
+        fraction = (len(self.done) + (0.5 if active and active not in self.done else 0)) / len(STAGES)
+        self.bar.style.width = f"{max(3.0, 100 * fraction):.0f}%"

@@ -1,0 +1,47 @@
+"""What the stats panel shows for a ResponseSignal: plain numbers, keyed by data-testid."""
+
+from __future__ import annotations
+
+import math
+
+from ..protocol import ResponseSignal
+
+DASH = "–"
+
+
+def _number(value: float | None, digits: int) -> str:
+    if value is None or not math.isfinite(value):
+        return DASH
+    return f"{value:.{digits}f}"
+
+
+def _percent(value: float | None, digits: int) -> str:
+    if value is None or not math.isfinite(value):
+        return DASH
+    return f"{100 * value:.{digits}f}%"
+
+
+def stat_texts(signal: ResponseSignal) -> dict[str, str]:
+    """The text of every ``stat-*`` element for ``signal``.
+
+    Accuracies are percentages with ``%``; everything else is a bare number with
+    no thousands separators, so it reads back with ``float(text)``.
+    """
+    return {
+        "stat-iteration": str(signal.iteration),
+        "stat-epoch": _number(signal.epoch, 2),
+        "stat-loss": _number(signal.loss, 4),
+        "stat-acc": _percent(signal.acc, 1),
+        "stat-test-acc": _percent(signal.test_acc, 2),
+        "stat-samples-per-s": _number(signal.samples_per_s, 0),
+        "stat-batch-size": str(signal.batch_size),
+        "stat-lrate": f"{signal.lrate:g}",
+        "stat-optimizer": signal.optimizer,
+        "stat-hidden": str(signal.hidden),
+        "stat-cache-size": str(signal.cache_size),
+        "stat-data-len": str(signal.data_len),
+        "stat-data-futures-len": str(signal.data_futures_len),
+        "stat-cache-waits": str(signal.cache_waits),
+        "stat-samples-seen": str(signal.samples_seen),
+        "stat-data-errors": str(signal.data_errors),
+    }

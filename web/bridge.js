@@ -1,0 +1,130 @@
+// Glue between the page's Python (PyScript) and the training worker.
+//
+// Why JS: the worker may send a signal after every iteration (100+ per second).
+// Handing each one to Python would cost the main thread a call per message, so
+// this file keeps only the newest signal (and the newest weights) and gives
+// Python one batch per animation frame. It also starts the worker while
+// PyScript is still loading, shows PyScript's loading steps, and wraps the few
+// browser APIs (IndexedDB, downloads) that are callback-shaped.
+// No logic of the product lives here.
+
+const WORKER_URL = new URL("./workers/worker.js", import.meta.url);
+const DB_NAME = "inkling";
+const DB_STORE = "weights";
+
+let latestSignal = null;   // newest {"type": "signal"} message, its weights taken out
+let latestWeights = null;  // newest "weights" seen in any signal (later ones may carry none)
+let events = [];           // every other message (progress, ready, error) and every reply, in order
+let onFrame = null;        // Python's frame handler, once the page's Python runs
+let framePending = false;
+
+function frame() {
+  framePending = false;
+  if (!onFrame) return;
+  const batch = { signal: latestSignal, weights: latestWeights, events };
+  latestSignal = null;
+  latestWeights = null;
+  events = [];
+  try {
+    onFrame(batch);
+  } catch (error) {
+    console.error("inkling: frame handler failed", error);
+  }
+}
+
+function requestFrame() {
+  if (!framePending) {
+    framePending = true;
+    requestAnimationFrame(frame);
+  }
+}
+
+function receive(message) {
+  if (message && message.type === "signal") {
+    if (message.weights) {
+      latestWeights = message.weights;
+      message.weights = null;  // Python reads the newest weights from latestWeights
+    }
+    latestSignal = message;
+    // A reply to a command is never dropped: Python waits for it (weights travel in latestWeights).
+    if (message.reply_to !== null && message.reply_to !== undefined) events.push(message);
+  } else {
+    events.push(message);
+  }
+  requestFrame();
+}
+
+const worker = new Worker(WORKER_URL, { type: "module" });
+worker.onmessage = (event) => receive(event.data);
+worker.onerror = (event) => {
+  event.preventDefault();
+  receive({
+    type: "error", seq: null, kind: "internal", field: null, command: null, reply_to: null,
+    message: `the training worker failed to load (${WORKER_URL.pathname}): ${event.message || "script error"}`,
+  });
+};
+
+// PyScript's own loading steps, shown until the page's Python takes over the status.
+document.addEventListener("py:progress", ({ detail }) => {
+  if (onFrame) return;
+  const status = document.querySelector("[data-testid=status]");
+  if (status && typeof detail === "string") status.textContent = `page: ${detail}`;
+});
+
+function openDb() {
+  return new Promise((resolve, reject) => {
+    const request = indexedDB.open(DB_NAME, 1);
+    request.onupgradeneeded = () => request.result.createObjectStore(DB_STORE);
+    request.onsuccess = () => resolve(request.result);
+    request.onerror = () => reject(request.error);
+  });
+}
+
+async function idb(mode, action) {
+  const db = await openDb();
+  try {
+    return await new Promise((resolve, reject) => {
+      const tx = db.transaction(DB_STORE, mode);
+      const request = action(tx.objectStore(DB_STORE));
+      tx.oncomplete = () => resolve(request.result);
+      tx.onerror = () => reject(tx.error);
+      tx.onabort = () => reject(tx.error);
+    });
+  } finally {
+    db.close();
+  }
+}
+
+globalThis.inklingBridge = {
+  /** Python registers its per-frame handler: handler({signal, weights, events}). */
+  attach(handler) {
+    onFrame = handler;
+    requestFrame();
+  },
+  requestFrame,
+  /** Send a command (already a plain JS object) with the buffers to transfer. */
+  post(message, transfer) {
+    worker.postMessage(message, transfer || []);
+  },
+  /** IndexedDB: the stored bytes (Uint8Array) under key, or null. */
+  async load(key) {
+    const value = await idb("readonly", (store) => store.get(key));
+    return value === undefined ? null : new Uint8Array(value);
+  },
+  /** IndexedDB: store bytes (Uint8Array) under key. */
+  save(key, bytes) {
+    const copy = bytes.slice().buffer;
+    return idb("readwrite", (store) => store.put(copy, key));
+  },
+  /** Offer bytes (Uint8Array) to the user as a downloaded file. */
+  download(bytes, filename, mime) {
+    const url = URL.createObjectURL(new Blob([bytes], { type: mime }));
+    const link = document.createElement("a");
+    link.href = url;
+    link.download = filename;
+    document.body.append(link);
+    link.click();
+    link.remove();
+    setTimeout(() => URL.revokeObjectURL(url), 10000);
+  },
+};
