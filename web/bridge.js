@@ -50,6 +50,7 @@ function receive(message) {
     if (message.reply_to !== null && message.reply_to !== undefined) events.push(message);
   } else {
     events.push(message);
+    if (message && message.type === "progress") preview(`worker: ${message.detail}`, message.stage);
   }
   requestFrame();
 }
@@ -64,11 +65,22 @@ worker.onerror = (event) => {
   });
 };
 
-// PyScript's own loading steps, shown until the page's Python takes over the status.
-document.addEventListener("py:progress", ({ detail }) => {
+// Until the page's Python runs (it then renders the loading screen itself from the
+// same messages), show PyScript's loading steps and the worker's stages as they come.
+function preview(text, stage) {
   if (onFrame) return;
   const status = document.querySelector("[data-testid=status]");
-  if (status && typeof detail === "string") status.textContent = `page: ${detail}`;
+  if (status) status.textContent = text;
+  const item = stage && document.querySelector(`#stages li[data-stage="${stage}"]`);
+  if (!item) return;
+  for (const earlier of document.querySelectorAll("#stages li:not([data-stage=page])")) {
+    if (earlier === item) break;
+    earlier.className = "done";
+  }
+  item.className = "active";
+}
+document.addEventListener("py:progress", ({ detail }) => {
+  if (typeof detail === "string") preview(`page: ${detail}`, null);
 });
 
 function openDb() {

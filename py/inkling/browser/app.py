@@ -11,7 +11,7 @@ from ..errors import DataError, InklingError, ProtocolError, WeightsError
 from ..protocol import ErrorSignal, ResponseSignal, decode_command, decode_signal, encode_command
 from .charts import Charts
 from .controls import Controls
-from .dom import by_testid, listen, set_text
+from .dom import by_testid, document, listen, set_text
 from .grid import GridManager
 from .inference import Predictor
 from .loading import Loading
@@ -55,7 +55,7 @@ class App:
         self.message = by_testid("message")
         self.predictor = Predictor()
         self.controls = Controls(self.send, self.notify, self.evaluate)
-        self.charts = Charts(by_testid("chart-loss"), by_testid("chart-acc"))
+        self.charts = Charts(document().getElementById("charts"), by_testid("chart-loss"), by_testid("chart-acc"))
         self.grid = GridManager(by_testid("grid"), CELLS, self.predictor, TestDigits(fetch_site_file),
                                 self.teach, self.notify, self.bridge.requestFrame)
         self.autosave = Autosave(self.bridge, self.notify, lambda text: set_text(by_testid("autosave"), text))
@@ -175,7 +175,7 @@ class App:
             error = ErrorSignal(seq=0, kind="internal", field=None, message=str(message.get("message")),
                                 command=None, reply_to=None)
         if not self.ready:
-            self.loading.fail(None, error.message)
+            self.loading.fail(self.loading.active.get("worker"), error.message)
             return
         self.notify("error", error.message)
         self.controls.worker_error(error.field, error.message)

@@ -65,7 +65,8 @@ class Charts:
     """The loss chart (each batch's loss and a smoothed curve) and the accuracy chart
     (smoothed batch accuracy and the test accuracy of the last evaluation), in percent."""
 
-    def __init__(self, loss_container: Any, acc_container: Any) -> None:
+    def __init__(self, card: Any, loss_container: Any, acc_container: Any) -> None:
+        self.card = card  # carries data-empty (a hint to press Start) until the first point
         self.loss = Chart(loss_container, "loss", [
             {"label": "batch loss", "stroke": "rgba(79, 70, 229, 0.28)", "width": 1},
             {"label": "smoothed", "stroke": "#4f46e5", "width": 2},
@@ -91,6 +92,8 @@ class Charts:
         self.loss.history.add(signal.iteration, signal.loss, loss_avg)
         test = None if signal.test_acc is None else 100 * signal.test_acc
         self.acc.history.add(signal.iteration, None if acc_avg is None else 100 * acc_avg, test)
+        if not self._dirty and self.card.hasAttribute("data-empty"):
+            self.card.removeAttribute("data-empty")
         self._dirty = True
 
     def redraw(self, force: bool = False) -> bool:

@@ -21,18 +21,22 @@ class Loading:
         self.error = by_testid("loading-error")
         self.items = {stage: document().querySelector(f'#stages li[data-stage="{stage}"]') for stage in STAGES}
         self.done: set[str] = set()
+        self.active: dict[str, str] = {}  # "page" and "worker" each load in parallel: their current stage
         self.failed = False
+        self.failed_stage: str | None = None
 
     def stage(self, stage: str, detail: str) -> None:
         """A stage has started: mark the ones before it done, show ``detail``."""
         if self.failed:
             return
-        if stage in STAGES and stage != "page":
+        side = "page" if stage == "page" else "worker"
+        if stage in STAGES and side == "worker":
             # The worker's stages come in order: reaching one means the earlier ones are done.
             for earlier in STAGES[1 : STAGES.index(stage)]:
                 self.done.add(earlier)
-        self._render(active=stage)
-        set_text(self.status, f"{'page' if stage == 'page' else 'worker'}: {detail}")
+        self.active[side] = stage
+        self._render()
+        set_text(self.status, f"{side}: {detail}")
 
     def finish(self, stage: str) -> None:
         """A stage is complete."""
@@ -52,8 +56,8 @@ class Loading:
     def fail(self, stage: str | None, message: str) -> None:
         """Start-up failed: say what failed, in the status and on the loading screen."""
         self.failed = True
-        if stage in self.items and self.items[stage] is not None:
-            self.items[stage].className = "failed"
+        self.failed_stage = stage
+        self._render()
         set_text(self.status, f"error: {message}")
         self.error.textContent = message
         self.error.hidden = False
@@ -61,10 +65,14 @@ class Loading:
         body.classList.remove("booting")
         body.classList.add("failed")
 
-    def _render(self, active: str | None = None) -> None:
+    def _render(self) -> None:
+        running = set(self.active.values()) - self.done
         for stage, item in self.items.items():
             if item is None:
                 continue
-            item.className = "done" if stage in self.done else ("active" if stage == active else "")
-        fraction = (len(self.done) + (0.5 if active and active not in self.done else 0)) / len(STAGES)
+            if stage == self.failed_stage:
+                item.className = "failed"
+            else:
+                item.className = "done" if stage in self.done else ("active" if stage in running else "")
+        fraction = (len(self.done) + 0.5 * len(running)) / len(STAGES)
         self.bar.style.width = f"{max(3.0, 100 * fraction):.0f}%"
