@@ -268,9 +268,7 @@ class App:
         if problem is not None:
             self.notify("error", f"{source} cannot be used (your current weights are kept): {problem}")
             return False
-        hidden = int(weights["W1"].shape[1])
-        if self.signal is None or self.signal.hidden != hidden:
-            self.send({"type": "reset", "hidden": hidden})
+        # Weights of another hidden size make the worker switch to a network of that size.
         arrays = {name: {"shape": list(array.shape), "data": np.ascontiguousarray(array, np.float32).reshape(-1)}
                   for name, array in weights.items()}
         reply = await self.request({"type": "set_weights", "weights": arrays})

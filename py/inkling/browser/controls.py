@@ -6,12 +6,13 @@ from typing import Any, Callable
 
 from ..protocol import ResponseSignal
 from .dom import by_testid, document, listen, set_text
-from .settings import BATCH_SIZE, CACHE_SIZE, HIDDEN_SIZE, INPUT_OF_FIELD, LEARNING_RATE, Setting, SettingError, setting_command
+from .settings import (
+    BATCH_SIZE, CACHE_SIZE, HIDDEN_SIZE, INPUT_OF_FIELD, LEARNING_RATE, LR_DECAY, Setting, SettingError, setting_command)
 
 Send = Callable[[dict[str, Any]], int]  # sends a command, returns its id
 Notify = Callable[[str, str], None]
 
-_LIVE_SETTINGS = (BATCH_SIZE, LEARNING_RATE, CACHE_SIZE)
+_LIVE_SETTINGS = (BATCH_SIZE, LEARNING_RATE, CACHE_SIZE, LR_DECAY)
 
 
 class Controls:
@@ -138,6 +139,7 @@ class Controls:
             BATCH_SIZE.testid: str(signal.batch_size),
             LEARNING_RATE.testid: f"{signal.lrate:g}",
             CACHE_SIZE.testid: str(signal.cache_size),
+            LR_DECAY.testid: f"{signal.lr_decay:g}",
             HIDDEN_SIZE.testid: str(signal.hidden),
         }
         focused = document().activeElement

@@ -36,6 +36,7 @@ def stat_texts(signal: ResponseSignal) -> dict[str, str]:
         "stat-samples-per-s": _number(signal.samples_per_s, 0),
         "stat-batch-size": str(signal.batch_size),
         "stat-lrate": f"{signal.lrate:g}",
+        "stat-lr-decay": f"{signal.lr_decay:g}",
         "stat-optimizer": signal.optimizer,
         "stat-hidden": str(signal.hidden),
         "stat-cache-size": str(signal.cache_size),
