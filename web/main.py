@@ -1,8 +1,5 @@
-"""Page entry point: runs in PyScript on the main thread."""
-from __future__ import annotations
+"""The page's Python entry point (PyScript): everything it does lives in inkling.browser.app."""
 
-import numpy as np
-import inkling
-from pyscript import document
+from inkling.browser.app import main
 
-document.querySelector("[data-testid=status]").textContent = "ready"
+app = main()

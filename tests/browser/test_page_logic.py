@@ -1,0 +1,188 @@
+"""The page's pure parts in CPython (no browser): settings, test digits, predictions, stats, chart history.
+
+They sit beside the browser tests because they belong to the page (py/inkling/browser/),
+but need no Chromium and run in milliseconds.
+"""
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import math
+
+import numpy as np
+import pytest
+
+from inkling.blocks import BlockEntry, Manifest, encode_block
+from inkling.errors import DataError, WeightsError
+from inkling.mlp import MLP
+from inkling.protocol import decode_signal
+from inkling.browser.app import _shape_problem
+from inkling.browser.history import History, Smoother
+from inkling.browser.inference import Predictor, top_k
+from inkling.browser.samples import TestDigits
+from inkling.browser.settings import (
+    BATCH_SIZE, CACHE_SIZE, HIDDEN_SIZE, LEARNING_RATE, LR_DECAY, SettingError, setting_command)
+from inkling.browser.stats import stat_texts
+from inkling.browser.storage import architecture
+
+
+# ---- settings ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("setting", "text", "command"), [
+    (BATCH_SIZE, " 128 ", {"type": "set_batch_size", "batch_size": 128}),
+    (LEARNING_RATE, "1e-2", {"type": "set_learning_rate", "lrate": 0.01}),
+    (CACHE_SIZE, "4", {"type": "set_cache_size", "cache_size": 4}),
+    (LR_DECAY, "0.9", {"type": "set_lr_decay", "lr_decay": 0.9}),
+    (HIDDEN_SIZE, "256", {"type": "reset", "hidden": 256}),
+])
+def test_valid_settings_become_commands(setting, text, command) -> None:
+    assert setting_command(setting, text) == command
+
+
+@pytest.mark.parametrize(("setting", "text", "says"), [
+    (BATCH_SIZE, "0", "refused"),
+    (BATCH_SIZE, "-3", "refused"),
+    (BATCH_SIZE, "99999999", "refused"),
+    (BATCH_SIZE, "12.5", "not a whole number"),
+    (BATCH_SIZE, "NaN", "not a whole number"),
+    (BATCH_SIZE, "", "enter a number"),
+    (LEARNING_RATE, "NaN", "refused"),
+    (LEARNING_RATE, "inf", "refused"),
+    (LEARNING_RATE, "0", "refused"),
+    (LEARNING_RATE, "-0.1", "refused"),
+    (LEARNING_RATE, "1e9", "refused"),
+    (LEARNING_RATE, "fast", "not a number"),
+    (CACHE_SIZE, "0", "refused"),
+    (CACHE_SIZE, "100000", "refused"),
+    (HIDDEN_SIZE, "0", "refused"),
+    (LR_DECAY, "1.5", "refused"),
+])
+def test_invalid_settings_are_refused_naming_the_setting(setting, text, says) -> None:
+    with pytest.raises(SettingError) as caught:
+        setting_command(setting, text)
+    assert setting.label in str(caught.value)
+    assert says in str(caught.value)
+
+
+# ---- test digits ------------------------------------------------------------------------------------
+
+
+def _data_folder(blocks: int = 2, count: int = 3) -> dict[str, bytes]:
+    rng = np.random.default_rng(1)
+    files: dict[str, bytes] = {}
+    test = []
+    for b in range(blocks):
+        raw = encode_block(rng.integers(0, 256, (count, 784), dtype=np.uint8), np.arange(count, dtype=np.uint8) + b)
+        name = f"test-{b:03d}.bin"
+        files[name] = raw
+        test.append(BlockEntry(name, count, hashlib.sha256(raw).hexdigest()))
+    files["manifest.json"] = Manifest(28, 28, tuple(test[:1]), tuple(test)).to_json()
+    return files
+
+
+def test_test_digits_come_in_order_across_blocks_and_wrap_around() -> None:
+    files = _data_folder()
+    fetched: list[str] = []
+
+    async def fetch(path: str) -> bytes:
+        fetched.append(path)
+        return files[path]
+
+    async def take(n: int) -> list:
+        digits = TestDigits(fetch)
+        return [await digits.next() for _ in range(n)]
+
+    samples = asyncio.run(take(7))
+    assert [s.index for s in samples] == [0, 1, 2, 3, 4, 5, 0]
+    assert [s.label for s in samples] == [0, 1, 2, 1, 2, 3, 0]
+    assert samples[0].pixels.dtype == np.float32 and samples[0].pixels.shape == (784,)
+    assert 0.0 <= samples[0].pixels.min() and samples[0].pixels.max() <= 1.0
+    assert fetched == ["manifest.json", "test-000.bin", "test-001.bin"]  # each block fetched once
+
+
+def test_a_corrupt_test_block_is_a_data_error() -> None:
+    files = _data_folder()
+    files["test-000.bin"] = files["test-000.bin"][:-1] + b"\x09"
+
+    async def fetch(path: str) -> bytes:
+        return files[path]
+
+    with pytest.raises(DataError):
+        asyncio.run(TestDigits(fetch).next())
+
+
+# ---- predictions -------------------------------------------------------------------------------------
+
+
+def test_predictor_follows_the_newest_weights() -> None:
+    predictor = Predictor()
+    assert not predictor.ready
+    model = MLP(seed=3)
+    predictor.set_weights(model.get_weights())
+    x = np.random.default_rng(0).random((5, 784), dtype=np.float32)
+    np.testing.assert_allclose(predictor.proba(x), model.predict_proba(x), rtol=1e-6)
+    assert predictor.version == 1
+    with pytest.raises(WeightsError):
+        predictor.set_weights({"W1": np.zeros((784, 4), np.float32)})
+    assert predictor.version == 1  # the old weights stay
+    np.testing.assert_allclose(predictor.proba(x), model.predict_proba(x), rtol=1e-6)
+
+
+def test_top_k_orders_digits_by_probability() -> None:
+    probs = np.array([0.05, 0.6, 0.0, 0.3, 0.05, 0, 0, 0, 0, 0], np.float32)
+    assert [d for d, _ in top_k(probs, 3)] == [1, 3, 0]
+    assert top_k(probs, 1)[0][1] == pytest.approx(0.6)
+
+
+def test_weights_that_do_not_fit_the_page_network_are_explained() -> None:
+    good = MLP((784, 32, 10)).get_weights()
+    assert _shape_problem(good) is None
+    assert architecture(good) == "784-32-10"
+    deep = MLP((784, 16, 16, 10)).get_weights()
+    assert "one hidden layer" in _shape_problem(deep)
+    assert "W1" in _shape_problem(MLP((100, 16, 10)).get_weights())
+
+
+# ---- stats and charts ------------------------------------------------------------------------------------
+
+
+def _signal(**overrides) -> dict:
+    signal = {"type": "signal", "seq": 3, "iteration": 120, "training": True, "loss": 0.31234, "acc": 0.921875,
+              "batch_size": 64, "lrate": 0.1, "lr_decay": 1.0, "optimizer": "sgd", "hidden": 128, "data_len": 7,
+              "data_futures_len": 1, "cache_size": 8, "samples_per_s": 5843.7, "cache_waits": 2,
+              "data_errors": 0, "test_acc": None, "samples_seen": 7680, "epoch": 0, "reply_to": None,
+              "weights": None}
+    return {**signal, **overrides}
+
+
+def test_stats_are_plain_numbers() -> None:
+    texts = stat_texts(decode_signal(_signal()))
+    assert texts["stat-iteration"] == "120"
+    assert texts["stat-loss"] == "0.3123"
+    assert texts["stat-acc"] == "92.2%"
+    assert texts["stat-test-acc"] == "–"
+    assert texts["stat-samples-per-s"] == "5844"
+    assert texts["stat-lrate"] == "0.1"
+    assert texts["stat-data-len"] == "7" and texts["stat-data-futures-len"] == "1"
+    assert stat_texts(decode_signal(_signal(test_acc=0.97125)))["stat-test-acc"] == "97.12%"
+
+
+def test_history_stays_bounded_and_keeps_the_whole_run() -> None:
+    history = History(1, limit=8)
+    for i in range(1, 101):
+        history.add(i, float(i))
+    assert len(history) <= 8
+    assert history.series[0][0] == 1 and history.series[0][-1] == 100
+    history.add(5, 1.0)  # iterations went back: a reset started a new run
+    assert history.series[0] == [5]
+    history.add(6, math.nan)
+    assert history.series[1] == [1.0, None]
+
+
+def test_smoother_starts_at_the_first_value_and_skips_gaps() -> None:
+    smoother = Smoother(0.5)
+    assert smoother.update(None) is None
+    assert smoother.update(2.0) == 2.0
+    assert smoother.update(math.inf) == 2.0
+    assert smoother.update(4.0) == 3.0
