@@ -25,12 +25,19 @@ function frame() {
   latestSignal = null;
   latestWeights = null;
   events = [];
+  const started = performance.now();
   try {
     onFrame(batch);
   } catch (error) {
     console.error("inkling: frame handler failed", error);
   }
+  // What the main thread spends per frame on the worker's news (read by the measuring script).
+  const spent = performance.now() - started;
+  frameStats.frames += 1;
+  frameStats.ms += spent;
+  frameStats.maxMs = Math.max(frameStats.maxMs, spent);
 }
+const frameStats = { frames: 0, ms: 0, maxMs: 0 };
 
 function requestFrame() {
   if (!framePending) {
@@ -108,6 +115,7 @@ async function idb(mode, action) {
 }
 
 globalThis.inklingBridge = {
+  frameStats,
   /** Python registers its per-frame handler: handler({signal, weights, events}). */
   attach(handler) {
     onFrame = handler;

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import Any, Mapping
 
 import numpy as np
@@ -21,6 +22,9 @@ from .storage import Autosave, architecture, export_weights, read_weights_file
 from .wire import from_js_message, to_js_message
 
 CELLS = 12  # tiles in the grid
+# While training, new weights reach the predictions at most this often: ten updates a second
+# look live, and rebuilding the model and predicting every frame would cost the main thread.
+WEIGHTS_EVERY_S = 0.1
 FIRST_DIGITS = 8  # of them start with a test digit; the rest wait for a drawing
 INPUT, CLASSES = 784, 10
 DATA_URL = "./data/"  # relative to the page
@@ -64,6 +68,10 @@ class App:
         self.worker_ready = False
         self.ready = False
         self._stat_nodes: dict[str, Any] = {}
+        self._stat_shown: dict[str, str] = {}
+        self._raw_signal: dict[str, Any] | None = None  # the newest signal, without weights
+        self._pending_weights: Any = None  # newer weights than the predictions use (a JS object)
+        self._weights_at = 0.0
         self._next_id = 1
         self._replies: dict[int, asyncio.Future] = {}
         self._tasks: set[asyncio.Task] = set()
@@ -144,16 +152,27 @@ class App:
                 self._event(from_js_message(event))
             except Exception as error:  # one bad message must not stop the page
                 self.notify("error", f"A message from the worker could not be handled: {error}")
-        if batch.signal is not None:
-            raw = from_js_message(batch.signal)
-            raw["weights"] = from_js_message(batch.weights) if batch.weights is not None else None
+        fresh = batch.signal is not None
+        if fresh:
+            self._raw_signal = from_js_message(batch.signal)
+        if batch.weights is not None:
+            self._pending_weights = batch.weights  # still a JS object: converting costs, so only when due
+        now = time.monotonic()
+        due = self._pending_weights is not None and self._raw_signal is not None and (
+            now - self._weights_at >= WEIGHTS_EVERY_S or not self._raw_signal.get("training"))
+        if fresh or due:
+            raw = dict(self._raw_signal)
+            raw["weights"] = from_js_message(self._pending_weights) if due else None
+            if due:
+                self._pending_weights = None
+                self._weights_at = now
             try:
                 self._follow(decode_signal(raw))
             except (ProtocolError, WeightsError) as error:
                 self.notify("error", f"The worker sent a signal the page cannot use: {error}")
         self.grid.refresh()
-        if self.charts.redraw():
-            self.bridge.requestFrame()  # a redraw is due a little later
+        if self.charts.redraw() or self._pending_weights is not None:
+            self.bridge.requestFrame()  # a redraw or newer weights are due a little later
 
     def _event(self, message: dict[str, Any]) -> None:
         kind = message.get("type")
@@ -193,10 +212,12 @@ class App:
         """Show a signal: stats, charts, buttons, and its weights in every prediction."""
         self.signal = signal
         for testid, text in stat_texts(signal).items():
-            node = self._stat_nodes.get(testid)
-            if node is None:
-                node = self._stat_nodes[testid] = by_testid(testid)
-            set_text(node, text)
+            if self._stat_shown.get(testid) != text:  # only what changed touches the DOM
+                node = self._stat_nodes.get(testid)
+                if node is None:
+                    node = self._stat_nodes[testid] = by_testid(testid)
+                node.textContent = text
+                self._stat_shown[testid] = text
         self.charts.add(signal)
         self.controls.sync(signal)
         if signal.weights is not None:
@@ -225,12 +246,7 @@ class App:
             button.removeAttribute("data-busy")
             button.disabled = False
         if isinstance(reply, ResponseSignal) and reply.test_acc is not None:
-            self._follow_test_acc(reply)
             self.notify("info", f"Test accuracy: {100 * reply.test_acc:.2f}% of the 10,000 test digits.")
-
-    def _follow_test_acc(self, reply: ResponseSignal) -> None:
-        node = self._stat_nodes.get("stat-test-acc") or by_testid("stat-test-acc")
-        set_text(node, stat_texts(reply)["stat-test-acc"])
 
     def teach(self, pixels: np.ndarray, label: int) -> None:
         """Train on one drawing (already preprocessed) as digit ``label``."""

@@ -44,6 +44,7 @@ class GridCell:
         self.shown_version = -1  # weights version of the prediction on display
         self._input: np.ndarray | None = None
         self._input_stale = False
+        self._view: tuple | None = None  # what show_prediction last rendered
         self._pointer: int | None = None
         self._last: tuple[float, float] = (0.0, 0.0)
         self._build(parent)
@@ -181,23 +182,25 @@ class GridCell:
         """Show the predicted digit and the top probabilities (``probs`` None: nothing to show)."""
         self.shown_version = version
         self.dirty = False
-        classes = ("cell",)
-        if probs is None:
+        ranked = None if probs is None else [(digit, f"{100 * p:.1f}%") for digit, p in top_k(probs, 3)]
+        verdict = ""
+        if ranked is not None and self.sample is not None:
+            verdict = "right" if ranked[0][0] == self.sample.label else "wrong"
+        view = (ranked, verdict)
+        if view == self._view:
+            return  # while training most updates change nothing visible: skip the DOM work
+        self._view = view
+        if ranked is None:
             set_text(self.digit, "")
             self.probs.hidden = True
         else:
-            ranked = top_k(probs, 3)
             set_text(self.digit, str(ranked[0][0]))
             self.probs.hidden = False
-            for (row, label, fill, pct), (digit, p) in zip(self.prob_rows, ranked):
+            for (row, label, fill, pct), (digit, text) in zip(self.prob_rows, ranked):
                 set_text(label, str(digit))
-                fill.style.width = f"{100 * p:.1f}%"
-                set_text(pct, f"{100 * p:.1f}%")
-            if self.sample is not None:
-                classes += ("right",) if ranked[0][0] == self.sample.label else ("wrong",)
-        name = " ".join(classes)
-        if self.root.className != name:
-            self.root.className = name
+                fill.style.width = text
+                set_text(pct, text)
+        self.root.className = f"cell {verdict}".strip()
 
     def _render_state(self) -> None:
         drawing = self.sample is None and self.has_ink

@@ -36,7 +36,11 @@ class Predictor:
         Raises:
             WeightsError: They do not make a network; the old weights stay.
         """
-        self._model = MLP.from_weights(weights)
+        shapes = {name: np.shape(array) for name, array in weights.items()}
+        if self._model is not None and shapes == {n: p.shape for n, p in zip(self._model.names, self._model.params)}:
+            self._model.set_weights(weights)  # in place: no new model (whose random init would be wasted)
+        else:
+            self._model = MLP.from_weights(weights)
         self.version += 1
 
     def weights(self) -> dict[str, np.ndarray] | None:
