@@ -34,6 +34,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    # Tests that drive Chromium run last: while Playwright's sync API has the browser open, this
+    # thread's asyncio loop counts as running, and asyncio.run() in a later test would fail.
+    items.sort(key=lambda item: "browser" in getattr(item, "fixturenames", ()))
     # Slow tests are deselected (not skipped) unless asked for, by --run-slow or a -m naming them.
     if config.getoption("--run-slow") or "slow" in (config.getoption("markexpr") or ""):
         return
