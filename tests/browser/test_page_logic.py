@@ -8,6 +8,8 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import math
+import threading
+from typing import Any, Coroutine
 
 import numpy as np
 import pytest
@@ -24,6 +26,24 @@ from inkling.browser.settings import (
     BATCH_SIZE, CACHE_SIZE, HIDDEN_SIZE, LEARNING_RATE, LR_DECAY, SettingError, setting_command)
 from inkling.browser.stats import stat_texts
 from inkling.browser.storage import architecture
+
+
+def run(coroutine: Coroutine[Any, Any, Any]) -> Any:
+    """asyncio.run in a thread of its own: Playwright's sync API keeps a loop running in this one."""
+    result: dict[str, Any] = {}
+
+    def target() -> None:
+        try:
+            result["value"] = asyncio.run(coroutine)
+        except BaseException as error:  # handed to the test's thread
+            result["error"] = error
+
+    thread = threading.Thread(target=target)
+    thread.start()
+    thread.join()
+    if "error" in result:
+        raise result["error"]
+    return result["value"]
 
 
 # ---- settings ------------------------------------------------------------------------------------
@@ -93,7 +113,7 @@ def test_test_digits_come_in_order_across_blocks_and_wrap_around() -> None:
         digits = TestDigits(fetch)
         return [await digits.next() for _ in range(n)]
 
-    samples = asyncio.run(take(7))
+    samples = run(take(7))
     assert [s.index for s in samples] == [0, 1, 2, 3, 4, 5, 0]
     assert [s.label for s in samples] == [0, 1, 2, 1, 2, 3, 0]
     assert samples[0].pixels.dtype == np.float32 and samples[0].pixels.shape == (784,)
@@ -109,7 +129,7 @@ def test_a_corrupt_test_block_is_a_data_error() -> None:
         return files[path]
 
     with pytest.raises(DataError):
-        asyncio.run(TestDigits(fetch).next())
+        run(TestDigits(fetch).next())
 
 
 # ---- predictions -------------------------------------------------------------------------------------
