@@ -377,6 +377,19 @@ def test_a_corrupt_weights_file_is_refused_and_the_weights_stay(lab: tuple[Any, 
     assert wait_predictions_settle(page) == shown
 
 
+def test_a_diverging_learning_rate_stops_training_with_a_message(lab: tuple[Any, Any]) -> None:
+    page, _ = lab
+    set_setting(page, "learning-rate", "10")
+    wait_stat(page, "stat-lrate", "v === 10")
+    page.get_by_test_id("start").click()
+    message = page.get_by_test_id("message")
+    expect(message).to_contain_text("loss became", timeout=TRAIN_TIMEOUT_MS)
+    expect(message).to_have_class("message error")
+    expect(page.get_by_test_id("train-state")).to_have_text("idle")
+    expect(page.get_by_test_id("learning-rate")).to_have_attribute("aria-invalid", "true")
+    expect(page.get_by_test_id("stat-loss")).to_have_text(re.compile(r"^[0-9.]+$|^–$"))  # never NaN or inf
+
+
 def test_no_request_left_the_pages_origin(lab: tuple[Any, Any], site_url: str) -> None:
     _, log = lab
     origin = urlsplit(site_url).netloc
