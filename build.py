@@ -935,9 +935,11 @@ def find_chromium() -> Path | None:
 def chromium_missing_message() -> str:
     """What to do when no Chromium is found."""
     where = os.environ.get("INKLING_CHROMIUM")
-    found = f"INKLING_CHROMIUM={where} is not a file. " if where else ""
-    return (f"{found}No Chromium found (looked for /usr/bin/chromium, chromium on PATH and "
-            f"Playwright's own). Install one: {CHROMIUM_INSTALL}")
+    if where:
+        return (f"INKLING_CHROMIUM={where} is not a file: point it at a Chromium executable or unset "
+                f"it to use the system one (install it with: {CHROMIUM_INSTALL})")
+    return ("No Chromium found (looked for /usr/bin/chromium, chromium on PATH and Playwright's own). "
+            f"Install one: {CHROMIUM_INSTALL}")
 
 
 def _missing_test_deps(paths: Paths) -> list[str]:
