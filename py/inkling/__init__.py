@@ -1,22 +1,33 @@
 """Inkling: an MNIST trainer whose model, sample cache and trainer are plain numpy code.
 
 The same package runs under pytest in CPython and in a web worker under Pyodide;
-only ``inkling.browser`` touches the browser.
+only ``inkling.browser`` touches the browser. The short names below are loaded on
+first use, so ``python -m inkling`` can configure numpy before it is imported.
 """
 
 from __future__ import annotations
 
+import importlib
+from typing import Any
+
 __version__ = "0.1.0"
 
-from .drawing import preprocess_drawing
-from .errors import DataError, InklingError, ProtocolError, WeightsError
-from .mlp import MLP, matmul
-from .protocol import (ErrorSignal, ResponseSignal, decode_command, decode_signal, encode_command,
-                       encode_signal)
-from .weights_io import weights_from_npz, weights_to_npz
+_EXPORTS = {
+    "MLP": "mlp", "matmul": "mlp", "preprocess_drawing": "drawing",
+    "weights_to_npz": "weights_io", "weights_from_npz": "weights_io",
+    "decode_command": "protocol", "encode_command": "protocol", "decode_signal": "protocol",
+    "encode_signal": "protocol", "ResponseSignal": "protocol", "ErrorSignal": "protocol",
+    "Trainer": "trainer", "SampleCache": "cache",
+    "InklingError": "errors", "ProtocolError": "errors", "WeightsError": "errors", "DataError": "errors",
+}
+__all__ = ["__version__", *_EXPORTS]
 
-__all__ = [
-    "MLP", "matmul", "preprocess_drawing", "weights_to_npz", "weights_from_npz",
-    "decode_command", "encode_command", "decode_signal", "encode_signal", "ResponseSignal", "ErrorSignal",
-    "InklingError", "ProtocolError", "WeightsError", "DataError", "__version__",
-]
+
+def __getattr__(name: str) -> Any:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'inkling' has no attribute {name!r}")
+    return getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import json
+import os
 import struct
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -255,9 +256,16 @@ def prepare_mnist(
             raw = encode_block(images[start : start + block_size], labels[start : start + block_size], rows, cols)
             entry = BlockEntry(f"{split}-{i:03d}.bin", len(labels[start : start + block_size]),
                                hashlib.sha256(raw).hexdigest())
-            (out_dir / entry.file).write_bytes(raw)
+            _write_atomically(out_dir / entry.file, raw)
             entries.append(entry)
         splits[split] = tuple(entries)
     manifest = Manifest(rows, cols, splits["train"], splits["test"], source)
-    (out_dir / MANIFEST).write_bytes(manifest.to_json())
+    _write_atomically(out_dir / MANIFEST, manifest.to_json())
     return manifest
+
+
+def _write_atomically(path: Path, data: bytes) -> None:
+    """Write via a temporary file and a rename, so a reader never sees half a file."""
+    partial = path.with_name(path.name + ".partial")
+    partial.write_bytes(data)
+    os.replace(partial, path)

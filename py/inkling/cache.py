@@ -20,6 +20,7 @@ from typing import Awaitable, Callable, Sequence
 import numpy as np
 
 from .blocks import Block, BlockEntry, decode_block
+from .errors import DataError
 
 Fetch = Callable[[str], Awaitable[bytes]]
 log = logging.getLogger(__name__)
@@ -132,7 +133,7 @@ class SampleCache:
         )
         while (self._head is not None) + len(self._slots) < self.cache_size or planned < min_samples:
             index = self._next_index()
-            task = asyncio.ensure_future(self.load(self._entries[index]))
+            task = asyncio.ensure_future(self._load_or_skip(self._entries[index]))
             self._slots.append((index, task))
             planned += self._entries[index].count
 
@@ -150,8 +151,12 @@ class SampleCache:
             task.cancel()
             self._order.appendleft(index)
 
-    async def load(self, entry: BlockEntry) -> Block | None:
-        """Fetch and decode one block, retrying with backoff; None after ``attempts`` failures."""
+    async def load(self, entry: BlockEntry) -> Block:
+        """Fetch and decode one block, retrying with backoff; every failure counts in ``errors``.
+
+        Raises:
+            DataError: All ``attempts`` failed; the message names the block and the last error.
+        """
         last = ""
         for attempt in range(self.attempts):
             try:
@@ -163,9 +168,15 @@ class SampleCache:
                 log.warning("fetching %s failed (attempt %d of %d): %s", entry.file, attempt + 1, self.attempts, last)
             if attempt + 1 < self.attempts:
                 await asyncio.sleep(min(self.backoff * 2**attempt, self.max_backoff))
-        self.skipped += 1
-        self._failures.append(f"skipped {entry.file} after {self.attempts} failed attempts; last: {last}")
-        return None
+        raise DataError(f"gave up on {entry.file} after {self.attempts} failed attempts; last: {last}", entry.file)
+
+    async def _load_or_skip(self, entry: BlockEntry) -> Block | None:
+        try:
+            return await self.load(entry)
+        except DataError as exc:
+            self.skipped += 1
+            self._failures.append(f"{exc}; skipped it for this epoch")
+            return None
 
     def close(self) -> None:
         """Cancel every fetch in flight."""
@@ -189,12 +200,13 @@ class SampleCache:
         have arrived. Nothing is consumed until the whole batch is there.
 
         Args:
-            interrupt: If this event is set while waiting, return None at once so
-                the caller can act (e.g. on a command) and call again.
+            interrupt: If this event is set while waiting, or a block is given up on
+                (see `drain_failures`), return None at once so the caller can act
+                (on a command, or by reporting the failure) and call again.
         """
         while self.available() < n:
             self.replenish(min_samples=n)
-            if interrupt is not None and interrupt.is_set():
+            if interrupt is not None and (interrupt.is_set() or self._failures):
                 return None
             self._waited = True
             pending = next(task for _, task in self._slots if not task.done())

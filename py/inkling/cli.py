@@ -8,7 +8,7 @@ import json
 import sys
 import time
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 from . import __version__
 from . import protocol as p
@@ -19,7 +19,6 @@ from .trainer import (DEFAULT_BATCH_SIZE, DEFAULT_CACHE_SIZE, DEFAULT_LR_DECAY, 
                       SUGGESTED_LRATES, Trainer)
 from .weights_io import weights_to_npz
 
-_EVALUATE_ID = 1
 _NO_DATA = (
     "No prepared MNIST in {data}/ ({manifest} not found). Prepare it with `python build.py data`, "
     "or from the four MNIST IDX files with `python -m inkling prepare --idx <their folder> --out {data}`."
@@ -45,20 +44,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.json:
         print(json.dumps(summary, indent=2))
     else:
-        print(f"test accuracy {summary['test_accuracy']:.2%} after {summary['epochs']} epoch(s): "
+        print(f"test accuracy {summary['test_accuracy']:.2%} after {summary['epochs']:g} epoch(s): "
               f"{summary['train_seconds']:.1f} s of training, {summary['samples_per_s']:,.0f} samples/s")
     return 0 if summary["error"] is None else 1
 
 
-async def train(args: argparse.Namespace, log: Any = None) -> dict[str, Any]:
-    """Train through a `Trainer` fed by a file-reading fetch, as the web worker does.
+async def train(args: argparse.Namespace, log: Callable[[str], None] | None = None) -> dict[str, Any]:
+    """Train through a `Trainer` fed by a file-reading fetch, as the web worker is fed by pyfetch.
 
-    The run is steered with the same wire commands the page sends: ``start``,
-    then ``stop`` and ``evaluate`` once the epochs are done.
+    The run is steered with the wire commands the page sends: ``start``, ``evaluate``
+    after each epoch, then ``stop`` and a last ``evaluate``.
 
     Returns:
-        The JSON summary (``test_accuracy``, ``train_seconds``, ``samples_per_s``,
-        ``epochs``, the settings, and counters).
+        The JSON summary (``test_accuracy``, ``train_seconds`` (evaluations not
+        counted), ``samples_per_s``, ``epochs``, the settings, and counters).
     """
     data = Path(args.data)
 
@@ -67,48 +66,24 @@ async def train(args: argparse.Namespace, log: Any = None) -> dict[str, Any]:
             raise DataError(f"refusing to read {path!r}: not a file name inside {data}", path)
         return (data / path).read_bytes()
 
-    state: dict[str, Any] = {"error": None, "test_acc": None, "end": None, "last": None,
-                             "epoch_shown": 0, "epoch_loss": [], "epochs_log": []}
-
-    def send(message: dict[str, Any]) -> None:
-        if message["type"] == "error":
-            state["error"] = state["error"] or message["message"]
-            print(f"{message['kind']} error: {message['message']}", file=sys.stderr)
-            if message["kind"] in ("divergence", "internal") or message.get("reply_to") == _EVALUATE_ID:
-                trainer.close()
-            return
-        signal = p.decode_signal(message)
-        assert isinstance(signal, p.ResponseSignal)
-        state["last"] = signal
-        if signal.training and signal.loss is not None:
-            state["epoch_loss"].append((signal.loss, signal.acc))
-            if int(signal.epoch) > state["epoch_shown"]:
-                _log_epoch(state, signal, log)
-            if signal.samples_seen >= target and state["end"] is None:
-                state["end"] = time.perf_counter()
-                trainer.submit({"type": "stop"})
-                trainer.submit({"type": "evaluate", "id": _EVALUATE_ID})
-        if signal.reply_to == _EVALUATE_ID:
-            state["test_acc"] = signal.test_acc
-            trainer.close()
-
     lrate = args.lr if args.lr is not None else SUGGESTED_LRATES[args.optimizer]
+    run = _Run(log)
     trainer = Trainer(
-        send, fetch, sizes=(784, args.hidden, 10), seed=args.seed, batch_size=args.batch_size, lrate=lrate,
+        run.send, fetch, sizes=(784, args.hidden, 10), seed=args.seed, batch_size=args.batch_size, lrate=lrate,
         lr_decay=args.lr_decay, optimizer=args.optimizer, cache_size=args.cache_size, weights_in_signals=False,
     )
     await trainer.setup()
     assert trainer.manifest is not None
-    target = round(args.epochs * trainer.manifest.train_count)
+    run.trainer, run.target = trainer, round(args.epochs * trainer.manifest.train_count)
     start = time.perf_counter()
-    trainer.submit({"type": "start"})
+    trainer.submit({"type": "start", "id": _Run.START})
     await trainer.run()
-    seconds = (state["end"] or time.perf_counter()) - start
-    last = state["last"]
-    if args.save and state["error"] is None:
+    seconds = (run.end or time.perf_counter()) - start - run.eval_seconds
+    if args.save and run.error is None:
         Path(args.save).write_bytes(weights_to_npz(trainer.model.get_weights()))
+    last = run.last
     return {
-        "test_accuracy": state["test_acc"],
+        "test_accuracy": run.test_acc,
         "train_seconds": round(seconds, 3),
         "samples_per_s": round(trainer.samples_seen / seconds, 1) if seconds > 0 else 0.0,
         "epochs": args.epochs,
@@ -124,25 +99,87 @@ async def train(args: argparse.Namespace, log: Any = None) -> dict[str, Any]:
         "final_lrate": last.lrate if last else lrate,
         "cache_waits": last.cache_waits if last else 0,
         "data_errors": last.data_errors if last else 0,
-        "epoch_log": state["epochs_log"],
-        "weights_file": args.save if args.save and state["error"] is None else None,
-        "error": state["error"],
+        "epoch_log": run.epochs,
+        "weights_file": args.save if args.save and run.error is None else None,
+        "error": run.error,
     }
 
 
-def _log_epoch(state: dict[str, Any], signal: p.ResponseSignal, log: Any) -> None:
-    losses = state["epoch_loss"]
-    entry = {
-        "epoch": int(signal.epoch),
-        "train_loss": round(sum(l for l, _ in losses) / len(losses), 4),
-        "train_acc": round(sum(a for _, a in losses) / len(losses), 4),
-        "lrate": signal.lrate,
-    }
-    state["epochs_log"].append(entry)
-    state["epoch_shown"], state["epoch_loss"] = int(signal.epoch), []
-    if log:
-        log(f"epoch {entry['epoch']}: train loss {entry['train_loss']:.4f}, train acc {entry['train_acc']:.2%}, "
-            f"next lrate {signal.lrate:g}, {signal.samples_per_s:,.0f} samples/s")
+class _Run:
+    """Steers one training run through the Trainer's messages and keeps its record."""
+
+    START, FINAL = 0, 1  # command ids; the evaluate after epoch k has id 1 + k
+
+    def __init__(self, log: Callable[[str], None] | None) -> None:
+        self.log = log
+        self.trainer: Trainer | None = None
+        self.target = 0  # samples to train on
+        self.end: float | None = None  # when training reached the target
+        self.last: p.ResponseSignal | None = None
+        self.test_acc: float | None = None
+        self.error: str | None = None
+        self.epochs: list[dict[str, Any]] = []
+        self.eval_seconds = 0.0
+        self._batches: list[tuple[float, float]] = []  # (loss, acc) of this epoch's batches
+        self._evaluating: dict[int, tuple[float, dict[str, Any] | None]] = {}  # id -> (since, epoch entry)
+
+    def send(self, message: dict[str, Any]) -> None:
+        """The Trainer's ``send``: react to each message it emits."""
+        assert self.trainer is not None
+        if message["type"] == "error":
+            self.error = self.error or message["message"]
+            print(f"{message['kind']} error: {message['message']}", file=sys.stderr)
+            if message["kind"] in ("divergence", "internal") or message["reply_to"] == self.FINAL:
+                self.trainer.close()
+            return
+        signal = p.decode_signal(message)
+        assert isinstance(signal, p.ResponseSignal)
+        self.last = signal
+        if signal.reply_to in self._evaluating:
+            self._evaluated(signal)
+        elif signal.training and signal.reply_to is None:
+            self._trained(signal)
+
+    def _trained(self, signal: p.ResponseSignal) -> None:
+        assert self.trainer is not None and signal.loss is not None and signal.acc is not None
+        self._batches.append((signal.loss, signal.acc))
+        entry = None
+        if int(signal.epoch) > len(self.epochs):
+            entry = {
+                "epoch": int(signal.epoch),
+                "train_loss": round(sum(loss for loss, _ in self._batches) / len(self._batches), 4),
+                "train_acc": round(sum(acc for _, acc in self._batches) / len(self._batches), 4),
+                "test_acc": None,
+                "next_lrate": signal.lrate,
+            }
+            self.epochs.append(entry)
+            self._batches = []
+        if signal.samples_seen >= self.target and self.end is None:
+            self.end = time.perf_counter()
+            self.trainer.submit({"type": "stop"})
+            self._evaluate(self.FINAL, entry)
+        elif entry is not None:
+            self._evaluate(1 + entry["epoch"], entry)
+
+    def _evaluate(self, ident: int, entry: dict[str, Any] | None) -> None:
+        assert self.trainer is not None
+        self._evaluating[ident] = (time.perf_counter(), entry)
+        self.trainer.submit({"type": "evaluate", "id": ident})
+
+    def _evaluated(self, signal: p.ResponseSignal) -> None:
+        assert self.trainer is not None and signal.reply_to is not None
+        since, entry = self._evaluating.pop(signal.reply_to)
+        if self.end is None:
+            self.eval_seconds += time.perf_counter() - since
+        if entry is not None:
+            entry["test_acc"] = signal.test_acc
+            if self.log:
+                self.log(f"epoch {entry['epoch']}: train loss {entry['train_loss']:.4f}, "
+                         f"train acc {entry['train_acc']:.2%}, test acc {signal.test_acc:.2%}, "
+                         f"next lrate {entry['next_lrate']:.3g}")
+        if signal.reply_to == self.FINAL:
+            self.test_acc = signal.test_acc
+            self.trainer.close()
 
 
 def _prepare(args: argparse.Namespace) -> int:
@@ -175,17 +212,22 @@ def _check_settings(parser: argparse.ArgumentParser, args: argparse.Namespace) -
         parser.error("--epochs: must be greater than 0")
 
 
+def _epochs(text: str) -> int | float:
+    value = float(text)
+    return int(value) if value.is_integer() else value
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m inkling", description="Inkling: train an MNIST MLP in numpy.")
     parser.add_argument("--version", action="version", version=f"inkling {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
 
     train = commands.add_parser("train", help="train on prepared MNIST blocks and report test accuracy")
-    train.add_argument("--epochs", type=float, default=3, help="passes over the training set (default 3)")
+    train.add_argument("--epochs", type=_epochs, default=3, help="passes over the training set (default 3)")
     train.add_argument("--hidden", type=int, default=128, help="hidden layer width (default 128)")
-    train.add_argument("--batch-size", type=int, default=DEFAULT_BATCH_SIZE, help="samples per step (default 64)")
+    train.add_argument("--batch-size", type=int, default=DEFAULT_BATCH_SIZE, help=f"samples per step (default {DEFAULT_BATCH_SIZE})")
     train.add_argument("--lr", type=float, default=None,
-                       help="learning rate (default: 0.1 for sgd and momentum, 0.001 for adam)")
+                       help="learning rate (default: 0.05 for momentum, 0.2 for sgd, 0.001 for adam)")
     train.add_argument("--lr-decay", type=float, default=DEFAULT_LR_DECAY,
                        help=f"learning rate factor applied after each epoch (default {DEFAULT_LR_DECAY})")
     train.add_argument("--optimizer", choices=OPTIMIZERS, default=DEFAULT_OPTIMIZER,

@@ -223,13 +223,14 @@ def checked_weights(weights: Mapping[str, np.ndarray], dtype: np.dtype) -> list[
     for name in weights:
         if not isinstance(name, str) or not _NAME.fullmatch(name):
             raise WeightsError(f"unexpected array {name!r}: expected names W1, b1, W2, b2, ...", name)
-    depth = len(weights) // 2
+    depth = len({name[1:] for name in weights})  # layers W1..Wk need k distinct indices, none skipped
     expected = param_names(depth)
     missing = [name for name in expected if name not in weights]
-    if depth == 0 or missing or len(weights) % 2:
+    if depth == 0 or missing:
         raise WeightsError(
-            f"weights must hold W1, b1, ..., Wk, bk; got {sorted(weights)}",
-            missing[0] if missing else None,
+            f"weights must hold W1, b1, ..., Wk, bk; {missing[0] if missing else 'W1'} is missing "
+            f"(got {', '.join(sorted(weights)) or 'nothing'})",
+            missing[0] if missing else "W1",
         )
     arrays = []
     for name in expected:

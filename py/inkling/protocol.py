@@ -355,7 +355,7 @@ def _weights(name: str, value: Any) -> dict[str, np.ndarray]:
         where = f"{name}.{key}"
         if not isinstance(item, dict):
             raise ProtocolError(where, f"must be a dict with shape and data, got {_describe(item)}")
-        _exact_keys(where, item, {"shape", "data"}, {"shape", "data"})
+        _exact_keys(where, item, {"shape", "data"}, ["shape", "data"])
         shape = _shape(f"{where}.shape", item["shape"], 2 if key[0] == "W" else 1)
         out[key] = _float_array(f"{where}.data", item["data"], math.prod(shape)).reshape(shape)
     if sum(a.size for a in out.values()) > MAX_WEIGHT_VALUES:
@@ -370,7 +370,7 @@ def _shape(name: str, value: Any, ndim: int) -> tuple[int, ...]:
     return tuple(dim(name, d) for d in value)
 
 
-def _exact_keys(name: str, raw: Mapping[Any, Any], allowed: set[str], required: set[str]) -> None:
+def _exact_keys(name: str, raw: Mapping[Any, Any], allowed: set[str], required: list[str]) -> None:
     for key in raw:
         if key not in allowed:
             field = key if isinstance(key, str) else repr(key)
@@ -378,7 +378,7 @@ def _exact_keys(name: str, raw: Mapping[Any, Any], allowed: set[str], required: 
                 f"{name}.{field}" if name else field,
                 f"unexpected field; expected only {', '.join(sorted(allowed))}",
             )
-    for key in sorted(required):
+    for key in required:
         if key not in raw:
             raise ProtocolError(f"{name}.{key}" if name else key, "missing")
 
@@ -412,7 +412,7 @@ def decode_command(raw: Any) -> Command:
     """
     kind = _message_type(raw, "command", _COMMANDS)
     cls, checks, required = _COMMANDS[kind]
-    _exact_keys("", raw, {"type", "id", *checks}, {"type", *required})
+    _exact_keys("", raw, {"type", "id", *checks}, [name for name in checks if name in required])
     values = {name: check(name, raw[name]) for name, check in checks.items() if name in raw}
     values["id"] = _optional(_ID)("id", raw.get("id"))
     return cls(**values)
@@ -495,5 +495,5 @@ def decode_signal(raw: Any) -> Signal:
     """
     kind = _message_type(raw, "signal", _SIGNALS)
     cls, checks = _SIGNALS[kind]
-    _exact_keys("", raw, {"type", *checks}, {"type", *checks})
+    _exact_keys("", raw, {"type", *checks}, list(checks))
     return cls(**{name: check(name, raw[name]) for name, check in checks.items()})

@@ -25,16 +25,20 @@ from .errors import DataError, ProtocolError, WeightsError
 from .mlp import DEFAULT_SIZES, MLP
 from .optim import SGD, make_optimizer
 
-# Defaults shared by the page and the CLI: momentum SGD with a learning rate that
-# shrinks each epoch reaches >= 97.5% test accuracy in 3 epochs with 784-128-10.
+# Defaults shared by the page and the CLI. Momentum SGD whose rate shrinks 0.3x after each
+# epoch took 784-128-10 to 97.65-97.89% test accuracy in 3 epochs over seeds 0-4; with a
+# constant rate, or with Adam, it stalls near 97.2%.
 DEFAULT_OPTIMIZER = "momentum"
-DEFAULT_LRATE = 0.1
+DEFAULT_LRATE = 0.05
 DEFAULT_LR_DECAY = 0.3
-DEFAULT_BATCH_SIZE = 64
+DEFAULT_BATCH_SIZE = 32
 DEFAULT_CACHE_SIZE = 8
 # Sensible starting rates when switching optimizer (Adam wants a much smaller one).
-SUGGESTED_LRATES = {"sgd": 0.1, "momentum": 0.1, "adam": 0.001}
+SUGGESTED_LRATES = {"sgd": 0.2, "momentum": DEFAULT_LRATE, "adam": 0.001}
 MIN_LRATE = 1e-6  # per-epoch decay stops here, so the rate never reaches 0
+# A mean cross-entropy this high means the right class gets probability e^-1000: the weights
+# have blown up even if the arithmetic has not yet overflowed to inf/NaN.
+DIVERGED_LOSS = 1000.0
 DRAWING_STEPS = 5  # SGD steps on one labelled drawing ...
 DRAWING_LRATE = 0.05  # ... at this rate: enough to learn it, too little to unlearn MNIST
 
@@ -93,7 +97,7 @@ class Trainer:
         self._wake = asyncio.Event()
         self._closed = False
         self._seq = 0
-        self._good = [w.copy() for w in self.model.params]  # last weights whose loss was finite
+        self._good = [w.copy() for w in self.model.params]  # last weights whose loss was sane
         self._throughput = _Throughput()
         self._test_blocks: list[Block] | None = None
         self._handlers: dict[type, Callable[[Any], Any]] = {
@@ -246,11 +250,13 @@ class Trainer:
         assert self.cache is not None and self.manifest is not None
         if self._test_blocks is None:
             # Fetched once, in parallel, with the cache's retries; kept for later evaluations.
-            blocks = await asyncio.gather(*(self.cache.load(entry) for entry in self.manifest.test))
-            missing = [entry.file for entry, block in zip(self.manifest.test, blocks) if block is None]
-            if missing:
-                raise DataError(f"could not fetch test block(s) {', '.join(missing)}; try evaluate again")
-            self._test_blocks = [b for b in blocks if b is not None]
+            results = await asyncio.gather(*(self.cache.load(e) for e in self.manifest.test), return_exceptions=True)
+            failed = [r for r in results if isinstance(r, BaseException)]
+            if failed:
+                if not all(isinstance(r, DataError) for r in failed):
+                    raise next(r for r in failed if not isinstance(r, DataError))
+                raise DataError(f"could not fetch the test set ({'; '.join(map(str, failed))}); try evaluate again")
+            self._test_blocks = [r for r in results if isinstance(r, Block)]
         correct = 0
         for block in self._test_blocks:
             correct += int((self.model.predict(block.pixels / np.float32(255)) == block.labels).sum())
@@ -277,7 +283,7 @@ class Trainer:
             return  # a command arrived while we waited for data: handle it first
         x, y = batch
         result = self.model.loss_and_grads(x, y)
-        if not math.isfinite(result.loss):
+        if not result.loss <= DIVERGED_LOSS:  # also catches NaN
             self._diverged(result.loss)
             return
         self._remember_good()
@@ -298,8 +304,8 @@ class Trainer:
         self.training = False
         self._error(
             "divergence",
-            f"the loss became {loss} at iteration {self.iteration + 1} with learning rate {self.optimizer.lr:g}; "
-            f"training stopped and the last weights with a finite loss were restored. "
+            f"the loss became {loss:.4g} at iteration {self.iteration + 1} with learning rate {self.optimizer.lr:g}; "
+            f"training stopped and the last weights with a sane loss were restored. "
             f"Lower the learning rate and start again.",
             field="lrate",
         )

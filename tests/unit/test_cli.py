@@ -1,0 +1,120 @@
+"""The command line: trains through the Trainer, reports JSON, and says how to get data."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from inkling.cli import main
+from inkling.mlp import MLP
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path, dataset: dict[str, bytes]) -> Path:
+    for name, raw in dataset.items():
+        (tmp_path / name).write_bytes(raw)
+    return tmp_path
+
+
+def _run_json(capsys: pytest.CaptureFixture[str], *args: str) -> dict:
+    assert main(["train", *args, "--json"]) == 0
+    return json.loads(capsys.readouterr().out)
+
+
+def test_train_prints_a_json_summary(data_dir: Path, capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    out = tmp_path / "w.npz"
+    summary = _run_json(capsys, "--data", str(data_dir), "--epochs", "2", "--batch-size", "10", "--seed", "3",
+                        "--save", str(out))
+    assert summary["test_accuracy"] >= 0.95
+    assert summary["epochs"] == 2 and summary["samples_seen"] == 600 and summary["iterations"] == 60
+    assert summary["train_seconds"] > 0 and summary["samples_per_s"] > 0
+    assert (summary["hidden"], summary["batch_size"], summary["optimizer"], summary["seed"]) == (128, 10, "momentum", 3)
+    assert summary["lr"] == 0.05 and summary["final_lrate"] == pytest.approx(0.05 * 0.3**2)
+    assert [e["epoch"] for e in summary["epoch_log"]] == [1, 2] and summary["error"] is None
+    assert summary["epoch_log"][-1]["test_acc"] == summary["test_accuracy"]
+    assert all(0 < e["test_acc"] <= 1 and e["train_loss"] > 0 for e in summary["epoch_log"])
+    with np.load(out, allow_pickle=False) as npz:
+        assert MLP.from_weights({k: npz[k] for k in npz.files}).sizes == (784, 128, 10)
+
+
+def test_adam_gets_its_own_default_rate(data_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    summary = _run_json(capsys, "--data", str(data_dir), "--epochs", "0.5", "--optimizer", "adam", "--hidden", "16")
+    assert (summary["optimizer"], summary["lr"], summary["hidden"]) == ("adam", 0.001, 16)
+
+
+def test_human_output(data_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["train", "--data", str(data_dir), "--epochs", "1", "--batch-size", "50"]) == 0
+    out = capsys.readouterr().out
+    assert "epoch 1: train loss" in out and "test acc" in out and "after 1 epoch(s)" in out
+
+
+def test_missing_data_says_how_to_prepare_it(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["train", "--data", str(tmp_path / "nothing")]) == 2
+    err = capsys.readouterr().err
+    assert "python build.py data" in err and "python -m inkling prepare" in err
+
+
+@pytest.mark.parametrize(
+    "args, option",
+    [(["--batch-size", "0"], "--batch-size"), (["--lr", "nan"], "--lr"), (["--lr", "-1"], "--lr"),
+     (["--hidden", "5000"], "--hidden"), (["--cache-size", "0"], "--cache-size"), (["--seed", "-2"], "--seed"),
+     (["--lr-decay", "2"], "--lr-decay"), (["--epochs", "0"], "--epochs"), (["--optimizer", "lbfgs"], "--optimizer")],
+)
+def test_bad_settings_are_refused_naming_the_option(args: list[str], option: str,
+                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as info:
+        main(["train", *args])
+    assert info.value.code == 2 and option in capsys.readouterr().err
+
+
+def test_prepare_refuses_idx_files_that_are_not_mnist(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    for name in ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte",
+                 "t10k-labels-idx1-ubyte"):
+        (tmp_path / name).write_bytes(b"\0\0\x08\x01\0\0\0\x01\x05")
+    assert main(["prepare", "--idx", str(tmp_path), "--out", str(tmp_path / "out")]) == 1
+    assert "pinned" in capsys.readouterr().err
+
+
+def test_python_dash_m_inkling_runs(tmp_path: Path) -> None:
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "py"), os.environ.get("PYTHONPATH", "")])}
+    result = subprocess.run([sys.executable, "-m", "inkling", "train", "--data", str(tmp_path)], capture_output=True,
+                            text=True, env=env, timeout=60)
+    assert result.returncode == 2 and "python build.py data" in result.stderr
+
+
+# ---- real MNIST (prepared by `python build.py data`; CI prepares it before the tests) --------------
+
+
+def _python_m_inkling(*args: str) -> dict:
+    """Run the real command line in a fresh process, from the repository root, and parse its JSON."""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "py"), os.environ.get("PYTHONPATH", "")])}
+    result = subprocess.run([sys.executable, "-m", "inkling", "train", *args, "--json"], capture_output=True,
+                            text=True, env=env, cwd=ROOT, timeout=1800)
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def test_one_epoch_on_real_mnist_reaches_95_percent(mnist_dir: Path) -> None:
+    summary = _python_m_inkling("--epochs", "1", "--seed", "0")
+    assert summary["test_accuracy"] >= 0.95
+    assert summary["samples_seen"] >= 60000 and summary["data_errors"] == 0
+
+
+def test_acceptance_three_epochs_with_the_defaults_reach_97_5_percent(mnist_dir: Path) -> None:
+    summary = _python_m_inkling("--epochs", "3", "--seed", "0")  # every other setting at its default
+    assert (summary["hidden"], summary["optimizer"]) == (128, "momentum")
+    assert summary["test_accuracy"] >= 0.975
+
+
+@pytest.mark.slow
+def test_acceptance_a_wider_network_reaches_98_percent(mnist_dir: Path) -> None:
+    summary = _python_m_inkling("--epochs", "5", "--hidden", "800", "--seed", "0")
+    assert summary["test_accuracy"] >= 0.98

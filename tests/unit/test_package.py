@@ -1,0 +1,54 @@
+"""The package itself: the core never touches the browser, and its public names are there."""
+
+from __future__ import annotations
+
+import ast
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import inkling
+
+ROOT = Path(__file__).resolve().parents[2]
+PACKAGE = ROOT / "py" / "inkling"
+BROWSER_ONLY = {"js", "pyodide", "pyodide_js", "pyscript"}
+
+
+def _core_files() -> list[Path]:
+    return [f for f in sorted(PACKAGE.rglob("*.py")) if "browser" not in f.relative_to(PACKAGE).parts]
+
+
+def test_no_core_module_imports_browser_modules_anywhere() -> None:
+    files = _core_files()
+    assert len(files) >= 12
+    offenders = []
+    for file in files:
+        for node in ast.walk(ast.parse(file.read_text(), str(file))):
+            names = []
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                names = [node.module]
+            elif isinstance(node, ast.Call) and getattr(node.func, "id", getattr(node.func, "attr", "")) in (
+                    "__import__", "import_module") and node.args and isinstance(node.args[0], ast.Constant):
+                names = [str(node.args[0].value)]
+            offenders += [f"{file.relative_to(ROOT)}: {n}" for n in names if n.split(".")[0] in BROWSER_ONLY]
+    assert offenders == []
+
+
+def test_importing_every_core_module_loads_nothing_from_the_browser() -> None:
+    modules = [".".join(("inkling", *f.relative_to(PACKAGE).with_suffix("").parts)) for f in _core_files()]
+    modules = [m.removesuffix(".__init__") for m in modules if not m.endswith("__main__")]
+    code = (f"import importlib, sys\nfor m in {modules!r}: importlib.import_module(m)\n"
+            f"print(sorted(set(sys.modules) & set({sorted(BROWSER_ONLY)!r})))")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "py"), os.environ.get("PYTHONPATH", "")])}
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"
+
+
+def test_public_names() -> None:
+    assert inkling.__version__
+    for name in inkling.__all__:
+        assert getattr(inkling, name) is not None

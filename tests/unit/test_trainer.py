@@ -1,0 +1,316 @@
+"""The Trainer, driven like the worker drives it: commands in, the exact list of messages out."""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from typing import Any, Callable
+
+import numpy as np
+import pytest
+
+from inkling import protocol as p
+from inkling.blocks import Manifest, decode_block
+from inkling.errors import DataError
+from inkling.mlp import MLP
+from inkling.trainer import (DEFAULT_BATCH_SIZE, DEFAULT_CACHE_SIZE, DEFAULT_LR_DECAY, DEFAULT_LRATE,
+                             DEFAULT_OPTIMIZER, Trainer)
+
+Script = Callable[[dict[str, Any], Trainer], None]
+
+
+def drive(fetch: Any, commands: list[dict[str, Any]], script: Script | None = None, **options: Any) -> list[dict]:
+    """Run a Trainer on ``fetch``: submit ``commands``, call ``script(message, trainer)`` on each
+    message it sends (to react or close), stop when closed. Returns every message sent, in order."""
+    sent: list[dict[str, Any]] = []
+
+    def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+        p.decode_signal(message)  # everything sent is a valid wire message
+        if script is not None:
+            script(message, trainer)
+
+    options.setdefault("fetch_backoff", 0.001)
+    trainer = Trainer(send, fetch, **options)
+    for command in commands:
+        trainer.submit(command)
+
+    async def main() -> None:
+        await asyncio.wait_for(trainer.run(), timeout=30)
+
+    asyncio.run(main())
+    drive.trainer = trainer  # type: ignore[attr-defined]
+    return sent
+
+
+def close_after(n: int) -> Script:
+    """Close once ``n`` messages have been sent."""
+    count = 0
+
+    def script(message: dict[str, Any], trainer: Trainer) -> None:
+        nonlocal count
+        count += 1
+        if count >= n:
+            trainer.close()
+
+    return script
+
+
+def summary(messages: list[dict[str, Any]]) -> list[tuple]:
+    """The gist of each message: type, and iteration/training/reply_to or kind/field/reply_to."""
+    return [
+        ("signal", m["iteration"], m["training"], m["reply_to"]) if m["type"] == "signal"
+        else ("error", m["kind"], m["field"], m["reply_to"])
+        for m in messages
+    ]
+
+
+def weights_of(message: dict[str, Any]) -> dict[str, np.ndarray]:
+    return {k: v["data"].reshape(v["shape"]) for k, v in message["weights"].items()}
+
+
+def test_status_when_idle_replies_once_with_the_whole_state(fake_fetch: Any) -> None:
+    sent = drive(fake_fetch, [{"type": "status", "id": 7}], close_after(1))
+    assert summary(sent) == [("signal", 0, False, 7)]
+    signal = p.decode_signal(sent[0])
+    assert isinstance(signal, p.ResponseSignal)
+    assert (signal.seq, signal.batch_size, signal.optimizer, signal.hidden, signal.cache_size) == (
+        1, DEFAULT_BATCH_SIZE, DEFAULT_OPTIMIZER, 128, DEFAULT_CACHE_SIZE)
+    assert (signal.lrate, signal.lr_decay) == (DEFAULT_LRATE, DEFAULT_LR_DECAY)
+    assert signal.loss is None and signal.test_acc is None and signal.samples_per_s == 0
+    assert np.array_equal(signal.weights["W1"], MLP(seed=0).params[0])
+
+
+def test_start_trains_with_a_signal_per_iteration_until_stop(fake_fetch: Any) -> None:
+    def script(message: dict[str, Any], trainer: Trainer) -> None:
+        if message.get("iteration") == 3 and message["training"]:
+            trainer.submit({"type": "stop", "id": 2})
+        if message.get("reply_to") == 2:
+            trainer.close()
+
+    sent = drive(fake_fetch, [{"type": "start", "id": 1}], script, batch_size=20)
+    assert summary(sent) == [
+        ("signal", 0, True, 1), ("signal", 1, True, None), ("signal", 2, True, None), ("signal", 3, True, None),
+        ("signal", 3, False, 2),
+    ]
+    assert [m["seq"] for m in sent] == [1, 2, 3, 4, 5]
+    assert [m["samples_seen"] for m in sent] == [0, 20, 40, 60, 60]
+    assert all(math.isfinite(m["loss"]) and 0 <= m["acc"] <= 1 for m in sent[1:])
+    assert sent[3]["samples_per_s"] > 0 and sent[4]["samples_per_s"] == 0
+    # The weights in each signal are the model's after that iteration: they change every step.
+    assert not np.array_equal(weights_of(sent[1])["W2"], weights_of(sent[2])["W2"])
+
+
+def test_training_learns_the_synthetic_digits(fake_fetch: Any) -> None:
+    def script(message: dict[str, Any], trainer: Trainer) -> None:
+        if message.get("epoch", 0) >= 3 and message["training"]:
+            trainer.submit({"type": "stop"})
+            trainer.submit({"type": "evaluate", "id": 5})
+        if message.get("reply_to") == 5:
+            trainer.close()
+
+    sent = drive(fake_fetch, [{"type": "start"}], script, batch_size=10)
+    assert sent[-1]["test_acc"] >= 0.95
+    assert sent[-1]["lrate"] == pytest.approx(DEFAULT_LRATE * DEFAULT_LR_DECAY**3)  # three epochs of decay
+
+
+def test_an_invalid_command_gets_an_error_and_changes_nothing(fake_fetch: Any) -> None:
+    def script(message: dict[str, Any], trainer: Trainer) -> None:
+        if message.get("iteration") == 2 and message["training"]:
+            trainer.submit({"type": "set_batch_size", "batch_size": True, "id": 9})
+            trainer.submit({"type": "set_learning_rate", "lrate": math.nan, "id": 10})
+            trainer.submit(["not", "a", "command"])
+        if message.get("iteration") == 4:
+            trainer.close()
+
+    sent = drive(fake_fetch, [{"type": "start"}], script, batch_size=16)
+    assert summary(sent) == [
+        ("signal", 0, True, None), ("signal", 1, True, None), ("signal", 2, True, None),
+        ("error", "protocol", "batch_size", 9), ("error", "protocol", "lrate", 10), ("error", "protocol", "command", None),
+        ("signal", 3, True, None), ("signal", 4, True, None),
+    ]
+    assert sent[3]["command"] == "set_batch_size" and "integer" in sent[3]["message"]
+    assert [m["batch_size"] for m in sent if m["type"] == "signal"] == [16] * 5
+    assert [m["lrate"] for m in sent if m["type"] == "signal"] == [DEFAULT_LRATE] * 5
+    assert sent[-1]["samples_seen"] == 4 * 16
+
+
+def test_settings_take_effect_at_the_next_iteration(fake_fetch: Any) -> None:
+    def script(message: dict[str, Any], trainer: Trainer) -> None:
+        if message.get("iteration") == 1 and message["training"] and message["reply_to"] is None:
+            for command in ({"type": "set_batch_size", "batch_size": 5, "id": 1},
+                            {"type": "set_learning_rate", "lrate": 0.02, "id": 2},
+                            {"type": "set_optimizer", "optimizer": "adam", "id": 3},
+                            {"type": "set_lr_decay", "lr_decay": 0.5, "id": 4},
+                            {"type": "set_cache_size", "cache_size": 2, "id": 5}):
+                trainer.submit(command)
+        if message.get("iteration") == 2:
+            trainer.close()
+
+    sent = drive(fake_fetch, [{"type": "start"}], script, batch_size=30)
+    replies = [m for m in sent if m["reply_to"] in (1, 2, 3, 4, 5)]
+    assert [m["reply_to"] for m in replies] == [1, 2, 3, 4, 5]
+    last = sent[-1]
+    assert (last["batch_size"], last["lrate"], last["optimizer"], last["lr_decay"], last["cache_size"]) == (
+        5, 0.02, "adam", 0.5, 2)
+    assert last["samples_seen"] == 30 + 5
+    assert last["data_len"] + last["data_futures_len"] <= 2
+
+
+def test_divergence_stops_and_restores_the_last_good_weights(fake_fetch: Any) -> None:
+    def script(message: dict[str, Any], trainer: Trainer) -> None:
+        if message["type"] == "error" or message.get("iteration", 0) > 500:
+            trainer.close()
+
+    sent = drive(fake_fetch, [{"type": "set_optimizer", "optimizer": "adam"},
+                              {"type": "set_learning_rate", "lrate": 10.0}, {"type": "start"}], script, batch_size=10)
+    error = next(m for m in sent if m["type"] == "error")
+    at = sent.index(error)
+    assert (error["kind"], error["field"]) == ("divergence", "lrate")
+    assert "Lower the learning rate" in error["message"]
+    before = sent[at - 1]  # the last iteration signal, with the weights whose loss blew up
+    good = sent[at - 2]  # the one before: the weights whose loss was still sane
+    assert before["training"] and good["training"]
+    after = sent[at + 1]
+    assert after["type"] == "signal" and after["training"] is False and after["iteration"] == before["iteration"]
+    restored = weights_of(after)
+    assert all(np.array_equal(restored[k], v) for k, v in weights_of(good).items())
+    assert all(np.isfinite(v).all() for v in restored.values())
+    assert len(sent) == at + 2  # nothing after: training really stopped
+
+
+def test_set_weights_replaces_them_and_bad_ones_keep_the_old(fake_fetch: Any) -> None:
+    new = MLP(seed=42).get_weights()
+    wide = MLP((784, 32, 10), seed=1).get_weights()
+    good = p.encode_command(p.SetWeights(new, id=1))
+    bad_shape = p.encode_command(p.SetWeights({**new, "b1": np.zeros(5, np.float32)}, id=2))
+    wrong_classes = p.encode_command(p.SetWeights(MLP((784, 16, 3)).get_weights(), id=3))
+    nan_data = {"type": "set_weights", "id": 4, "weights": {"b1": {"shape": [2], "data": [0.0, math.nan]}}}
+    other_width = p.encode_command(p.SetWeights(wide, id=5))
+    sent = drive(fake_fetch, [good, bad_shape, wrong_classes, nan_data, other_width], close_after(5))
+    assert summary(sent) == [("signal", 0, False, 1), ("error", "weights", "weights", 2),
+                             ("error", "weights", "weights", 3), ("error", "protocol", "weights.b1.data", 4),
+                             ("signal", 0, False, 5)]
+    assert "b1" in sent[1]["message"] and "10 classes" in sent[2]["message"]
+    assert all(np.array_equal(weights_of(sent[0])[k], v) for k, v in new.items())
+    assert sent[4]["hidden"] == 32
+    assert all(np.array_equal(weights_of(sent[4])[k], v) for k, v in wide.items())
+
+
+def test_reset_starts_over_with_a_new_hidden_size_and_seed(fake_fetch: Any) -> None:
+    def script(message: dict[str, Any], trainer: Trainer) -> None:
+        if message.get("iteration") == 2 and message["training"]:
+            trainer.submit({"type": "stop"})
+            trainer.submit({"type": "reset", "hidden": 32, "seed": 3, "id": 8})
+        if message.get("reply_to") == 8:
+            trainer.close()
+
+    sent = drive(fake_fetch, [{"type": "start"}], script, batch_size=10)
+    reply = sent[-1]
+    assert (reply["hidden"], reply["iteration"], reply["samples_seen"], reply["loss"]) == (32, 0, 0, None)
+    assert all(np.array_equal(weights_of(reply)[k], v) for k, v in MLP((784, 32, 10), seed=3).get_weights().items())
+
+
+def test_evaluate_measures_the_whole_test_set(dataset: dict[str, bytes], fake_fetch: Any) -> None:
+    sent = drive(fake_fetch, [{"type": "evaluate", "id": 3}], close_after(1))
+    manifest = Manifest.from_json(dataset["manifest.json"])
+    blocks = [decode_block(dataset[e.file], e) for e in manifest.test]
+    model = MLP(seed=0)
+    expected = np.mean(np.concatenate([model.predict(b.pixels / 255) == b.labels for b in blocks]))
+    assert sent[0]["reply_to"] == 3 and sent[0]["test_acc"] == pytest.approx(expected)
+    assert sorted(c for c in fake_fetch.calls if c.startswith("test")) == ["test-000.bin", "test-001.bin"]
+
+
+def test_evaluate_reports_unfetchable_test_blocks(fake_fetch: Any) -> None:
+    fake_fetch.fail["test-001.bin"] = math.inf
+    sent = drive(fake_fetch, [{"type": "evaluate", "id": 3}, {"type": "status"}], close_after(2), fetch_attempts=2)
+    assert summary(sent) == [("error", "data", None, 3), ("signal", 0, False, None)]
+    assert "test-001.bin" in sent[0]["message"] and sent[1]["test_acc"] is None
+
+
+def test_train_drawing_teaches_the_model_that_drawing(fake_fetch: Any) -> None:
+    pixels = np.zeros(784, np.float32)
+    pixels[300:340] = 1.0
+    model = MLP(seed=0)
+    label = int(np.argsort(model.predict_proba(pixels)[0])[0])  # the class it believes least
+    command = p.encode_command(p.TrainDrawing(pixels, label, id=4))
+    sent = drive(fake_fetch, [command], close_after(1))
+    assert sent[0]["reply_to"] == 4
+    model.set_weights(weights_of(sent[0]))
+    assert model.predict(pixels)[0] == label
+
+
+def test_an_empty_cache_makes_training_wait_not_fail(dataset: dict[str, bytes], fetch_factory: Callable) -> None:
+    fetch = fetch_factory(dataset, delay=0.05)
+    sent = drive(fetch, [{"type": "start"}], lambda m, t: m.get("iteration", 0) >= 8 and t.close(),
+                 batch_size=50, cache_size=1)
+    assert [m["type"] for m in sent] == ["signal"] * 9
+    assert sent[-1]["cache_waits"] >= 8  # a one-block cache means every block is waited for
+    assert sent[-1]["data_errors"] == 0
+
+
+def test_commands_are_handled_while_waiting_for_data(dataset: dict[str, bytes], fetch_factory: Callable) -> None:
+    fetch = fetch_factory(dataset, delay=5.0)
+
+    def script(message: dict[str, Any], trainer: Trainer) -> None:
+        if message.get("reply_to") == 1:
+            asyncio.get_running_loop().call_later(0.05, trainer.submit, {"type": "stop", "id": 2})
+        if message.get("reply_to") == 2:
+            trainer.close()
+
+    sent = drive(fetch, [{"type": "start", "id": 1}], script)
+    assert summary(sent) == [("signal", 0, True, 1), ("signal", 0, False, 2)]
+    assert sent[1]["data_futures_len"] == 8
+
+
+def test_fetch_failures_are_counted_reported_and_survived(fake_fetch: Any) -> None:
+    fake_fetch.fail["train-002.bin"] = 1
+    fake_fetch.corrupt["train-003.bin"] = 1
+    fake_fetch.fail["train-005.bin"] = math.inf
+    sent = drive(fake_fetch, [{"type": "start"}], lambda m, t: m.get("iteration", 0) >= 20 and t.close(),
+                 batch_size=25, fetch_attempts=2)
+    errors = [m for m in sent if m["type"] == "error"]
+    assert errors and all(e["kind"] == "data" and "train-005.bin" in e["message"] for e in errors)
+    signals = [m for m in sent if m["type"] == "signal"]
+    assert signals[-1]["iteration"] == 20 and signals[-1]["training"]
+    assert signals[-1]["data_errors"] >= 2 + 2 * len(errors)
+
+
+def test_the_same_seed_trains_the_same_weights(dataset: dict[str, bytes], fetch_factory: Callable) -> None:
+    def final_weights(delay: float, seed: int) -> dict[str, np.ndarray]:
+        sent = drive(fetch_factory(dataset, delay=delay), [{"type": "start"}],
+                     lambda m, t: m.get("iteration", 0) >= 25 and t.close(), batch_size=16, seed=seed, cache_size=3)
+        return weights_of(sent[-1])
+
+    a, b, c = final_weights(0.0, 1), final_weights(0.003, 1), final_weights(0.0, 2)
+    assert all(np.array_equal(a[k], b[k]) for k in a)
+    assert not np.array_equal(a["W1"], c["W1"])
+
+
+def test_setup_fails_clearly_without_a_manifest(fetch_factory: Callable) -> None:
+    trainer = Trainer(lambda m: None, fetch_factory({}))
+    with pytest.raises(DataError, match="manifest.json"):
+        asyncio.run(trainer.setup())
+
+
+def test_signals_can_leave_out_the_weights(fake_fetch: Any) -> None:
+    sent = drive(fake_fetch, [{"type": "status"}], close_after(1), weights_in_signals=False)
+    assert sent[0]["weights"] is None
+
+
+def test_when_no_block_can_be_fetched_training_reports_it_and_still_obeys(fake_fetch: Any) -> None:
+    for i in range(6):
+        fake_fetch.fail[f"train-{i:03d}.bin"] = math.inf
+
+    def script(message: dict[str, Any], trainer: Trainer) -> None:
+        if message["type"] == "error" and message["seq"] == 4:
+            trainer.submit({"type": "stop", "id": 2})
+        if message.get("reply_to") == 2:
+            trainer.close()
+
+    sent = drive(fake_fetch, [{"type": "start", "id": 1}], script, fetch_attempts=2, cache_size=2)
+    gist = summary(sent)
+    assert gist[0] == ("signal", 0, True, 1) and gist[-1] == ("signal", 0, False, 2)
+    assert len(gist) >= 5 and set(gist[1:-1]) == {("error", "data", None, None)}
+    assert all("failed attempts" in m["message"] and "skipped" in m["message"] for m in sent[1:-1])
+    assert sent[-1]["data_errors"] >= 6
