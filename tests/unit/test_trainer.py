@@ -240,6 +240,18 @@ def test_train_drawing_teaches_the_model_that_drawing(fake_fetch: Any) -> None:
     assert model.predict(pixels)[0] == label
 
 
+def test_train_drawing_leaves_a_model_that_already_knows_it_alone(fake_fetch: Any) -> None:
+    pixels = np.zeros(784, np.float32)
+    pixels[300:340] = 1.0
+    label = int(MLP(seed=0).predict(pixels)[0])
+    model = MLP((784, 128, 10), seed=0)
+    for W in model.params[2::2]:
+        W[:, label] += 5  # make the model sure of that label
+    weights = p.encode_command(p.SetWeights(model.get_weights()))
+    sent = drive(fake_fetch, [weights, p.encode_command(p.TrainDrawing(pixels, label, id=4))], close_after(2))
+    assert all(np.array_equal(weights_of(sent[1])[k], v) for k, v in model.get_weights().items())
+
+
 def test_an_empty_cache_makes_training_wait_not_fail(dataset: dict[str, bytes], fetch_factory: Callable) -> None:
     fetch = fetch_factory(dataset, delay=0.05)
     sent = drive(fetch, [{"type": "start"}], lambda m, t: m.get("iteration", 0) >= 8 and t.close(),
@@ -314,3 +326,35 @@ def test_when_no_block_can_be_fetched_training_reports_it_and_still_obeys(fake_f
     assert len(gist) >= 5 and set(gist[1:-1]) == {("error", "data", None, None)}
     assert all("failed attempts" in m["message"] and "skipped" in m["message"] for m in sent[1:-1])
     assert sent[-1]["data_errors"] >= 6
+
+
+def test_teaching_misread_real_digits_keeps_test_accuracy(mnist_dir: Any) -> None:
+    async def fetch(path: str) -> bytes:
+        return (mnist_dir / path).read_bytes()
+
+    manifest = Manifest.from_json((mnist_dir / "manifest.json").read_bytes())
+    test = [decode_block((mnist_dir / e.file).read_bytes(), e) for e in manifest.test]
+    x = np.concatenate([b.pixels for b in test]) / np.float32(255)
+    y = np.concatenate([b.labels for b in test])
+    taught: list[bool] = []
+    accuracy: dict[str, float] = {}
+
+    def script(message: dict[str, Any], trainer: Trainer) -> None:
+        if message["type"] == "signal" and message["training"] and message["epoch"] >= 0.5:
+            trainer.submit({"type": "stop"})
+            trainer.submit({"type": "evaluate", "id": 1})
+        elif message.get("reply_to") == 1:
+            accuracy["before"] = message["test_acc"]
+            for i, k in enumerate(np.flatnonzero(trainer.model.predict(x) != y)[:10]):
+                trainer.submit(p.encode_command(p.TrainDrawing(x[k], int(y[k]), id=100 + int(k))))
+            trainer.submit({"type": "evaluate", "id": 2})
+        elif (message.get("reply_to") or 0) >= 100:
+            k = message["reply_to"] - 100
+            taught.append(trainer.model.predict(x[k])[0] == y[k])
+        elif message.get("reply_to") == 2:
+            accuracy["after"] = message["test_acc"]
+            trainer.close()
+
+    drive(fetch, [{"type": "start"}], script, weights_in_signals=False)
+    assert len(taught) == 10 and all(taught)  # each drawing is read right after it is taught
+    assert accuracy["after"] >= accuracy["before"] - 0.01  # ... without unlearning MNIST
