@@ -15,7 +15,7 @@ import asyncio
 import logging
 import time
 from collections import deque
-from typing import Awaitable, Callable, Sequence
+from typing import Any, Awaitable, Callable, Sequence
 
 import numpy as np
 
@@ -210,7 +210,7 @@ class SampleCache:
                 return None
             self._waited = True
             pending = next(task for _, task in self._slots if not task.done())
-            waiters: set[asyncio.Future[object]] = {pending}
+            waiters: set[asyncio.Future[Any]] = {pending}
             if interrupt is not None:
                 waiters.add(asyncio.ensure_future(interrupt.wait()))
             start = time.perf_counter()

@@ -159,7 +159,7 @@ class _Run:
             self.trainer.submit({"type": "stop"})
             self._evaluate(self.FINAL, entry)
         elif entry is not None:
-            self._evaluate(1 + entry["epoch"], entry)
+            self._evaluate(1 + int(signal.epoch), entry)
 
     def _evaluate(self, ident: int, entry: dict[str, Any] | None) -> None:
         assert self.trainer is not None

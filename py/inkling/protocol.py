@@ -373,7 +373,7 @@ def _shape(name: str, value: Any, ndim: int) -> tuple[int, ...]:
 def _exact_keys(name: str, raw: Mapping[Any, Any], allowed: set[str], required: list[str]) -> None:
     for key in raw:
         if key not in allowed:
-            field = key if isinstance(key, str) else repr(key)
+            field = key if isinstance(key, str) and key else repr(key)
             raise ProtocolError(
                 f"{name}.{field}" if name else field,
                 f"unexpected field; expected only {', '.join(sorted(allowed))}",

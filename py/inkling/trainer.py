@@ -95,8 +95,8 @@ class Trainer:
         self.test_acc: float | None = None
         self.manifest: Manifest | None = None
         self.cache: SampleCache | None = None
-        self._cache_options = {"cache_size": cache_size, "seed": seed, "attempts": fetch_attempts,
-                               "backoff": fetch_backoff}
+        self._cache_size = cache_size
+        self._fetch_attempts, self._fetch_backoff = fetch_attempts, fetch_backoff
         self._inbox: deque[Any] = deque()
         self._wake = asyncio.Event()
         self._closed = False
@@ -130,8 +130,9 @@ class Trainer:
             raise DataError(f"{MANIFEST}: images of {manifest.rows}x{manifest.cols} do not fit a "
                             f"{self.model.sizes[0]}-input network", MANIFEST)
         self.manifest = manifest
-        self.cache = SampleCache(self._fetch, manifest.train, rows=manifest.rows, cols=manifest.cols,
-                                 **self._cache_options)
+        self.cache = SampleCache(self._fetch, manifest.train, cache_size=self._cache_size, seed=self.seed,
+                                 rows=manifest.rows, cols=manifest.cols, attempts=self._fetch_attempts,
+                                 backoff=self._fetch_backoff)
 
     def submit(self, raw: Any) -> None:
         """Queue a wire command; it is decoded and applied between iterations."""
@@ -339,7 +340,7 @@ class Trainer:
             hidden=self.model.sizes[1] if len(self.model.sizes) > 2 else 0,
             data_len=cache.data_len if cache else 0,
             data_futures_len=cache.data_futures_len if cache else 0,
-            cache_size=cache.cache_size if cache else self._cache_options["cache_size"],
+            cache_size=cache.cache_size if cache else self._cache_size,
             samples_per_s=self._throughput.rate() if self.training else 0.0,
             cache_waits=cache.waits if cache else 0,
             data_errors=cache.errors if cache else 0,

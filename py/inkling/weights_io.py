@@ -28,7 +28,7 @@ def weights_to_npz(weights: Mapping[str, np.ndarray]) -> bytes:
     """
     arrays = checked_weights(weights, np.dtype(np.float32))
     buffer = io.BytesIO()
-    np.savez(buffer, **dict(zip(param_names(len(arrays) // 2), arrays)))
+    np.savez(buffer, **dict(zip(param_names(len(arrays) // 2), arrays)))  # type: ignore[arg-type]
     return buffer.getvalue()
 
 

@@ -128,6 +128,7 @@ INVALID: list[tuple[str, Any, str]] = [
     # extra and missing
     ("extra", {"type": "start", "force": True}, "force"),
     ("extra non-str key", {"type": "stop", 1: 2}, "1"),
+    ("extra empty key", {"type": "stop", "": 2}, "''"),
     ("field on status", {"type": "status", "batch_size": 3}, "batch_size"),
     ("missing batch", {"type": "set_batch_size"}, "batch_size"),
     ("missing lrate", {"type": "set_learning_rate"}, "lrate"),
@@ -297,7 +298,7 @@ _plausible = st.builds(
 )
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=300, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.one_of(_junk, _plausible))
 def test_decode_command_raises_only_protocol_errors(raw: Any) -> None:
     try:
@@ -309,7 +310,7 @@ def test_decode_command_raises_only_protocol_errors(raw: Any) -> None:
         assert _same(p.decode_command(p.encode_command(command)), command)
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=150, deadline=None, database=None)
 @given(st.one_of(_junk, st.builds(lambda kind, extra: {"type": kind, **extra},
                                   st.sampled_from(["signal", "error", "progress", "ready"]),
                                   st.dictionaries(st.text(max_size=10), _junk, max_size=4))))
