@@ -26,6 +26,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import tarfile
@@ -891,6 +892,10 @@ class SiteServer(ThreadingHTTPServer):
         super().handle_error(request, client_address)
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def serve(paths: Paths, fetcher: Fetcher, port: int) -> None:
     """Build dist/ if needed, then serve it until Ctrl-C."""
     with build_lock(paths.cache):
@@ -901,6 +906,7 @@ def serve(paths: Paths, fetcher: Fetcher, port: int) -> None:
         raise BuildError(f"cannot listen on 127.0.0.1:{port} ({exc.strerror}): "
                          "choose another port with --port N (0 picks a free one)") from None
     print(f"Serving {paths.dist} at {server.url}  (Ctrl-C to stop)", flush=True)
+    signal.signal(signal.SIGTERM, _interrupt)  # `kill` stops it as cleanly as Ctrl-C
     try:
         server.serve_forever()
     except KeyboardInterrupt:
