@@ -96,7 +96,7 @@ async def train(args: argparse.Namespace, log: Callable[[str], None] | None = No
         "cache_size": args.cache_size,
         "iterations": trainer.iteration,
         "samples_seen": trainer.samples_seen,
-        "final_lrate": last.lrate if last else lrate,
+        "final_lrate": _tidy(last.lrate if last else lrate),
         "cache_waits": last.cache_waits if last else 0,
         "data_errors": last.data_errors if last else 0,
         "epoch_log": run.epochs,
@@ -150,7 +150,7 @@ class _Run:
                 "train_loss": round(sum(loss for loss, _ in self._batches) / len(self._batches), 4),
                 "train_acc": round(sum(acc for _, acc in self._batches) / len(self._batches), 4),
                 "test_acc": None,
-                "next_lrate": signal.lrate,
+                "next_lrate": _tidy(signal.lrate),
             }
             self.epochs.append(entry)
             self._batches = []
@@ -210,6 +210,11 @@ def _check_settings(parser: argparse.ArgumentParser, args: argparse.Namespace) -
             parser.error(f"--{exc.field.replace('_', '-').replace('lrate', 'lr')}: {exc.reason}")
     if not args.epochs > 0:
         parser.error("--epochs: must be greater than 0")
+
+
+def _tidy(rate: float) -> float:
+    """0.0013499999999999999 -> 0.00135: repeated decay leaves float noise in the last digits."""
+    return float(f"{rate:.6g}")
 
 
 def _epochs(text: str) -> int | float:
