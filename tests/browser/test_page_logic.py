@@ -149,6 +149,19 @@ def test_predictor_follows_the_newest_weights() -> None:
     np.testing.assert_allclose(predictor.proba(x), model.predict_proba(x), rtol=1e-6)
 
 
+def test_predictor_takes_decoded_signal_weights_of_any_hidden_size() -> None:
+    predictor = Predictor()
+    x = np.random.default_rng(0).random((3, 784), dtype=np.float32)
+    for sizes in ((784, 32, 10), (784, 32, 10), (784, 16, 10)):
+        model = MLP(sizes, seed=predictor.version)
+        signal = decode_signal(_signal(hidden=sizes[1], weights={
+            name: {"shape": list(a.shape), "data": a.reshape(-1)} for name, a in model.get_weights().items()}))
+        predictor.use_signal_weights(signal.weights)
+        assert predictor.sizes == sizes
+        np.testing.assert_allclose(predictor.proba(x), model.predict_proba(x), rtol=1e-6)
+    assert predictor.version == 3
+
+
 def test_top_k_orders_digits_by_probability() -> None:
     probs = np.array([0.05, 0.6, 0.0, 0.3, 0.05, 0, 0, 0, 0, 0], np.float32)
     assert [d for d, _ in top_k(probs, 3)] == [1, 3, 0]

@@ -221,7 +221,7 @@ class App:
         self.charts.add(signal)
         self.controls.sync(signal)
         if signal.weights is not None:
-            self.predictor.set_weights(signal.weights)
+            self.predictor.use_signal_weights(signal.weights)
         self.autosave.consider(self.predictor.version, self.predictor.weights, bool(signal.training))
 
     # ---- actions -------------------------------------------------------------------------------

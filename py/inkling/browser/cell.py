@@ -182,7 +182,8 @@ class GridCell:
         """Show the predicted digit and the top probabilities (``probs`` None: nothing to show)."""
         self.shown_version = version
         self.dirty = False
-        ranked = None if probs is None else [(digit, f"{100 * p:.1f}%") for digit, p in top_k(probs, 3)]
+        # Whole percents: finer ones would flicker while training, and cost DOM work each time.
+        ranked = None if probs is None else [(digit, f"{100 * p:.0f}%") for digit, p in top_k(probs, 3)]
         verdict = ""
         if ranked is not None and self.sample is not None:
             verdict = "right" if ranked[0][0] == self.sample.label else "wrong"

@@ -10,7 +10,8 @@ from .dom import js_object
 from .history import History, Smoother
 
 HEIGHT = 210
-REDRAW_EVERY_S = 0.2  # the curves move smoothly at 5 redraws/s; more would only cost the main thread
+REDRAW_EVERY_S = 0.25  # the curves move smoothly at 4 redraws/s; more would only cost the main thread
+POINTS = 1500  # per chart at most (older points are thinned): enough for a 1000-pixel-wide plot
 MUTED = "#667085"
 GRID = "#eef0f4"
 
@@ -39,7 +40,7 @@ class Chart:
         from js import ResizeObserver, uPlot
 
         self.container = container
-        self.history = History(len(series))
+        self.history = History(len(series), POINTS)
         self._plot = uPlot.new(
             js_object(_options(self._width(), y_label, series)), js_object(self.history.series), container
         )

@@ -34,6 +34,7 @@ class Controls:
         self._notify = notify
         self.signal: ResponseSignal | None = None
         self._in_flight: dict[str, int] = {}  # input testid -> id of the command that sets it
+        self._synced: tuple | None = None  # what `sync` last showed
         self.buttons = {name: by_testid(name) for name in ("start", "stop", "evaluate", "reset")}
         self.inputs = {s.testid: by_testid(s.testid) for s in (*_LIVE_SETTINGS, HIDDEN_SIZE)}
         self.optimizer = by_testid("optimizer")
@@ -132,9 +133,6 @@ class Controls:
     def sync(self, signal: ResponseSignal) -> None:
         """Follow the worker's state: buttons by training or not, inputs by its values."""
         self.signal = signal
-        self._sync_buttons()
-        set_text(self.train_state, "training" if signal.training else "idle")
-        document().body.classList.toggle("training", bool(signal.training))
         values = {
             BATCH_SIZE.testid: str(signal.batch_size),
             LEARNING_RATE.testid: f"{signal.lrate:g}",
@@ -142,6 +140,13 @@ class Controls:
             LR_DECAY.testid: f"{signal.lr_decay:g}",
             HIDDEN_SIZE.testid: str(signal.hidden),
         }
+        state = (signal.training, signal.optimizer, tuple(values.values()), tuple(self._in_flight.values()))
+        if state == self._synced:
+            return  # nothing the controls show has changed (most signals while training)
+        self._synced = state
+        self._sync_buttons()
+        set_text(self.train_state, "training" if signal.training else "idle")
+        document().body.classList.toggle("training", bool(signal.training))
         focused = document().activeElement
         for testid, value in values.items():
             node = self.inputs[testid]

@@ -36,12 +36,23 @@ class Predictor:
         Raises:
             WeightsError: They do not make a network; the old weights stay.
         """
-        shapes = {name: np.shape(array) for name, array in weights.items()}
-        if self._model is not None and shapes == {n: p.shape for n, p in zip(self._model.names, self._model.params)}:
-            self._model.set_weights(weights)  # in place: no new model (whose random init would be wasted)
-        else:
-            self._model = MLP.from_weights(weights)
+        self._model = MLP.from_weights(weights)
         self.version += 1
+
+    def use_signal_weights(self, weights: Mapping[str, np.ndarray]) -> None:
+        """Use weights that `decode_signal` already checked (float32, finite, W1 b1 W2 b2 ...).
+
+        Called up to ten times a second while training, so it skips what `set_weights`
+        would repeat: same shapes replace the arrays as they are, no copy, no new model.
+        """
+        model = self._model
+        if model is not None and list(weights) == model.names and all(
+                weights[name].shape == p.shape and weights[name].dtype == p.dtype
+                for name, p in zip(model.names, model.params)):
+            model.params = [weights[name] for name in model.names]
+            self.version += 1
+        else:
+            self.set_weights(weights)
 
     def weights(self) -> dict[str, np.ndarray] | None:
         """A copy of the current weights (for export and autosave), or None before any arrived."""
