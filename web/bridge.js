@@ -86,7 +86,8 @@ function preview(text, stage) {
   }
   item.className = "active";
 }
-document.addEventListener("py:progress", ({ detail }) => {
+// PyScript dispatches its loading steps on the window.
+addEventListener("py:progress", ({ detail }) => {
   if (typeof detail === "string") preview(`page: ${detail}`, null);
 });
 
