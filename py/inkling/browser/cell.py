@@ -57,7 +57,7 @@ class GridCell:
         tile = element("div", cls="tile", parent=self.root)
         self.canvas = element(
             "canvas", cls="draw", parent=tile, data_testid=f"cell-{i}", width=str(SIZE), height=str(SIZE),
-            aria_label=f"Tile {i + 1}: draw a digit here", role="img",
+            aria_label=f"Tile {i + 1}: draw a digit here",
         )
         self.ctx = self.canvas.getContext("2d", js_object({"willReadFrequently": True}))
         self.placeholder = element("div", cls="placeholder", parent=tile, text="draw a digit")
