@@ -994,6 +994,23 @@ def run_tests(paths: Paths, fetcher: Fetcher, pytest_args: Sequence[str]) -> int
     return code
 
 
+def run_bench(paths: Paths, fetcher: Fetcher, bench_args: Sequence[str]) -> int:
+    """Build everything, then run tests/bench's runner (`--quick`, `--only NAME`, `--runs N`, `--out FILE`).
+
+    Returns:
+        The runner's exit code (1 if a benchmark failed; timings never fail it).
+    """
+    ensure_test_deps(paths)
+    with build_lock(paths.cache):
+        build_site(paths, fetcher)
+    chromium = find_chromium()
+    if chromium is None:
+        raise BuildError(chromium_missing_message())
+    command = [sys.executable, "-m", "tests.bench.runner", "--dist", str(paths.dist), "--chromium", str(chromium),
+               *bench_args]
+    return subprocess.run(command, cwd=paths.root).returncode
+
+
 # --------------------------------------------------------------------------------------------
 # Command line
 # --------------------------------------------------------------------------------------------
@@ -1009,7 +1026,9 @@ def _port(text: str) -> int:
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="build.py", description="Build, serve and test Inkling's static site.",
-        epilog="`python build.py test [ARGS...]` builds, then runs pytest ARGS (slow tests need --run-slow).")
+        epilog="`python build.py test [ARGS...]` builds, then runs pytest ARGS (slow tests need --run-slow). "
+               "`python build.py bench [--quick] [--only NAME] [--runs N] [--out FILE]` builds, then runs the "
+               "benchmarks (tests/bench/) and writes bench-results.json.")
     parser.add_argument("command", nargs="?", default="build", choices=("build", "data", "serve"))
     parser.add_argument("--port", type=_port, default=8000, help="port for `serve` (0: any free port)")
     parser.add_argument("--offline", action="store_true",
@@ -1026,6 +1045,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if argv[:1] == ["test"]:  # everything after `test` belongs to pytest
             with Fetcher(paths.cache, network=not offline) as fetcher:
                 return run_tests(paths, fetcher, argv[1:])
+        if argv[:1] == ["bench"]:  # everything after `bench` belongs to tests/bench's runner
+            with Fetcher(paths.cache, network=not offline) as fetcher:
+                return run_bench(paths, fetcher, argv[1:])
         args = _parser().parse_args(argv)
         with Fetcher(paths.cache, network=not (offline or args.offline)) as fetcher:
             if args.command == "serve":

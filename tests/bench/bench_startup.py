@@ -1,0 +1,88 @@
+"""startup: navigation -> page ready and worker ready, cold and warm, by stage; the bare-Pyodide floor."""
+from __future__ import annotations
+
+from typing import Any
+
+from .harness import FLOOR_PREFIX, Bench, summary, wait_ready
+
+NAME = "startup"
+# Times (ms since navigation) the probe records, in the order they happen.
+MARKS = ("worker_runtime", "worker_numpy", "worker_package", "worker_data", "worker_ready",
+         "page_python", "page_ready", "first_prediction")
+
+
+def _stages(marks: dict[str, float]) -> dict[str, float | None]:
+    """Durations of each stage from the marks (ms); None when a mark is missing."""
+    def span(a: str | None, b: str) -> float | None:
+        if b not in marks or (a is not None and a not in marks):
+            return None
+        return marks[b] - (marks[a] if a else 0.0)
+
+    return {
+        "page_runtime_ms": span(None, "page_python"),  # PyScript + Pyodide + numpy + wheel, main thread
+        "worker_start_ms": span(None, "worker_runtime"),  # navigation -> worker script running
+        "worker_runtime_ms": span("worker_runtime", "worker_numpy"),
+        "worker_numpy_ms": span("worker_numpy", "worker_package"),
+        "worker_inkling_wheel_ms": span("worker_package", "worker_data"),
+        "worker_first_data_block_ms": span("worker_data", "worker_ready"),
+        "worker_ready_ms": span(None, "worker_ready"),
+        "page_ready_ms": span(None, "page_ready"),
+        "first_prediction_ms": span(None, "first_prediction"),
+    }
+
+
+def _load(page: Any) -> dict[str, float | None]:
+    wait_ready(page)
+    page.wait_for_function("() => 'first_prediction' in window.__bench.stages", timeout=60_000)
+    return _stages(page.evaluate("() => window.__bench.stages"))
+
+
+def run(bench: Bench) -> dict[str, Any]:
+    """Cold (fresh context) and warm (reload in it) loads per run, and the floor page per run."""
+    cold: list[dict[str, float | None]] = []
+    warm: list[dict[str, float | None]] = []
+    floor: list[float] = []
+    for _ in range(bench.settings.runs):
+        with bench.context() as context:
+            page = context.new_page()
+            page.goto(bench.url)
+            cold.append(_load(page))
+            page.reload()
+            warm.append(_load(page))
+        with bench.context() as context:
+            page = context.new_page()
+            page.goto(bench.url + FLOOR_PREFIX.lstrip("/") + "index.html")
+            wait_ready(page)
+            floor.append(page.evaluate("() => window.__bench.stages.worker_ready"))
+
+    def by_stage(loads: list[dict[str, float | None]]) -> dict[str, Any]:
+        return {key: summary([load[key] for load in loads], "ms") for key in loads[0]}
+
+    ratios_ready = [c["page_ready_ms"] / f for c, f in zip(cold, floor) if c["page_ready_ms"]]
+    ratios_worker = [c["worker_ready_ms"] / f for c, f in zip(cold, floor) if c["worker_ready_ms"]]
+    return {
+        "cold": by_stage(cold),
+        "warm": by_stage(warm),
+        "floor_bare_pyodide_numpy_ms": summary(floor, "ms"),
+        "cold_page_ready_over_floor": summary(ratios_ready, "x"),
+        "cold_worker_ready_over_floor": summary(ratios_worker, "x"),
+        "note": "ms since navigation start; warm = reload in the same context (HTTP cache warm, "
+                "every file revalidated: the server sends no-cache); floor = a blank page whose "
+                "worker boots Pyodide + numpy only",
+    }
+
+
+def rows(result: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    """The lines of the printed table."""
+    return [
+        ("cold: page ready", result["cold"]["page_ready_ms"]),
+        ("cold: worker ready", result["cold"]["worker_ready_ms"]),
+        ("cold: page runtime (main thread)", result["cold"]["page_runtime_ms"]),
+        ("cold: worker runtime / numpy / wheel / 1st block",
+         [result["cold"][k] for k in ("worker_runtime_ms", "worker_numpy_ms",
+                                      "worker_inkling_wheel_ms", "worker_first_data_block_ms")]),
+        ("cold: first prediction", result["cold"]["first_prediction_ms"]),
+        ("warm: page ready", result["warm"]["page_ready_ms"]),
+        ("floor: bare Pyodide + numpy worker", result["floor_bare_pyodide_numpy_ms"]),
+        ("cold page ready / floor", result["cold_page_ready_over_floor"]),
+    ]

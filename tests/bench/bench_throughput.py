@@ -1,0 +1,80 @@
+"""throughput: training samples/s in the page's worker vs the same Trainer in CPython (native numpy)."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from .harness import (Bench, measure_rate, set_field, start_training, stop_training, summary,
+                      wait_signal)
+
+NAME = "throughput"
+CONFIGS = ((128, 64), (128, 256), (512, 256))  # (hidden units, batch size) of a 784-h-10 MLP
+NATIVE = Path(__file__).with_name("native_step.py")
+
+
+def _browser_rate(page: Any, hidden: int, batch: int, warmup_s: float, window_s: float) -> dict[str, float]:
+    set_field(page, "hidden-size", hidden)
+    page.get_by_test_id("reset").click()
+    set_field(page, "batch-size", batch)
+    wait_signal(page, f"s.hidden === {hidden} && s.batch_size === {batch}")
+    start_training(page)
+    page.wait_for_timeout(warmup_s * 1000)
+    rate = measure_rate(page, window_s)
+    stop_training(page)
+    return rate
+
+
+def _native_rate(dist: Path, hidden: int, batch: int, warmup_s: float, window_s: float) -> dict[str, Any]:
+    # One BLAS thread: the worker has one core too, and the other core is the page's.
+    env = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+    out = subprocess.run([sys.executable, str(NATIVE), str(dist / "data"), str(hidden), str(batch),
+                          str(warmup_s), str(window_s)], env=env, capture_output=True, text=True, timeout=300)
+    if out.returncode != 0:
+        raise RuntimeError(f"native_step.py failed: {out.stderr.strip()[-500:]}")
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def run(bench: Bench) -> dict[str, Any]:
+    """Per run: one fresh page measuring every configuration, then CPython measuring the same."""
+    warmup_s, window_s = bench.settings.pick((1.5, 3.0), (3.0, 8.0))
+    browser: dict[str, list[dict[str, float]]] = {f"784-{h}-10/b{b}": [] for h, b in CONFIGS}
+    native: dict[str, list[dict[str, Any]]] = {key: [] for key in browser}
+    for _ in range(bench.settings.runs):
+        with bench.ready_page() as page:
+            for hidden, batch in CONFIGS:
+                browser[f"784-{hidden}-10/b{batch}"].append(_browser_rate(page, hidden, batch, warmup_s, window_s))
+        for hidden, batch in CONFIGS:
+            native[f"784-{hidden}-10/b{batch}"].append(
+                _native_rate(bench.settings.dist, hidden, batch, warmup_s, window_s))
+    result: dict[str, Any] = {}
+    for key in browser:
+        b = [r["samples_per_s"] for r in browser[key]]
+        n = [r["samples_per_s"] for r in native[key]]
+        result[key] = {
+            "browser_samples_per_s": summary(b, "samples/s"),
+            "native_samples_per_s": summary(n, "samples/s"),
+            "native_step_only_samples_per_s": summary([r["step_only_samples_per_s"] for r in native[key]],
+                                                      "samples/s"),
+            "browser_over_native": summary([x / y for x, y in zip(b, n)], "x"),
+            "browser_cache_waits_in_window": [r["cache_waits"] for r in browser[key]],
+        }
+    result["note"] = (f"browser: the page's worker, default optimizer (momentum), {window_s:g} s window after "
+                      f"{warmup_s:g} s warm-up, from the worker's own samples_seen; native: the same Trainer "
+                      "(cache, step, signal with weights) in CPython, one BLAS thread, same run")
+    return result
+
+
+def rows(result: dict[str, Any]) -> list[tuple[str, Any]]:
+    """The lines of the printed table."""
+    lines = []
+    for key, entry in result.items():
+        if key == "note":
+            continue
+        lines.append((f"{key} browser samples/s", entry["browser_samples_per_s"]))
+        lines.append((f"{key} native samples/s", entry["native_samples_per_s"]))
+        lines.append((f"{key} browser / native", entry["browser_over_native"]))
+    return lines

@@ -1,0 +1,33 @@
+"""The benchmark runner end to end, briefly: `build.py bench --quick --only throughput`'s runner.
+
+No timing thresholds (machines are shared): only that every number it promises is there and positive.
+"""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+CONFIGS = ("784-128-10/b64", "784-128-10/b256", "784-512-10/b256")
+NUMBERS = ("browser_samples_per_s", "native_samples_per_s", "native_step_only_samples_per_s", "browser_over_native")
+
+
+def test_quick_throughput_bench_writes_every_number(dist_dir: Path, chromium_path: Path, tmp_path: Path) -> None:
+    out = tmp_path / "bench.json"
+    # A subprocess: Playwright's sync API cannot start inside this session, which has a browser open.
+    done = subprocess.run(
+        [sys.executable, "-m", "tests.bench.runner", "--quick", "--only", "throughput", "--out", str(out),
+         "--dist", str(dist_dir), "--chromium", str(chromium_path)],
+        cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    results = json.loads(out.read_text())
+    entry = results["benchmarks"]["throughput"]
+    assert entry["status"] == "ok", entry
+    for config in CONFIGS:
+        for number in NUMBERS:
+            value = entry["result"][config][number]
+            assert value["median"] > 0 and value["min"] > 0 and value["max"] > 0, (config, number, value)
+            assert len(value["runs"]) == 1
+    assert "browser / native" in done.stdout  # the printed table
