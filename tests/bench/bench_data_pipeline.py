@@ -30,7 +30,7 @@ def _one_run(bench: Bench, window_s: float, settle_s: float) -> dict[str, Any]:
 
 def run(bench: Bench) -> dict[str, Any]:
     """Defaults first (cache waits per 1000 iterations), then each cache size under each delay."""
-    window_s, settle_s = bench.settings.pick((2.0, 1.0), (6.0, 3.0))
+    window_s, settle_s = bench.settings.pick((1.5, 0.5), (5.0, 2.0))
     runs = [_one_run(bench, window_s, settle_s) for _ in range(bench.settings.pick(1, min(bench.settings.runs, 2)))]
     result: dict[str, Any] = {
         "default_cache_waits_per_1000_iterations": summary(

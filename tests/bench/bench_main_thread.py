@@ -101,7 +101,7 @@ def _one_run(bench: Bench, window_s: float) -> dict[str, Any]:
 
 def run(bench: Bench) -> dict[str, Any]:
     """Train, and redraw cell 0 (clear, one stroke, wait for its prediction) for the window."""
-    window_s = bench.settings.pick(8.0, 30.0)
+    window_s = bench.settings.pick(5.0, 30.0)
     runs = [_one_run(bench, window_s) for _ in range(bench.settings.pick(1, min(bench.settings.runs, 2)))]
     keys = {"long_tasks": "count", "long_task_ms": "ms", "longest_task_ms": "ms", "busy_share": "share", "busy_share_idle": "share",
             "busy_share_training_no_drawing": "share",

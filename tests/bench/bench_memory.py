@@ -74,7 +74,7 @@ def _one_run(bench: Bench, duration_s: float) -> dict[str, Any]:
 
 def run(bench: Bench) -> dict[str, Any]:
     """Snapshot after ready, train and draw for the duration, snapshot again (after a GC of the page)."""
-    duration_s = bench.settings.pick(20.0, 180.0)
+    duration_s = bench.settings.pick(10.0, 180.0)
     runs = [_one_run(bench, duration_s) for _ in range(bench.settings.long_runs)]
     result: dict[str, Any] = {}
     for key in runs[0]["start"]:

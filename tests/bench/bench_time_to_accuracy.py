@@ -38,7 +38,7 @@ def _one_run(bench: Bench, cap_s: float, every_s: float) -> dict[str, Any]:
 
 def run(bench: Bench) -> dict[str, Any]:
     """Train with default settings, pressing Evaluate every few seconds, until 98% or the time cap."""
-    cap_s = bench.settings.pick(30.0, 240.0)
+    cap_s = bench.settings.pick(20.0, 180.0)
     every_s = bench.settings.pick(5.0, 5.0)
     runs = [_one_run(bench, cap_s, every_s) for _ in range(bench.settings.long_runs)]
     result: dict[str, Any] = {}
