@@ -22,8 +22,10 @@ from .storage import Autosave, architecture, export_weights, read_weights_file
 from .wire import from_js_message, to_js_message
 
 CELLS = 12  # tiles in the grid
-# While training, new weights reach the predictions at most this often: ten updates a second
-# look live, and rebuilding the model and predicting every frame would cost the main thread.
+# While training, the newest signal reaches the stats at most this often and the newest weights
+# the predictions: numbers at 20 and predictions at 10 updates a second look live, and doing it
+# every frame would only cost the main thread layout and paint work (idle: at once).
+SIGNAL_EVERY_S = 0.05
 WEIGHTS_EVERY_S = 0.1
 FIRST_DIGITS = 8  # of them start with a test digit; the rest wait for a drawing
 INPUT, CLASSES = 784, 10
@@ -72,6 +74,8 @@ class App:
         self._raw_signal: dict[str, Any] | None = None  # the newest signal, without weights
         self._pending_weights: Any = None  # newer weights than the predictions use (a JS object)
         self._weights_at = 0.0
+        self._signal_shown = True  # the newest signal is on display
+        self._signal_at = 0.0
         self._next_id = 1
         self._replies: dict[int, asyncio.Future] = {}
         self._tasks: set[asyncio.Task] = set()
@@ -152,27 +156,28 @@ class App:
                 self._event(from_js_message(event))
             except Exception as error:  # one bad message must not stop the page
                 self.notify("error", f"A message from the worker could not be handled: {error}")
-        fresh = batch.signal is not None
-        if fresh:
+        if batch.signal is not None:
             self._raw_signal = from_js_message(batch.signal)
+            self._signal_shown = False
         if batch.weights is not None:
             self._pending_weights = batch.weights  # still a JS object: converting costs, so only when due
         now = time.monotonic()
-        due = self._pending_weights is not None and self._raw_signal is not None and (
-            now - self._weights_at >= WEIGHTS_EVERY_S or not self._raw_signal.get("training"))
-        if fresh or due:
+        idle = self._raw_signal is not None and not self._raw_signal.get("training")
+        show = not self._signal_shown and (idle or now - self._signal_at >= SIGNAL_EVERY_S)
+        due = self._pending_weights is not None and (idle or now - self._weights_at >= WEIGHTS_EVERY_S)
+        if (show or due) and self._raw_signal is not None:
             raw = dict(self._raw_signal)
             raw["weights"] = from_js_message(self._pending_weights) if due else None
+            self._signal_shown, self._signal_at = True, now
             if due:
-                self._pending_weights = None
-                self._weights_at = now
+                self._pending_weights, self._weights_at = None, now
             try:
                 self._follow(decode_signal(raw))
             except (ProtocolError, WeightsError) as error:
                 self.notify("error", f"The worker sent a signal the page cannot use: {error}")
         self.grid.refresh()
-        if self.charts.redraw() or self._pending_weights is not None:
-            self.bridge.requestFrame()  # a redraw or newer weights are due a little later
+        if self.charts.redraw() or not self._signal_shown or self._pending_weights is not None:
+            self.bridge.requestFrame()  # a redraw, a newer signal or newer weights are due a little later
 
     def _event(self, message: dict[str, Any]) -> None:
         kind = message.get("type")

@@ -182,8 +182,10 @@ class GridCell:
         """Show the predicted digit and the top probabilities (``probs`` None: nothing to show)."""
         self.shown_version = version
         self.dirty = False
-        # Whole percents: finer ones would flicker while training, and cost DOM work each time.
-        ranked = None if probs is None else [(digit, f"{100 * p:.0f}%") for digit, p in top_k(probs, 3)]
+        # Whole percents, and runners-up under 1% left out: finer detail would flicker while
+        # training (near-zero digits swap places all the time) and cost DOM work each time.
+        ranked = None if probs is None else [
+            (digit, f"{100 * p:.0f}%") for rank, (digit, p) in enumerate(top_k(probs, 3)) if rank == 0 or p >= 0.005]
         verdict = ""
         if ranked is not None and self.sample is not None:
             verdict = "right" if ranked[0][0] == self.sample.label else "wrong"
@@ -197,10 +199,14 @@ class GridCell:
         else:
             set_text(self.digit, str(ranked[0][0]))
             self.probs.hidden = False
-            for (row, label, fill, pct), (digit, text) in zip(self.prob_rows, ranked):
-                set_text(label, str(digit))
-                fill.style.width = text
-                set_text(pct, text)
+            for rank, (row, label, fill, pct) in enumerate(self.prob_rows):
+                shown = rank < len(ranked)
+                row.className = "prob" if shown else "prob faint"
+                if shown:
+                    digit, text = ranked[rank]
+                    set_text(label, str(digit))
+                    fill.style.width = text
+                    set_text(pct, text)
         self.root.className = f"cell {verdict}".strip()
 
     def _render_state(self) -> None:
