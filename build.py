@@ -987,6 +987,9 @@ def run_tests(paths: Paths, fetcher: Fetcher, pytest_args: Sequence[str]) -> int
     if chromium is None:
         raise BuildError(chromium_missing_message())
     env = {**os.environ, "INKLING_CHROMIUM": str(chromium), "INKLING_DIST": str(paths.dist)}
+    # On 2 shared cores a multi-threaded OpenBLAS spins against Chromium and slows numpy 10-20x;
+    # one thread also makes seeded runs repeatable. An explicit setting wins.
+    env.setdefault("OPENBLAS_NUM_THREADS", "1")
     print(f"running pytest with Chromium {chromium}", flush=True)
     code = subprocess.run([sys.executable, "-m", "pytest", *pytest_args], cwd=paths.root, env=env).returncode
     if code == 5:

@@ -36,7 +36,8 @@ def drive(fetch: Any, commands: list[dict[str, Any]], script: Script | None = No
         trainer.submit(command)
 
     async def main() -> None:
-        await asyncio.wait_for(trainer.run(), timeout=30)
+        # A guard against a hung loop, not a speed check: generous enough for a loaded 2-core CI box.
+        await asyncio.wait_for(trainer.run(), timeout=600)
 
     asyncio.run(main())
     drive.trainer = trainer  # type: ignore[attr-defined]
