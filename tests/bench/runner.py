@@ -44,16 +44,16 @@ def _cell(value: Any) -> str:
     if not isinstance(value, dict) or value.get("median") is None:
         return "n/a"
     unit = value.get("unit", "")
+
     def fmt(x: float) -> str:
-        if unit == "ms" and x >= 1000:
-            return f"{x / 1000:.2f}s"
-        if unit in ("x", "%", "share") or abs(x) < 10:
-            return f"{x:.3g}"
-        return f"{x:,.0f}"
-    suffix = "" if unit in ("ms",) and value["median"] >= 1000 else f" {unit}"
+        if unit == "ms":
+            return f"{x / 1000:.2f} s" if x >= 1000 else f"{x:.0f} ms"
+        number = f"{x:.3g}" if unit in ("x", "share", "acc") or abs(x) < 10 else f"{x:,.0f}"
+        return f"{number} {unit}"
+
     if value["min"] == value["max"]:
-        return f"{fmt(value['median'])}{suffix}"
-    return f"{fmt(value['median'])}{suffix} ({fmt(value['min'])}-{fmt(value['max'])})"
+        return fmt(value["median"])
+    return f"{fmt(value['median'])} ({fmt(value['min'])} - {fmt(value['max'])})"
 
 
 def table(results: dict[str, Any]) -> str:
