@@ -66,6 +66,8 @@ class Trainer:
         optimizer: str = DEFAULT_OPTIMIZER,
         cache_size: int = DEFAULT_CACHE_SIZE,
         weights_in_signals: bool = True,
+        weights_every_s: float = 0.0,
+        clock: Callable[[], float] = time.monotonic,
         fetch_attempts: int = 4,
         fetch_backoff: float = 0.25,
     ) -> None:
@@ -76,6 +78,10 @@ class Trainer:
             fetch: ``await fetch("manifest.json")`` returns that file's bytes.
             weights_in_signals: Attach the weights to every signal (the page needs
                 them; the CLI does not).
+            weights_every_s: While training, attach them to at most one signal per this
+                many seconds (replies and idle signals always carry them): the page shows
+                a few sets a second, and each set costs a copy on both threads.
+            clock: Seconds, for `weights_every_s` (tests pass a fake one).
             fetch_attempts, fetch_backoff: Retry policy of block fetches.
         """
         self._send = send
@@ -87,6 +93,9 @@ class Trainer:
         self.lr_decay = lr_decay
         self.batch_size = batch_size
         self.weights_in_signals = weights_in_signals
+        self.weights_every_s = weights_every_s
+        self._clock = clock
+        self._weights_at = -math.inf
         self.training = False
         self.iteration = 0
         self.samples_seen = 0
@@ -348,8 +357,18 @@ class Trainer:
             samples_seen=self.samples_seen,
             epoch=self.samples_seen / train_count if train_count else 0.0,
             reply_to=reply_to,
-            weights=self.model.get_weights() if self.weights_in_signals else None,
+            weights=self._weights_for_signal(reply_to),
         )))
+
+    def _weights_for_signal(self, reply_to: int | None) -> dict[str, np.ndarray] | None:
+        """A copy of the weights if this signal should carry them, else None (and no copy)."""
+        if not self.weights_in_signals:
+            return None
+        now = self._clock()
+        if self.training and reply_to is None and now - self._weights_at < self.weights_every_s:
+            return None
+        self._weights_at = now
+        return self.model.get_weights()
 
     def _error(self, kind: str, message: str, *, field: str | None = None, command: str | None = None,
                reply_to: int | None = None) -> None:

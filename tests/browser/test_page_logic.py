@@ -26,7 +26,6 @@ from inkling.browser.settings import (
     BATCH_SIZE, CACHE_SIZE, HIDDEN_SIZE, LEARNING_RATE, LR_DECAY, SettingError, setting_command)
 from inkling.browser.stats import stat_texts
 from inkling.browser.storage import architecture
-from inkling.browser.worker import SignalPoster
 
 
 def run(coroutine: Coroutine[Any, Any, Any]) -> Any:
@@ -176,30 +175,6 @@ def test_weights_that_do_not_fit_the_page_network_are_explained() -> None:
     deep = MLP((784, 16, 16, 10)).get_weights()
     assert "one hidden layer" in _shape_problem(deep)
     assert "W1" in _shape_problem(MLP((100, 16, 10)).get_weights())
-
-
-# ---- the worker's signals ------------------------------------------------------------------------------
-
-
-def test_training_signals_carry_weights_at_most_every_50_ms_and_replies_always() -> None:
-    now = [0.0]
-    poster = SignalPoster(clock=lambda: now[0])
-    weights = {"W1": {"shape": [1, 1], "data": np.zeros(1, np.float32)}}
-
-    def carries(**fields: Any) -> bool:
-        return poster.thin({"type": "signal", "weights": weights, **fields})["weights"] is not None
-
-    assert carries(training=True, reply_to=None)
-    now[0] = 0.01
-    assert not carries(training=True, reply_to=None)  # too soon: the signal goes without them
-    assert carries(training=True, reply_to=7)  # a reply always has them
-    assert carries(training=False, reply_to=None)  # so does an idle signal
-    now[0] = 0.07
-    assert carries(training=True, reply_to=None)
-    error = {"type": "error", "message": "x"}
-    assert poster.thin(error) is error
-
-
 # ---- stats and charts ------------------------------------------------------------------------------------
 
 

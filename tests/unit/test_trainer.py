@@ -359,3 +359,21 @@ def test_teaching_misread_real_digits_keeps_test_accuracy(mnist_dir: Any) -> Non
     drive(fetch, [{"type": "start"}], script, weights_in_signals=False)
     assert len(taught) == 10 and all(taught)  # each drawing is read right after it is taught
     assert accuracy["after"] >= accuracy["before"] - 0.01  # ... without unlearning MNIST
+
+
+def test_training_signals_carry_weights_at_most_every_weights_every_s_and_replies_always(fake_fetch: Any) -> None:
+    def script(message: dict[str, Any], trainer: Trainer) -> None:
+        if message.get("reply_to") == 9:
+            trainer.close()
+        elif message["type"] == "signal" and message["iteration"] == 3:
+            trainer.submit({"type": "status", "id": 9})
+
+    # A clock that never moves: after the first set, no training signal is due its weights.
+    sent = drive(fake_fetch, [{"type": "start"}], script, weights_every_s=3600.0, clock=lambda: 0.0)
+    signals = [m for m in sent if m["type"] == "signal"]
+    assert signals[0]["weights"] is not None  # the first set always goes
+    assert len(signals) >= 4 and all(m["training"] and m["weights"] is None for m in signals[1:-1])
+    assert signals[-1]["reply_to"] == 9 and signals[-1]["weights"] is not None  # a reply always has them
+    idle = drive(fake_fetch, [{"type": "status"}, {"type": "status"}], close_after(2), weights_every_s=3600.0,
+                 clock=lambda: 0.0)
+    assert all(m["weights"] is not None for m in idle)  # so does every idle signal

@@ -7,8 +7,6 @@ and hands every message it receives to the function `boot` returns.
 from __future__ import annotations
 
 import asyncio
-import math
-import time
 from typing import Any, Awaitable, Callable
 
 from ..errors import DataError
@@ -26,30 +24,8 @@ def post(message: dict[str, Any]) -> None:
     worker_scope.postMessage(js_message, transfer)
 
 
-class SignalPoster:
-    """The Trainer's ``send``: posts every message, and while training attaches the weights to
-    at most one signal per `WEIGHTS_EVERY_S` (the page shows ten sets a second at most, and
-    each set costs both threads a copy). Replies and idle signals always carry their weights.
-    """
-
-    WEIGHTS_EVERY_S = 0.05
-
-    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
-        self._clock = clock
-        self._weights_at = -math.inf
-
-    def thin(self, message: dict[str, Any]) -> dict[str, Any]:
-        """The message as it should be posted (a training signal may lose its weights)."""
-        if message.get("type") != "signal" or message.get("weights") is None:
-            return message
-        now = self._clock()
-        if message.get("training") and message.get("reply_to") is None and now - self._weights_at < self.WEIGHTS_EVERY_S:
-            return {**message, "weights": None}
-        self._weights_at = now
-        return message
-
-    def __call__(self, message: dict[str, Any]) -> None:
-        post(self.thin(message))
+# The page shows ten sets of weights a second at most; sending fewer spares both threads a copy.
+WEIGHTS_EVERY_S = 0.05
 
 
 def make_fetch(data_url: str) -> Callable[[str], Awaitable[bytes]]:
@@ -104,7 +80,7 @@ async def boot(data_url: str) -> Callable[[Any], None]:
         return data
 
     post({"type": "progress", "stage": "data", "detail": "reading the data manifest"})
-    trainer = Trainer(SignalPoster(), fetch_and_note)
+    trainer = Trainer(post, fetch_and_note, weights_every_s=WEIGHTS_EVERY_S)
     await trainer.setup()
     post({"type": "progress", "stage": "data", "detail": "fetching the first block of MNIST"})
     task = asyncio.ensure_future(_run(trainer))
