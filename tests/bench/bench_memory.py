@@ -12,35 +12,48 @@ NAME = "memory"
 MB = 1024 * 1024
 
 
-def _worker_heap(bench: Bench, page: Any) -> dict[str, float]:
-    """Runtime.getHeapUsage of the training worker, through a browser-level CDP session."""
-    cdp = bench.browser.new_browser_cdp_session()
+def worker_heap(browser: Any, page: Any, collect_garbage: bool = False) -> dict[str, float]:
+    """Runtime.getHeapUsage of the training worker, through a browser-level CDP session.
+
+    With ``collect_garbage`` the worker's JS heap is collected first (HeapProfiler.collectGarbage).
+    """
+    cdp = browser.new_browser_cdp_session()
     try:
         targets = cdp.send("Target.getTargets")["targetInfos"]
         worker = next((t for t in targets if t["type"] == "worker" and t["url"].endswith("/workers/worker.js")), None)
         if worker is None:
             raise RuntimeError("no worker target for workers/worker.js")
-        answer: dict[str, Any] = {}
-        cdp.on("Target.receivedMessageFromTarget",
-               lambda event: answer.update(json.loads(event["message"])))
+        replies: dict[int, dict[str, Any]] = {}  # by request id; the target's events carry none
+
+        def note(event: dict[str, Any]) -> None:
+            message = json.loads(event["message"])
+            if "id" in message:
+                replies[message["id"]] = message
+
+        cdp.on("Target.receivedMessageFromTarget", note)
         session = cdp.send("Target.attachToTarget", {"targetId": worker["targetId"], "flatten": False})["sessionId"]
-        cdp.send("Target.sendMessageToTarget", {"sessionId": session, "message": json.dumps(
-            {"id": 1, "method": "Runtime.getHeapUsage"})})
-        for _ in range(100):
-            if "result" in answer:
-                break
-            page.wait_for_timeout(50)
-        if "result" not in answer:
-            raise RuntimeError(f"the worker did not answer Runtime.getHeapUsage: {answer}")
+        methods = ["HeapProfiler.enable", "HeapProfiler.collectGarbage"] if collect_garbage else []
+        methods.append("Runtime.getHeapUsage")
+        for number, method in enumerate(methods, start=1):
+            cdp.send("Target.sendMessageToTarget", {"sessionId": session, "message": json.dumps(
+                {"id": number, "method": method})})
+            for _ in range(600):  # a busy worker answers between two training iterations
+                if number in replies:
+                    break
+                page.wait_for_timeout(50)
         cdp.send("Target.detachFromTarget", {"sessionId": session})
-        return answer["result"]
+        usage = replies.get(len(methods), {})
+        if "result" not in usage:
+            raise RuntimeError(f"the worker did not answer Runtime.getHeapUsage: {usage}")
+        return usage["result"]
     finally:
         cdp.detach()
 
 
-def _snapshot(bench: Bench, page: Any, cdp: Any) -> dict[str, float]:
+def snapshot(browser: Any, page: Any, cdp: Any, collect_worker_garbage: bool = False) -> dict[str, float]:
+    """Page and worker memory now (the page's numbers need the probe installed)."""
     main = cdp.send("Runtime.getHeapUsage")
-    worker = _worker_heap(bench, page)
+    worker = worker_heap(browser, page, collect_worker_garbage)
     return {
         "page_js_heap_mb": main["usedSize"] / MB,
         "page_array_buffers_mb": main.get("backingStorageSize", 0) / MB,
@@ -55,7 +68,7 @@ def _one_run(bench: Bench, duration_s: float) -> dict[str, Any]:
         cdp = page.context.new_cdp_session(page)
         cdp.send("HeapProfiler.enable")
         cdp.send("HeapProfiler.collectGarbage")
-        start = _snapshot(bench, page, cdp)
+        start = snapshot(bench.browser, page, cdp)
         start_training(page)
         box = page.get_by_test_id(f"cell-{CELL}").bounding_box()
         clear = page.get_by_test_id(f"clear-{CELL}").bounding_box()
@@ -66,7 +79,7 @@ def _one_run(bench: Bench, duration_s: float) -> dict[str, Any]:
             strokes += 1
             page.wait_for_timeout(200)
         cdp.send("HeapProfiler.collectGarbage")
-        end = _snapshot(bench, page, cdp)
+        end = snapshot(bench.browser, page, cdp)
         iterations = page.evaluate("() => window.__bench.last.iteration")
     return {"start": start, "end": end, "seconds": time.monotonic() - t0, "strokes": strokes,
             "iterations": iterations}
