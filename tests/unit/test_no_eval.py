@@ -9,6 +9,7 @@ from __future__ import annotations
 import ast
 import re
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 
@@ -140,3 +141,22 @@ def test_the_html_scanner_flags(snippet: str) -> None:
 def test_the_scanners_leave_harmless_code_alone(snippet: str) -> None:
     assert js_problems(snippet) == [] or snippet.startswith("<")
     assert js_problems(snippet, _HTML_PATTERNS) == [] or not snippet.startswith("<")
+
+
+# ---- the Content-Security-Policy ----------------------------------------------------------------
+
+def test_the_pages_meta_policy_is_the_one_build_py_sends(build_py: ModuleType) -> None:
+    html = (ROOT / "web" / "index.html").read_text()
+    meta = re.search(r'<meta http-equiv="Content-Security-Policy" content="([^"]+)">', html)
+    assert meta, "web/index.html declares no Content-Security-Policy"
+    assert meta.group(1) == build_py.CSP_PAGE
+
+
+def test_the_policy_allows_only_this_origin(build_py: ModuleType) -> None:
+    for policy in (build_py.CSP_PAGE, build_py.CSP_WORKER):
+        directives = dict(part.strip().split(" ", 1) for part in policy.split(";"))
+        assert directives["default-src"] == "'self'"
+        assert directives["object-src"] == "'none'" and directives["base-uri"] == "'none'"
+        for name, sources in directives.items():
+            assert "'unsafe-inline'" not in sources and "*" not in sources.split() and "http" not in sources, name
+    assert "'unsafe-eval'" not in build_py.CSP_WORKER.split()  # only PyScript, on the page, needs it
