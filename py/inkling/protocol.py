@@ -309,7 +309,10 @@ def _optional(check: Check) -> Check:
 
 
 def _describe(value: Any) -> str:
-    text = repr(value)
+    try:
+        text = repr(value)
+    except Exception:  # noqa: BLE001 - a JS object whose toString is junk must not turn junk into a crash
+        text = "(cannot be shown)"
     return f"{type(value).__name__} {text if len(text) <= 40 else text[:37] + '...'}"
 
 

@@ -196,7 +196,11 @@
       () => {  // deep nesting, as the message or inside a field
         const depth = 50 + int(950);
         const id = nextId++;
-        const where = int(3);
+        const where = int(4);
+        if (where === 3) {  // below the converted depth, an object whose toString cannot be called
+          const leaf = { toString: "not a function", valueOf: 1 };
+          return { message: { type: "set_optimizer", optimizer: deep(depth % 20 + 8, leaf, true), id }, id, field: "optimizer", label: `unprintable optimizer ${depth % 20 + 8}` };
+        }
         if (where === 0) {
           const asObject = rand() < 0.5;  // nested objects are dicts without a type; arrays are not dicts
           return { message: deep(depth, 1, asObject), id: null, field: asObject ? "type" : "command", label: `nested ${depth}` };

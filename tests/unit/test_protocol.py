@@ -344,3 +344,20 @@ def test_an_unreadable_message_is_refused_with_its_reason() -> None:
     with pytest.raises(ProtocolError) as info:
         p.decode_command(p.UnreadableMessage("RangeError: Maximum call stack size exceeded"))
     assert info.value.field == "command" and "Maximum call stack" in str(info.value)
+
+
+class _Unprintable:
+    """Like a JS object whose own ``toString`` is not a function: printing it throws."""
+
+    def __repr__(self) -> str:
+        raise TypeError("Cannot convert object to primitive value")
+
+
+@pytest.mark.parametrize("raw, field", [
+    (_Unprintable(), "command"), ({"type": _Unprintable()}, "type"),
+    ({"type": "set_batch_size", "batch_size": _Unprintable()}, "batch_size"),
+])
+def test_a_value_that_cannot_be_printed_is_still_refused_by_name(raw: Any, field: str) -> None:
+    with pytest.raises(ProtocolError) as info:
+        p.decode_command(raw)
+    assert info.value.field == field and "cannot be shown" in str(info.value)
