@@ -48,7 +48,10 @@ async def read_weights_file(file: Any) -> dict[str, np.ndarray]:
         WeightsError: Not a valid Inkling .npz (the message says why).
     """
     check_file_size(int(file.size))  # a huge file is refused before it is read into memory
-    buffer = await file.arrayBuffer()
+    try:
+        buffer = await file.arrayBuffer()
+    except Exception as error:  # the browser could not read it (moved, changed, unreadable): say so
+        raise WeightsError(f"the browser could not read the file: {error}") from None
     return weights_from_npz(buffer.to_bytes())
 
 
