@@ -858,6 +858,15 @@ MIME_TYPES = {
 }
 
 
+# Content-Security-Policy: only this origin's files load, run or connect. 'wasm-unsafe-eval' lets
+# Pyodide compile its WebAssembly (in the page and the worker). The page's policy, also in a <meta> of
+# web/index.html (a test keeps them equal), adds 'unsafe-eval' because PyScript 0.6.66 composes its
+# plugin hooks with Function(...). A worker's policy is the one sent with its script: no eval there.
+CSP_WORKER = ("default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self'; img-src 'self' data:; "
+              "connect-src 'self'; worker-src 'self'; object-src 'none'; base-uri 'none'; form-action 'none'")
+CSP_PAGE = CSP_WORKER.replace("script-src 'self'", "script-src 'self' 'unsafe-eval'")
+
+
 class SiteHandler(SimpleHTTPRequestHandler):
     """Static files with the MIME types the runtime needs, revalidated on every load, no log."""
 
@@ -866,6 +875,8 @@ class SiteHandler(SimpleHTTPRequestHandler):
     def end_headers(self) -> None:
         # Revalidate every file: a rebuilt page or wheel is picked up on reload (304s keep it fast).
         self.send_header("Cache-Control", "no-cache")
+        html = self.path.split("?")[0].endswith(("/", ".html"))
+        self.send_header("Content-Security-Policy", CSP_PAGE if html else CSP_WORKER)
         super().end_headers()
 
     def log_message(self, format: str, *args: object) -> None:  # noqa: A002 (base signature)

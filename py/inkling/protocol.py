@@ -239,6 +239,16 @@ class ReadySignal:
 
 Signal = Union[ResponseSignal, ErrorSignal, ProgressSignal, ReadySignal]
 
+
+@dataclass(frozen=True)
+class UnreadableMessage:
+    """What the browser adapter hands on for a message it could not convert to Python at all.
+
+    The decoders refuse it (field ``command``) with ``reason``, so it gets an error reply like any junk.
+    """
+
+    reason: str
+
 # ---- field validators ------------------------------------------------------------------
 # Each takes (field name, raw value) and returns the clean value or raises ProtocolError.
 
@@ -299,7 +309,10 @@ def _optional(check: Check) -> Check:
 
 
 def _describe(value: Any) -> str:
-    text = repr(value)
+    try:
+        text = repr(value)
+    except Exception:  # noqa: BLE001 - a JS object whose toString is junk must not turn junk into a crash
+        text = "(cannot be shown)"
     return f"{type(value).__name__} {text if len(text) <= 40 else text[:37] + '...'}"
 
 
@@ -433,6 +446,8 @@ def encode_command(command: Command) -> dict[str, Any]:
 
 
 def _message_type(raw: Any, what: str, known: Mapping[str, Any]) -> str:
+    if isinstance(raw, UnreadableMessage):
+        raise ProtocolError(what, f"could not be read ({raw.reason}); send a flat dict with a 'type' field")
     if not isinstance(raw, dict):
         raise ProtocolError(what, f"must be a dict with a 'type' field, got {_describe(raw)}")
     if "type" not in raw:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import math
 import zipfile
 import zlib
 from typing import Mapping
@@ -16,6 +17,10 @@ from .mlp import checked_weights, param_names
 _ZIP_MAGIC = b"PK\x03\x04"
 _MAX_ARRAYS = 64
 _MAX_BYTES = 256 << 20  # checked before decompressing, so a zip bomb is refused cheaply
+_MAX_VALUES = 1 << 24  # per array, from its .npy header, before numpy allocates it (the protocol's own cap)
+# The largest network the page builds (784-4096-10, float32) is ~13 MiB; a file far past that is
+# refused by its size alone, before the page reads it into memory.
+MAX_FILE_BYTES = 128 << 20
 
 
 def weights_to_npz(weights: Mapping[str, np.ndarray]) -> bytes:
@@ -45,17 +50,20 @@ def weights_from_npz(data: bytes) -> dict[str, np.ndarray]:
     if not isinstance(data, (bytes, bytearray, memoryview)):
         raise WeightsError(f"expected the bytes of a .npz file, got {type(data).__name__}")
     data = bytes(data)
+    check_file_size(len(data))
     if not data.startswith(_ZIP_MAGIC):
         raise WeightsError("not a .npz file (it is not a zip archive); export weights from Inkling or np.savez")
     raw: dict[str, np.ndarray] = {}
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
             members = archive.infolist()
-        if len(members) > _MAX_ARRAYS or sum(m.file_size for m in members) > _MAX_BYTES:
-            raise WeightsError(
-                f"the file holds {len(members)} arrays of {sum(m.file_size for m in members)} bytes: "
-                f"too large for weights (at most {_MAX_ARRAYS} arrays, {_MAX_BYTES >> 20} MiB)"
-            )
+            if len(members) > _MAX_ARRAYS or sum(m.file_size for m in members) > _MAX_BYTES:
+                raise WeightsError(
+                    f"the file holds {len(members)} arrays of {sum(m.file_size for m in members)} bytes: "
+                    f"too large for weights (at most {_MAX_ARRAYS} arrays, {_MAX_BYTES >> 20} MiB)"
+                )
+            for member in members:
+                _check_header(archive, member)
         with np.load(io.BytesIO(data), allow_pickle=False) as npz:
             for name in npz.files:
                 raw[name] = npz[name]
@@ -64,7 +72,50 @@ def weights_from_npz(data: bytes) -> dict[str, np.ndarray]:
     except ValueError as exc:
         # numpy refuses object arrays with allow_pickle=False by raising ValueError.
         raise WeightsError(f"the .npz file cannot be read safely: {exc}") from exc
+    except MemoryError:
+        raise WeightsError("the .npz file needs more memory than this page has; it is not a weights file") from None
+    except (RuntimeError, NotImplementedError) as exc:  # encrypted members, a compression this Python lacks
+        raise WeightsError(f"the .npz file uses a zip feature Inkling cannot read: {exc}; save it with np.savez") from exc
     except (OSError, EOFError, KeyError, zlib.error, zipfile.BadZipFile, zipfile.LargeZipFile) as exc:
         raise WeightsError(f"the .npz file is damaged or truncated: {exc}") from exc
     arrays = checked_weights(raw, np.dtype(np.float32))
     return dict(zip(param_names(len(arrays) // 2), arrays))
+
+
+def check_file_size(size: int) -> None:
+    """Refuse a weights file by its size alone (call it before reading the file).
+
+    Raises:
+        WeightsError: Empty, or larger than `MAX_FILE_BYTES`.
+    """
+    if size == 0:
+        raise WeightsError("the file is empty; export weights from Inkling or save them with np.savez")
+    if size > MAX_FILE_BYTES:
+        raise WeightsError(
+            f"the file is {size / (1 << 20):.0f} MiB; weights files are at most {MAX_FILE_BYTES >> 20} MiB "
+            "(a 784-4096-10 network is about 13 MiB), so this is not one"
+        )
+
+
+def _check_header(archive: zipfile.ZipFile, member: zipfile.ZipInfo) -> None:
+    """Refuse a member from its .npy header alone: pickled objects, non-float dtypes, huge shapes.
+
+    numpy allocates an array from the header's shape before reading its data, so a tiny
+    file claiming a huge shape must be refused here, before `np.load` sees it.
+    """
+    name = member.filename.removesuffix(".npy")
+    with archive.open(member) as stream:
+        version = np.lib.format.read_magic(stream)
+        if version == (1, 0):
+            shape, _, dtype = np.lib.format.read_array_header_1_0(stream)
+        elif version == (2, 0):
+            shape, _, dtype = np.lib.format.read_array_header_2_0(stream)
+        else:
+            raise WeightsError(f"{name} is a .npy file of version {version}; save plain float arrays with np.savez", name)
+    if dtype.hasobject:
+        raise WeightsError(f"{name} holds Python objects (pickled data), which Inkling never loads; "
+                           "save plain float arrays with np.savez", name)
+    if dtype.kind != "f":
+        raise WeightsError(f"{name} has dtype {dtype}; weights are floating-point numbers (save them as float32)", name)
+    if math.prod(shape) > _MAX_VALUES:
+        raise WeightsError(f"{name} claims shape {shape}, more than {_MAX_VALUES} values: not weights", name)

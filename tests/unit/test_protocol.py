@@ -280,8 +280,27 @@ _scalars = st.one_of(
     st.none(), st.booleans(), st.integers(), st.floats(allow_nan=True, allow_infinity=True), st.text(max_size=8),
     st.binary(max_size=16), st.sampled_from(list(p._COMMANDS) + ["id", "type", "weights", "shape", "data"]),
 )
+# Shapes the browser fuzz sends that plain JSON-like junk misses: what to_py leaves behind for a
+# Date/Blob (an opaque object), sets, deep nesting, huge ints, NaN/-0 and non-float buffers.
+_odd = st.one_of(
+    st.builds(object), st.sets(st.integers(), max_size=3), st.frozensets(st.text(max_size=3), max_size=3),
+    st.integers(min_value=-(10**400), max_value=10**400), st.sampled_from([-0.0, math.nan, -math.inf, 2.0**53]),
+    st.integers(0, 900).map(lambda depth: _nested(depth)), st.just(p.UnreadableMessage("RangeError")),
+    st.binary(max_size=64).map(memoryview), st.lists(st.integers(-3, 3), max_size=8).map(
+        lambda xs: memoryview(np.array(xs, dtype=np.int64))),
+    st.builds(lambda: memoryview(np.zeros((2, 2), np.float32))), st.complex_numbers(max_magnitude=10),
+)
+
+
+def _nested(depth: int) -> Any:
+    value: Any = 1
+    for i in range(depth):
+        value = [value] if i % 2 else {"type": value}
+    return value
+
+
 _junk = st.recursive(
-    _scalars,
+    st.one_of(_scalars, _odd),
     lambda inner: st.one_of(
         st.lists(inner, max_size=4),
         st.dictionaries(st.one_of(st.text(max_size=8), st.sampled_from(["type", "id", "shape", "data", "W1", "b1"])),
@@ -319,3 +338,26 @@ def test_decode_signal_raises_only_protocol_errors(raw: Any) -> None:
         p.decode_signal(raw)
     except ProtocolError:
         pass
+
+
+def test_an_unreadable_message_is_refused_with_its_reason() -> None:
+    with pytest.raises(ProtocolError) as info:
+        p.decode_command(p.UnreadableMessage("RangeError: Maximum call stack size exceeded"))
+    assert info.value.field == "command" and "Maximum call stack" in str(info.value)
+
+
+class _Unprintable:
+    """Like a JS object whose own ``toString`` is not a function: printing it throws."""
+
+    def __repr__(self) -> str:
+        raise TypeError("Cannot convert object to primitive value")
+
+
+@pytest.mark.parametrize("raw, field", [
+    (_Unprintable(), "command"), ({"type": _Unprintable()}, "type"),
+    ({"type": "set_batch_size", "batch_size": _Unprintable()}, "batch_size"),
+])
+def test_a_value_that_cannot_be_printed_is_still_refused_by_name(raw: Any, field: str) -> None:
+    with pytest.raises(ProtocolError) as info:
+        p.decode_command(raw)
+    assert info.value.field == field and "cannot be shown" in str(info.value)

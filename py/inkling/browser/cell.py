@@ -45,8 +45,9 @@ class GridCell:
         self._input: np.ndarray | None = None
         self._input_stale = False
         self._view: tuple | None = None  # what show_prediction last rendered
-        self._pointer: int | None = None
-        self._last: tuple[float, float] = (0.0, 0.0)
+        # pointerId -> the last point of its stroke: every finger (or pen, or mouse) draws its own
+        # stroke at once, on this tile or on others.
+        self._strokes: dict[int, tuple[float, float]] = {}
         self._build(parent)
 
     # ---- DOM --------------------------------------------------------------------------
@@ -98,6 +99,7 @@ class GridCell:
         listen(self.canvas, "pointermove", self._pointer_move)
         listen(self.canvas, "pointerup", self._pointer_up)
         listen(self.canvas, "pointercancel", self._pointer_up)
+        listen(self.canvas, "lostpointercapture", self._pointer_up)  # an up we never saw must not wedge a stroke
         self._render_state()
 
     def set_enabled(self, enabled: bool) -> None:
@@ -240,10 +242,9 @@ class GridCell:
     def _pointer_down(self, event: Any) -> None:
         from pyodide.ffi import JsException
 
-        if self._pointer is not None or event.button != 0:
+        if event.button != 0:
             return
         event.preventDefault()
-        self._pointer = event.pointerId
         try:
             # Capture keeps the stroke ours when the pointer leaves the tile mid-stroke.
             self.canvas.setPointerCapture(event.pointerId)
@@ -261,26 +262,28 @@ class GridCell:
         self.ctx.beginPath()
         self.ctx.arc(x, y, STROKE / 2, 0, 2 * np.pi)
         self.ctx.fill()
-        self._last = (x, y)
+        self._strokes[event.pointerId] = (x, y)
         self.has_ink = True
         self._changed()
 
     def _pointer_move(self, event: Any) -> None:
-        if event.pointerId != self._pointer:
+        last = self._strokes.get(event.pointerId)
+        if last is None:
             return
         # Coalesced events carry every point the pointer passed since the last frame.
         events = event.getCoalescedEvents() if hasattr(event, "getCoalescedEvents") else None
         points = [self._xy(e) for e in events] if events and events.length else [self._xy(event)]
         self.ctx.beginPath()
-        self.ctx.moveTo(*self._last)
+        self.ctx.moveTo(*last)
         for x, y in points:
             self.ctx.lineTo(x, y)
         self.ctx.stroke()
-        self._last = points[-1]
-        self._changed()
+        self._strokes[event.pointerId] = points[-1]
+        # Only the input changed (the tile's state did on pointerdown): no DOM work per move.
+        self._input_stale = True
+        self.dirty = True
+        self.owner.cell_changed(self)
 
     def _pointer_up(self, event: Any) -> None:
-        if event.pointerId != self._pointer:
-            return
-        self._pointer = None
-        self._changed()
+        if self._strokes.pop(event.pointerId, None) is not None:
+            self._changed()

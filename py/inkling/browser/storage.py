@@ -9,7 +9,7 @@ from typing import Any, Callable, Mapping
 import numpy as np
 
 from ..errors import WeightsError
-from ..weights_io import weights_from_npz, weights_to_npz
+from ..weights_io import check_file_size, weights_from_npz, weights_to_npz
 
 AUTOSAVE_KEY = "weights.npz"
 AUTOSAVE_EVERY_S = 10.0  # while training; on stop and after any other change of weights, at once
@@ -47,7 +47,11 @@ async def read_weights_file(file: Any) -> dict[str, np.ndarray]:
     Raises:
         WeightsError: Not a valid Inkling .npz (the message says why).
     """
-    buffer = await file.arrayBuffer()
+    check_file_size(int(file.size))  # a huge file is refused before it is read into memory
+    try:
+        buffer = await file.arrayBuffer()
+    except Exception as error:  # the browser could not read it (moved, changed, unreadable): say so
+        raise WeightsError(f"the browser could not read the file: {error}") from None
     return weights_from_npz(buffer.to_bytes())
 
 

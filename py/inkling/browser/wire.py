@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
+
+from ..protocol import UnreadableMessage
 
 
 def to_js_message(message: dict[str, Any]) -> tuple[Any, Any]:
@@ -41,11 +43,39 @@ def to_js_message(message: dict[str, Any]) -> tuple[Any, Any]:
     return js_message, to_js(transfer, create_pyproxies=False)
 
 
+# A command nests four deep (message, weights, W1, shape); deeper junk stays a proxy that the
+# decoder refuses by name, instead of overflowing the JS stack while being converted.
+MAX_DEPTH = 8
+
+
 def from_js_message(data: Any) -> Any:
     """Convert a message received from ``postMessage`` into Python (dicts, lists, memoryviews).
 
     Typed arrays become memoryviews (one copy), which the protocol decoders accept
-    wherever they take array data.  Anything that is not a JS value is returned as is.
+    wherever they take array data.  Every plain object becomes a dict, even one whose
+    own keys (``constructor``, ``toString``...) make Pyodide's ``to_py`` leave it as a
+    proxy.  Only `MAX_DEPTH` levels are converted.  A message that cannot be converted
+    at all comes back as `UnreadableMessage`, which the decoder refuses with its
+    reason.  Anything that is not a JS value is returned as is.
     """
     to_py = getattr(data, "to_py", None)
-    return to_py() if to_py is not None else data
+    if to_py is None:
+        return data
+    try:
+        return to_py(depth=MAX_DEPTH, default_converter=_plain_object)
+    except Exception as error:  # a RangeError (stack) or RecursionError from a deeply nested message
+        return UnreadableMessage(f"{type(error).__name__}: {error}".splitlines()[0][:200])
+
+
+def _plain_object(value: Any, convert: Callable[[Any], Any], cache_conversion: Callable[[Any, Any], None]) -> Any:
+    """`to_py`'s fallback: a plain JS object becomes a dict; anything else (a Date, a Blob) stays a proxy."""
+    from js import Object
+
+    if Object.prototype.toString.call(value) != "[object Object]":
+        return value
+    result: dict[str, Any] = {}
+    cache_conversion(value, result)
+    for entry in Object.entries(value):
+        item = entry[1]
+        result[entry[0]] = convert(item) if hasattr(item, "to_py") else item
+    return result
