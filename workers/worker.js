@@ -55,6 +55,7 @@ async function boot() {
     // Pyodide's hook for its fatal errors (private API of 0.27; absent elsewhere, then the
     // uncaught error that follows a fatal error reaches the page as an error event instead).
     if (pyodide._api) pyodide._api.on_fatal = fatal;
+    self.inklingPyodide = pyodide;  // for debugging and the fault tests (they inject a fatal error)
 
     stage = "numpy";
     progress(stage, "loading numpy");

@@ -271,10 +271,14 @@ def test_a_record_of_the_previous_release_restores_its_weights(
 
 # ---- storage that does not work ----------------------------------------------------------------
 
-# Private mode as Firefox had it: every indexedDB.open fails (asynchronously, as the real one does).
+# Private mode as Firefox had it: indexedDB.open fails (asynchronously, as the real one does).
+# Only the page's own database: PyScript 0.6.66 opens one of its own while it boots and never
+# gets ready when that fails (two unhandled rejections), which no code of this page can catch.
 NO_INDEXEDDB = """window.__storageAttempts = 0;
-IDBFactory.prototype.open = function (name) {
-  if (name === 'inkling') window.__storageAttempts += 1;
+const open = IDBFactory.prototype.open;
+IDBFactory.prototype.open = function (name, ...rest) {
+  if (name !== 'inkling') return open.call(this, name, ...rest);
+  window.__storageAttempts += 1;
   const request = new EventTarget();
   request.result = undefined;
   request.error = new DOMException('A mutation operation was attempted on a database that did not allow mutations.',
@@ -303,10 +307,10 @@ def test_storage_that_fails_is_reported_once_and_the_page_works(
     page, log = fresh
     page.add_init_script(fault)
     open_app(page, log, site_url, page_ready)
+    page.get_by_test_id("start").click()  # the first save (a fresh page has nothing to save before)
     expect(page.get_by_test_id("message")).to_contain_text("storage does not work")
     expect(page.get_by_test_id("message")).to_contain_text(shown)
     # Train through several autosave intervals: every save fails, none is reported again.
-    page.get_by_test_id("start").click()
     page.wait_for_function("window.__storageAttempts >= 4", timeout=WAIT_MS)
     page.get_by_test_id("stop").click()
     expect(page.get_by_test_id("train-state")).to_have_text("idle")

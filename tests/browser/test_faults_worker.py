@@ -48,8 +48,11 @@ def kill(page: Any, how: str) -> dict[str, Any]:
     page.evaluate(WATCH_MESSAGE)
     if how == "terminate":
         page.evaluate("inklingBridge.worker.terminate()")
-    else:
+    elif how == "throw":
         training_worker(page).evaluate("setTimeout(() => { throw new Error('injected by the test') })")
+    else:  # Pyodide's own fatal-error path: the runtime is unusable from then on
+        training_worker(page).evaluate(
+            "setTimeout(() => inklingPyodide._api.fatal_error(new Error('injected fatal error')))")
     return page.evaluate("window.__stopped")
 
 
@@ -171,13 +174,16 @@ def test_a_crash_loop_is_stopped_with_a_message_to_reload(
         page.goto(site_url)
         page_ready(page, log)
         times = []
-        for restart in range(3):
-            times.append(kill(page, "terminate")["ms"])
+        for restart, how in enumerate(["terminate", "fatal", "throw"]):
+            seen = kill(page, how)
+            times.append(seen["ms"])
+            if how == "fatal":
+                assert "injected fatal error" in seen["text"]
             wait_recovered(page)
             expect(page.get_by_test_id("message")).to_contain_text(f"restart {restart + 1} of this page")
         last = kill(page, "terminate")
         times.append(last["ms"])
-        print(f"\n[terminate while idle, 4 times] the page said so after {', '.join(f'{t:.0f}' for t in times)} ms")
+        print(f"\n[terminate, fatal, throw, terminate while idle] the page said so after {', '.join(f'{t:.0f}' for t in times)} ms")
         expect(page.get_by_test_id("message")).to_contain_text("reload the page")
         expect(page.get_by_test_id("status")).to_have_text("error: the training worker keeps stopping")
         page.wait_for_timeout(3000)
