@@ -236,7 +236,8 @@ BAD_RECORDS = {
     "truncated": (_record()[:5000], "truncated or damaged"),
     "damaged weights": (_record()[:-300] + b"\x00" * 300, "sha256 does not match"),
     "refused setting": (_record(batch_size=0), "settings.batch_size"),
-    "newer version": (_other_version(_record(), 2), "saved in format version 2; this version of Inkling reads version 1"),
+    "newer version": (_other_version(_record(), 2),
+                      "saved in format version 2; this version of Inkling reads version 1"),
 }
 
 

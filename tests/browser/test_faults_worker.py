@@ -183,7 +183,8 @@ def test_a_crash_loop_is_stopped_with_a_message_to_reload(
             expect(page.get_by_test_id("message")).to_contain_text(f"restart {restart + 1} of this page")
         last = kill(page, "terminate")
         times.append(last["ms"])
-        print(f"\n[terminate, fatal, throw, terminate while idle] the page said so after {', '.join(f'{t:.0f}' for t in times)} ms")
+        shown = ", ".join(f"{t:.0f}" for t in times)
+        print(f"\n[terminate, fatal, throw, terminate while idle] the page said so after {shown} ms")
         expect(page.get_by_test_id("message")).to_contain_text("reload the page")
         expect(page.get_by_test_id("status")).to_have_text("error: the training worker keeps stopping")
         page.wait_for_timeout(3000)
@@ -193,3 +194,31 @@ def test_a_crash_loop_is_stopped_with_a_message_to_reload(
         page.get_by_test_id("clear-2").click()
         draw(page, 2, [[(0.52, 0.18), (0.50, 0.82)]])
         expect(page.get_by_test_id("prediction-2")).not_to_have_text("")
+
+
+def test_a_new_worker_that_cannot_start_is_retried(
+        page_factory: Callable[[], contextlib.AbstractContextManager], site_url: str,
+        page_ready: Callable[..., None]) -> None:
+    with page_factory() as (page, log):
+        page.goto(site_url)
+        page_ready(page, log)
+        before = wait_predictions_settle(page)
+        failed: list[str] = []
+
+        def wheel_missing_once(route: Any) -> None:
+            if failed:
+                route.continue_()
+            else:
+                failed.append(route.request.url)
+                route.fulfill(status=404, body="gone")
+
+        page.context.route("**/wheels/*.whl", wheel_missing_once)
+        kill(page, "terminate")
+        # The first new worker fails at its 'package' stage; the page says so and tries again.
+        expect(page.get_by_test_id("message")).to_contain_text("a new one could not start", timeout=RECOVER_MS)
+        expect(page.get_by_test_id("message")).to_contain_text("stage 'package'")
+        wait_recovered(page)
+        expect(page.get_by_test_id("message")).to_contain_text("restart 2 of this page")
+        assert len(failed) == 1
+        assert wait_predictions_settle(page) == before  # the weights the page held, nothing lost
+        expect(page.get_by_test_id("start")).to_be_enabled()

@@ -10,12 +10,12 @@ import numpy as np
 
 from ..errors import DataError, InklingError, ProtocolError, WeightsError
 from ..protocol import ErrorSignal, ResponseSignal, decode_command, decode_signal, encode_command
+from ..saved_state import TrainingSettings, settings_from_signal
 from .charts import Charts
 from .controls import Controls
 from .dom import by_testid, document, listen, set_text
 from .grid import GridManager
 from .inference import Predictor
-from ..saved_state import TrainingSettings, settings_from_signal
 from .loading import Loading
 from .recovery import RESTART_WINDOW_S, Continuity, RestartGuard
 from .samples import TestDigits
@@ -328,12 +328,9 @@ class App:
             weights, source = (None, "new random weights") if saved is None else (saved.weights, "the saved weights")
         if weights is not None and not await self.apply_weights(weights, source):
             source = "new random weights"
-        settings = self._lost_settings
-        reply = await self.request({"type": "status"}) if settings is None else None
-        if settings is not None:
-            for command in settings.commands():
-                self.send(command)
-            reply = await self.request({"type": "status"})
+        for command in self._lost_settings.commands() if self._lost_settings is not None else []:
+            self.send(command)
+        reply = await self.request({"type": "status"})
         if losses != self._losses or not isinstance(reply, ResponseSignal):
             return  # this worker was lost too; its successor recovers
         if self._resume_training:
