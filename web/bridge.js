@@ -4,7 +4,8 @@
 // Handing each one to Python would cost the main thread a call per message, so
 // this file keeps only the newest signal (and the newest weights) and gives
 // Python one batch per animation frame. It also starts the worker while
-// PyScript is still loading, shows PyScript's loading steps, and wraps the few
+// PyScript is still loading (and again when Python asks, after one died),
+// notices a worker's death, shows PyScript's loading steps, and wraps the few
 // browser APIs (IndexedDB, downloads) that are callback-shaped.
 // No logic of the product lives here.
 
@@ -62,15 +63,62 @@ function receive(message) {
   requestFrame();
 }
 
-const worker = new Worker(WORKER_URL, { type: "module" });
-worker.onmessage = (event) => receive(event.data);
-worker.onerror = (event) => {
-  event.preventDefault();
-  receive({
-    type: "error", seq: null, kind: "internal", field: null, command: null, reply_to: null,
-    message: `the training worker failed to load (${WORKER_URL.pathname}): ${event.message || "script error"}`,
-  });
-};
+// ---- the training worker, and noticing when it dies -------------------------------------------
+//
+// A worker that is terminated or crashes sends nothing, and a worker busy with a long
+// training step answers nothing either, so no heartbeat can tell busy from dead. Instead
+// each worker takes a Web Lock with a name of its own as the first thing it does and
+// never releases it; the browser releases it only when the worker is gone, and then
+// grants the page's own request for the same lock. An uncaught error in a worker that
+// was ready, or a report of a fatal Pyodide error, means its state is unknown: it is
+// terminated and counts as lost too. The page's Python decides whether to start another.
+const PAGE_ID = Math.random().toString(36).slice(2, 10);  // lock names are shared by the origin's tabs
+const LOCKS = typeof navigator.locks?.request === "function";  // missing outside secure contexts
+let worker = null;  // the current worker, null between a loss and the next start
+let workerCount = 0;
+
+function startWorker() {
+  workerCount += 1;
+  const lock = `inkling-worker-${PAGE_ID}-${workerCount}`;
+  const url = new URL(WORKER_URL);
+  url.searchParams.set("lock", lock);
+  const started = new Worker(url, { type: "module" });
+  const first = workerCount === 1;
+  let ready = false;
+  started.onmessage = ({ data }) => {
+    if (started !== worker) return;  // the last words of a worker already replaced
+    if (data && data.type === "lock") {
+      navigator.locks.request(lock, () => lost(started, "it stopped running (terminated or crashed)"));
+    } else if (data && data.type === "fatal") {
+      lost(started, `its Python runtime failed: ${data.message}`);
+    } else {
+      if (data && data.type === "ready") ready = true;
+      receive(data);
+    }
+  };
+  started.onerror = (event) => {
+    event.preventDefault();
+    if (started !== worker) return;
+    if (first && !ready) {
+      receive({
+        type: "error", seq: null, kind: "internal", field: null, command: null, reply_to: null,
+        message: `the training worker failed to load (${WORKER_URL.pathname}): ${event.message || "script error"}`,
+      });
+    } else {
+      lost(started, `it threw an uncaught error: ${event.message || "script error"}`);
+    }
+  };
+  worker = started;
+}
+
+function lost(which, reason) {
+  if (which !== worker) return;
+  worker = null;
+  which.terminate();  // it may be alive in an unknown state; a dead one ignores this
+  receive({ type: "worker_lost", reason, at: performance.now() });
+}
+
+startWorker();
 
 // Until the page's Python runs (it then renders the loading screen itself from the
 // same messages), show PyScript's loading steps and the worker's stages as they come.
@@ -123,9 +171,22 @@ globalThis.inklingBridge = {
     requestFrame();
   },
   requestFrame,
-  /** Send a command (already a plain JS object) with the buffers to transfer. */
+  /** Send a command (already a plain JS object) with the buffers to transfer (dropped while no worker runs). */
   post(message, transfer) {
-    worker.postMessage(message, transfer || []);
+    if (worker) worker.postMessage(message, transfer || []);
+  },
+  /** The current training worker (null between its loss and the next start): for tests and debugging. */
+  get worker() {
+    return worker;
+  },
+  /** Whether a worker that dies silently is noticed (Web Locks exist only in secure contexts). */
+  watchesWorker: LOCKS,
+  /** Start a new training worker after the last one was lost. */
+  restartWorker() {
+    const old = worker;
+    worker = null;  // first, so its lock release is not reported as a loss
+    if (old) old.terminate();
+    startWorker();
   },
   /** IndexedDB: the stored bytes (Uint8Array) under key, or null. */
   async load(key) {

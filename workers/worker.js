@@ -8,12 +8,41 @@ const PYODIDE_URL = new URL("../pyodide/", import.meta.url).href;
 const WHEEL_URL = new URL("../wheels/inkling-0.1.0-py3-none-any.whl", import.meta.url).href;
 const DATA_URL = new URL("../data/", import.meta.url).href;
 
+// First of all, hold the Web Lock named by the page (bridge.js) for as long as this worker
+// lives: the browser releases it only when the worker is gone (terminated, closed, crashed),
+// which is how the page notices a death even while a long training step keeps this thread busy.
+const LOCK = new URL(import.meta.url).searchParams.get("lock");
+if (LOCK && typeof navigator.locks?.request === "function") {
+  navigator.locks.request(LOCK, () => {
+    self.postMessage({ type: "lock" });
+    return new Promise(() => {});  // never settles: held until the worker ends
+  });
+}
+
+// The Python runtime cannot go on (a fatal Pyodide error, or the handler itself throwing past
+// its own last line of defence): say why, then end, so the page starts a new worker.
+let failed = false;
+function fatal(error) {
+  if (failed) return;
+  failed = true;
+  const text = String(error && error.message ? error.message : error).trim().split("\n").pop();
+  self.postMessage({ type: "fatal", message: text || "unknown error" });
+  self.close();
+}
+
 // Commands that arrive before Python is ready wait here, in order.
 const early = [];
 let handle = null;
 self.onmessage = (event) => {
-  if (handle) handle(event.data);
-  else early.push(event.data);
+  if (!handle) {
+    early.push(event.data);
+    return;
+  }
+  try {
+    handle(event.data);
+  } catch (error) {
+    fatal(error);
+  }
 };
 
 const progress = (stage, detail) => self.postMessage({ type: "progress", stage, detail });
@@ -23,6 +52,10 @@ async function boot() {
   try {
     progress(stage, "loading the Python runtime (Pyodide)");
     const pyodide = await loadPyodide({ indexURL: PYODIDE_URL });
+    // Pyodide's hook for its fatal errors (private API of 0.27; absent elsewhere, then the
+    // uncaught error that follows a fatal error reaches the page as an error event instead).
+    if (pyodide._api) pyodide._api.on_fatal = fatal;
+    self.inklingPyodide = pyodide;  // for debugging and the fault tests (they inject a fatal error)
 
     stage = "numpy";
     progress(stage, "loading numpy");
@@ -42,7 +75,7 @@ async function boot() {
     const handler = await entry.boot(DATA_URL);
     entry.destroy();
     handle = (data) => handler(data);
-    for (const data of early.splice(0)) handle(data);
+    for (const data of early.splice(0)) self.onmessage({ data });
   } catch (error) {
     const text = String(error && error.message ? error.message : error);
     // A Python error's message is its whole traceback: the last line says what went wrong.

@@ -45,3 +45,16 @@ class DataError(InklingError):
     def __init__(self, message: str, file: str | None = None) -> None:
         self.file = file
         super().__init__(message)
+
+
+class SavedStateError(InklingError):
+    """A record saved in the browser (weights and settings) is damaged or of another format version.
+
+    Attributes:
+        version: The format version the record says it has, when it is another one than this
+            Inkling reads; None when the record is damaged.
+    """
+
+    def __init__(self, message: str, version: int | None = None) -> None:
+        self.version = version
+        super().__init__(message)

@@ -10,15 +10,17 @@ import numpy as np
 
 from ..errors import DataError, InklingError, ProtocolError, WeightsError
 from ..protocol import ErrorSignal, ResponseSignal, decode_command, decode_signal, encode_command
+from ..saved_state import TrainingSettings, settings_from_signal
 from .charts import Charts
 from .controls import Controls
 from .dom import by_testid, document, listen, set_text
 from .grid import GridManager
 from .inference import Predictor
 from .loading import Loading
+from .recovery import RESTART_WINDOW_S, Continuity, RestartGuard
 from .samples import TestDigits
 from .stats import stat_texts
-from .storage import Autosave, architecture, export_weights, read_weights_file
+from .storage import AUTOSAVE_EVERY_S, Autosave, Snapshot, architecture, export_weights, read_weights_file
 from .wire import from_js_message, to_js_message
 
 CELLS = 12  # tiles in the grid
@@ -64,6 +66,7 @@ class App:
         self.charts = Charts(document().getElementById("charts"), by_testid("chart-loss"), by_testid("chart-acc"))
         self.grid = GridManager(by_testid("grid"), CELLS, self.predictor, TestDigits(fetch_site_file),
                                 self.teach, self.notify, self.bridge.requestFrame)
+        self.train_state = by_testid("train-state")
         self.autosave = Autosave(self.bridge, self.notify, lambda text: set_text(by_testid("autosave"), text))
         self.signal: ResponseSignal | None = None
         self.page_ready = False
@@ -79,6 +82,13 @@ class App:
         self._next_id = 1
         self._replies: dict[int, asyncio.Future] = {}
         self._tasks: set[asyncio.Task] = set()
+        # Worker deaths: a new worker takes over with the page's newest weights and settings.
+        self.guard = RestartGuard()
+        self.counts = Continuity()  # iteration etc. count on across workers
+        self.recovering = False  # from a worker's loss until its successor has the weights
+        self._losses = 0  # bumped at every loss, so a recovery that outlived its worker stops
+        self._resume_training = False
+        self._lost_settings: TrainingSettings | None = None
 
         self.export_button = by_testid("export-weights")
         self.import_input = by_testid("import-weights")
@@ -117,11 +127,32 @@ class App:
         if isinstance(first, ResponseSignal):
             self._follow(first)
         restored = await self.autosave.restore()
-        if restored is not None and await self.apply_weights(restored):
-            self.notify("info", f"Restored the {architecture(restored)} weights saved in this browser.")
+        if restored is not None and await self.apply_weights(restored.weights):
+            what = "weights"
+            if restored.settings is not None:
+                what = "weights and settings"
+                await self._give_settings(restored.settings)
+            when = f" at {time.strftime('%H:%M:%S', time.localtime(restored.saved_at))}" if restored.saved_at else ""
+            self.notify("info", f"Restored the {architecture(restored.weights)} {what} saved in this browser{when}.")
+        if not self.bridge.watchesWorker:
+            self.notify("info", "This page is not served from a secure context (https or localhost), so a training "
+                                "worker that is killed without an error is not noticed: reload if training stops.")
         self.autosave.enabled = True
         self._set_enabled(True)
         self.loading.ready()
+
+    async def _give_settings(self, settings: TrainingSettings) -> None:
+        """Send the worker these settings and show its state once it took them."""
+        for command in settings.commands():
+            self.send(command)
+        reply = await self.request({"type": "status"})
+        if isinstance(reply, ResponseSignal):
+            self._follow(reply)
+
+    def _set_training_enabled(self, enabled: bool) -> None:
+        """Training controls and import (they need the worker); drawing and export do not."""
+        self.controls.set_enabled(enabled)
+        self.import_input.disabled = not enabled
 
     def _set_enabled(self, enabled: bool) -> None:
         self.controls.set_enabled(enabled)
@@ -137,6 +168,8 @@ class App:
         """Send a command to the worker (checked and encoded by the protocol); returns its id."""
         command_id = self._next_id
         self._next_id += 1
+        if command.get("type") == "reset":
+            self.counts.clear()
         wire = encode_command(decode_command({**command, "id": command_id}))
         message, transfer = to_js_message(wire)
         self.bridge.post(message, transfer)
@@ -156,6 +189,10 @@ class App:
                 self._event(from_js_message(event))
             except Exception as error:  # one bad message must not stop the page
                 self.notify("error", f"A message from the worker could not be handled: {error}")
+        if self.recovering:
+            # A new worker's signals (its random first weights) must not reach the predictions
+            # or the autosave until it holds the page's weights.
+            batch.signal = batch.weights = None
         if batch.signal is not None:
             self._raw_signal = from_js_message(batch.signal)
             self._signal_shown = False
@@ -182,10 +219,15 @@ class App:
     def _event(self, message: dict[str, Any]) -> None:
         kind = message.get("type")
         if kind == "progress":
-            self.loading.stage(str(message.get("stage")), str(message.get("detail")))
+            if self.recovering:  # the loading screen is gone: the status line tells the new worker's progress
+                set_text(self.loading.status, f"restarting the training worker: {message.get('detail')}")
+            else:
+                self.loading.stage(str(message.get("stage")), str(message.get("detail")))
         elif kind == "ready":
             self.worker_ready = True
-            self._spawn(self._maybe_ready())
+            self._spawn(self._recover() if self.ready else self._maybe_ready())
+        elif kind == "worker_lost":
+            self._worker_lost(str(message.get("reason")))
         elif kind == "error":
             self._error(message)
         elif kind == "signal":
@@ -201,6 +243,9 @@ class App:
         if not self.ready:
             self.loading.fail(self.loading.active.get("worker"), error.message)
             return
+        if self.recovering and not self.worker_ready:  # the new worker could not start
+            self._worker_lost(f"a new one could not start: {error.message}")
+            return
         self.notify("error", error.message)
         self.controls.worker_error(error.field, error.message)
         self._reply(error.reply_to, error)
@@ -215,6 +260,7 @@ class App:
 
     def _follow(self, signal: ResponseSignal) -> None:
         """Show a signal: stats, charts, buttons, and its weights in every prediction."""
+        signal = self.counts.apply(signal)
         self.signal = signal
         for testid, text in stat_texts(signal).items():
             if self._stat_shown.get(testid) != text:  # only what changed touches the DOM
@@ -227,7 +273,76 @@ class App:
         self.controls.sync(signal)
         if signal.weights is not None:
             self.predictor.use_signal_weights(signal.weights)
-        self.autosave.consider(self.predictor.version, self.predictor.weights, bool(signal.training))
+        self.autosave.consider(Snapshot(self.predictor.version, self.predictor.weights, bool(signal.training),
+                                        settings_from_signal(signal), signal.iteration, signal.samples_seen,
+                                        signal.epoch))
+
+    # ---- the worker's death ------------------------------------------------------------------
+
+    def _worker_lost(self, reason: str) -> None:
+        """The worker died (bridge.js noticed): keep what the page holds, start a new one if sensible."""
+        if not self.ready:
+            self.loading.fail(self.loading.active.get("worker"),
+                              f"the training worker stopped while starting: {reason}. Reload the page.")
+            return
+        if not self.recovering:
+            self._resume_training = bool(self.signal is not None and self.signal.training)
+            self._lost_settings = None if self.signal is None else settings_from_signal(self.signal)
+            self.counts.restarted(self.signal)
+            self.autosave.save_now()  # the page's newest weights, in case the tab goes too
+        self.autosave.enabled = False
+        self.recovering = True
+        self.worker_ready = False
+        # What the lost worker sent last is not shown any more: its successor's counts start at 0.
+        self._raw_signal, self._pending_weights, self._signal_shown = None, None, True
+        self._losses += 1
+        self._fail_pending(f"the training worker stopped ({reason})")
+        self._set_training_enabled(False)
+        self.controls.resync()
+        set_text(self.train_state, "stopped")
+        if not self.guard.allow():
+            set_text(self.loading.status, "error: the training worker keeps stopping")
+            self.notify("error", f"The training worker stopped again ({reason}), {self.guard.max_restarts + 1} times "
+                                 f"within {RESTART_WINDOW_S / 60:.0f} minutes, so no new one is started. Your weights "
+                                 "are saved in this browser: reload the page to go on.")
+            return
+        set_text(self.loading.status, "restarting the training worker")
+        self.notify("error", f"The training worker stopped ({reason}). Starting a new one with your newest weights "
+                             f"and settings; at most the last {AUTOSAVE_EVERY_S:.0f} s of training (the autosave "
+                             "interval) can be lost. Drawing and predictions keep working meanwhile.")
+        self.bridge.restartWorker()
+
+    def _fail_pending(self, why: str) -> None:
+        """Commands the lost worker will never answer: their waiters get an error instead."""
+        replies, self._replies = self._replies, {}
+        for future in replies.values():
+            if not future.done():
+                future.set_result(ErrorSignal(seq=0, kind="internal", message=why))
+
+    async def _recover(self) -> None:
+        """A new worker is ready after a loss: give it the newest weights and settings, resume training."""
+        losses = self._losses
+        weights, source = self.predictor.weights(), "your newest weights"
+        if weights is None:
+            saved = await self.autosave.restore()
+            weights, source = (None, "new random weights") if saved is None else (saved.weights, "the saved weights")
+        if weights is not None and not await self.apply_weights(weights, source):
+            source = "new random weights"
+        for command in self._lost_settings.commands() if self._lost_settings is not None else []:
+            self.send(command)
+        reply = await self.request({"type": "status"})
+        if losses != self._losses or not isinstance(reply, ResponseSignal):
+            return  # this worker was lost too; its successor recovers
+        if self._resume_training:
+            self.send({"type": "start"})
+        self.recovering = False
+        self._follow(reply)
+        self.autosave.enabled = True
+        self._set_training_enabled(True)
+        set_text(self.loading.status, "ready")
+        goes_on = " Training goes on." if self._resume_training else ""
+        self.notify("info", f"A new training worker took over with {source} and your settings "
+                            f"(restart {self.guard.total} of this page).{goes_on}")
 
     # ---- actions -------------------------------------------------------------------------------
 
@@ -255,6 +370,9 @@ class App:
 
     def teach(self, pixels: np.ndarray, label: int) -> None:
         """Train on one drawing (already preprocessed) as digit ``label``."""
+        if self.recovering:
+            self.notify("error", "Teaching waits for the new training worker: try again in a few seconds.")
+            return
         self.send({"type": "train_drawing", "pixels": [float(p) for p in pixels], "label": label})
 
     def export(self) -> None:

@@ -159,6 +159,11 @@ class Controls:
         if "optimizer" not in self._in_flight and self.optimizer != focused and self.optimizer.value != signal.optimizer:
             self.optimizer.value = signal.optimizer
 
+    def resync(self) -> None:
+        """Show the next signal in full even if it looks like the last one (a new worker took over)."""
+        self._synced = None
+        self._in_flight.clear()
+
     def _sync_buttons(self) -> None:
         training = self.signal is not None and self.signal.training
         known = self.signal is not None

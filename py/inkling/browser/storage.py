@@ -1,18 +1,21 @@
-"""Keeping weights: autosave to IndexedDB and restore on reload, export and import as .npz files."""
+"""Keeping weights: autosave weights and settings to IndexedDB and restore them, export and import .npz files."""
 
 from __future__ import annotations
 
 import asyncio
 import time
+from dataclasses import dataclass
 from typing import Any, Callable, Mapping
 
 import numpy as np
 
-from ..errors import WeightsError
+from ..errors import SavedStateError, WeightsError
+from ..saved_state import SavedState, TrainingSettings, from_bytes, from_legacy_npz, to_bytes
 from ..weights_io import check_file_size, weights_from_npz, weights_to_npz
 
-AUTOSAVE_KEY = "weights.npz"
-AUTOSAVE_EVERY_S = 10.0  # while training; on stop and after any other change of weights, at once
+STATE_KEY = "state"  # weights + settings, in the format of inkling.saved_state
+LEGACY_KEY = "weights.npz"  # the previous release's record: the bare .npz of the weights (read, never written)
+AUTOSAVE_EVERY_S = 10.0  # while training; on stop and after any other change of weights or settings, at once
 
 
 def to_uint8array(data: bytes) -> Any:
@@ -55,69 +58,124 @@ async def read_weights_file(file: Any) -> dict[str, np.ndarray]:
     return weights_from_npz(buffer.to_bytes())
 
 
+@dataclass(frozen=True)
+class Snapshot:
+    """What the page would save now: the predictor's weights (``version`` says when they changed,
+    ``weights()`` copies them), the worker's settings and how far training has come."""
+
+    version: int
+    weights: Callable[[], Mapping[str, np.ndarray] | None]
+    training: bool
+    settings: TrainingSettings
+    iteration: int = 0
+    samples_seen: int = 0
+    epoch: float = 0.0
+
+
 class Autosave:
-    """Saves the newest weights to IndexedDB: every `AUTOSAVE_EVERY_S` while training, at once
-    when training stops or the weights change while idle (reset, import, teach).
+    """Saves the newest weights and settings to IndexedDB: every `AUTOSAVE_EVERY_S` while
+    training, at once when training stops, the settings change, or the weights change while
+    idle (reset, import, teach).
+
+    Storage that does not work (private mode, quota) is reported once; the page goes on
+    without it, and the autosave line says saving is off until a save works again.
 
     Args:
         bridge: The page's JS bridge (``save``/``load``).
         notify: Shows a message to the user.
-        show_time: Shows when the last save happened.
+        show_time: Shows when the last save happened (the ``autosave`` line).
     """
 
     def __init__(self, bridge: Any, notify: Callable[[str, str], None], show_time: Callable[[str], None]) -> None:
         self._bridge = bridge
         self._notify = notify
         self._show_time = show_time
-        self.enabled = False  # off until the stored weights were restored, so they are not overwritten first
-        self._saved_version = -1
+        self.enabled = False  # off until the stored state was restored, so it is not overwritten first
+        self._saved: tuple[int, TrainingSettings] | None = None  # (weights version, settings) last saved
         self._last_save = 0.0
         self._saving: asyncio.Task | None = None
         self._was_training = False
         self._stopped = False
-        self._latest: tuple[int, Callable[[], Mapping[str, np.ndarray] | None], bool] | None = None
+        self._latest: Snapshot | None = None
+        self.storage_problem: str | None = None  # set once storage failed and the user was told
+        self.failures = 0
 
-    async def restore(self) -> dict[str, np.ndarray] | None:
-        """The weights saved by an earlier visit, or None (nothing saved, or unreadable: then says why)."""
-        try:
-            stored = await self._bridge.load(AUTOSAVE_KEY)
-        except Exception as error:  # IndexedDB may be unavailable (private mode, blocked storage)
-            self._notify("error", f"Could not read saved weights from this browser's storage: {error}")
-            return None
-        if stored is None:
-            return None
-        try:
-            return weights_from_npz(stored.to_bytes())
-        except WeightsError as error:
-            self._notify("error", f"The weights saved in this browser are unusable and were ignored: {error}")
-            return None
+    async def restore(self) -> SavedState | None:
+        """The state saved by an earlier visit, or None (nothing saved, or unusable: then says why).
 
-    def consider(self, version: int, weights: Callable[[], Mapping[str, np.ndarray] | None], training: bool) -> None:
-        """Save now if the weights (``version``) changed and a save is due."""
-        if self._was_training and not training:
+        A record of the previous release (a bare .npz under `LEGACY_KEY`) is read as weights
+        without settings.
+        """
+        try:
+            stored = await self._bridge.load(STATE_KEY)
+            legacy = None if stored is not None else await self._bridge.load(LEGACY_KEY)
+        except Exception as error:  # IndexedDB unavailable: private mode, blocked storage
+            self._storage_failed(f"could not read this browser's storage ({_js_error(error)})")
+            return None
+        try:
+            if stored is not None:
+                return from_bytes(stored.to_bytes())
+            if legacy is not None:
+                return from_legacy_npz(legacy.to_bytes())
+        except SavedStateError as error:
+            self._notify("error", f"The weights and settings saved in this browser were rejected, so the "
+                                  f"page starts fresh (they will be replaced at the next autosave): {error}")
+        return None
+
+    def consider(self, snapshot: Snapshot) -> None:
+        """Save now if the weights or settings changed and a save is due."""
+        if self._was_training and not snapshot.training:
             self._stopped = True
-        self._was_training = training
-        self._latest = (version, weights, training)
-        if not self.enabled or version == self._saved_version or self._saving is not None:
+        self._was_training = snapshot.training
+        self._latest = snapshot
+        if not self.enabled or self._saving is not None or self._saved == (snapshot.version, snapshot.settings):
             return
         now = time.monotonic()
-        if training and not self._stopped and now - self._last_save < AUTOSAVE_EVERY_S:
+        settings_changed = self._saved is not None and self._saved[1] != snapshot.settings
+        if (snapshot.training and not self._stopped and not settings_changed
+                and now - self._last_save < AUTOSAVE_EVERY_S):
             return
-        current = weights()
+        current = snapshot.weights()
         if current is None:
             return
         self._stopped = False
-        self._saved_version = version
+        self._saved = (snapshot.version, snapshot.settings)
         self._last_save = now
-        self._saving = asyncio.ensure_future(self._save(weights_to_npz(current)))
+        state = SavedState(dict(current), snapshot.settings, time.time(), snapshot.iteration,
+                           snapshot.samples_seen, snapshot.epoch)
+        self._saving = asyncio.ensure_future(self._save(to_bytes(state)))
+
+    def save_now(self) -> None:
+        """Save the newest snapshot at once (the worker was lost: keep what the page holds)."""
+        if self._latest is not None and self._saving is None:
+            enabled, self.enabled, self._stopped = self.enabled, True, True
+            self.consider(self._latest)
+            self.enabled = enabled
 
     async def _save(self, data: bytes) -> None:
         try:
-            await self._bridge.save(AUTOSAVE_KEY, to_uint8array(data))
-            self._show_time(f"Autosaved at {time.strftime('%H:%M:%S')} (every {AUTOSAVE_EVERY_S:.0f} s while training).")
-        except Exception as error:  # storage full or blocked: tell the user, keep training
-            self._notify("error", f"Autosave failed: {error}")
+            await self._bridge.save(STATE_KEY, to_uint8array(data))
+        except Exception as error:  # storage full or blocked: tell the user once, keep training
+            self.failures += 1
+            self._storage_failed(f"saving failed ({_js_error(error)})")
+        else:
+            self.storage_problem = None
+            self._show_time(f"Autosaved at {time.strftime('%H:%M:%S')} "
+                            f"(every {AUTOSAVE_EVERY_S:.0f} s while training).")
         finally:
             self._saving = None
         if self._latest is not None:
-            self.consider(*self._latest)  # weights that changed during the save (say, a stop) are saved now
+            self.consider(self._latest)  # weights that changed during the save (say, a stop) are saved now
+
+    def _storage_failed(self, what: str) -> None:
+        self._show_time(f"Autosave is off: {what}. Use Export .npz to keep your weights.")
+        if self.storage_problem is None:  # once: a failure every 10 s must not bury other messages
+            self.storage_problem = what
+            self._notify("error", f"This browser's storage does not work here: {what}. Training and drawing "
+                                  "go on, but nothing is kept across a reload: use Export .npz to keep your weights.")
+
+
+def _js_error(error: Exception) -> str:
+    """A JS exception's ``Name: message`` without Python's wrapping."""
+    text = str(error).strip()
+    return text.splitlines()[-1] if text else type(error).__name__

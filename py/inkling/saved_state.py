@@ -1,0 +1,208 @@
+"""What the page keeps in the browser between visits: weights and training settings in one versioned record.
+
+Layout of a record (all integers big-endian)::
+
+    b"INKSTATE"            8 bytes, says what the bytes are
+    format version         uint16 (this module writes `FORMAT_VERSION`)
+    header length          uint32
+    header                 UTF-8 JSON: settings, saved_at, iteration, samples_seen, epoch,
+                           weights_bytes, weights_sha256
+    weights                the .npz bytes of `weights_io` (float32 W1, b1, W2, b2)
+
+`from_bytes` is strict: any damage or another version raises `SavedStateError`
+saying what is wrong; nothing is ever unpickled.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import struct
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from .errors import ProtocolError, SavedStateError, WeightsError
+from .protocol import decode_command
+from .weights_io import weights_from_npz, weights_to_npz
+
+MAGIC = b"INKSTATE"
+FORMAT_VERSION = 1
+SUPPORTED_VERSIONS = (1,)
+_PREFIX = struct.Struct(">HI")  # format version, header length
+_MAX_HEADER = 64 << 10  # a real header is a few hundred bytes
+_HEADER_KEYS = {"settings", "saved_at", "iteration", "samples_seen", "epoch", "weights_bytes", "weights_sha256"}
+
+
+@dataclass(frozen=True)
+class TrainingSettings:
+    """The settings a user tunes, as the worker reported them (``lrate`` is the rate in use)."""
+
+    batch_size: int
+    lrate: float
+    lr_decay: float
+    optimizer: str
+    cache_size: int
+
+    def commands(self) -> list[dict[str, Any]]:
+        """The wire commands that give a fresh worker these settings.
+
+        The optimizer comes first: switching it resets the learning rate to the last one set.
+        """
+        return [
+            {"type": "set_optimizer", "optimizer": self.optimizer},
+            {"type": "set_learning_rate", "lrate": self.lrate},
+            {"type": "set_lr_decay", "lr_decay": self.lr_decay},
+            {"type": "set_batch_size", "batch_size": self.batch_size},
+            {"type": "set_cache_size", "cache_size": self.cache_size},
+        ]
+
+    def as_dict(self) -> dict[str, Any]:
+        """The settings as a plain JSON-able dict."""
+        return {"batch_size": self.batch_size, "lrate": self.lrate, "lr_decay": self.lr_decay,
+                "optimizer": self.optimizer, "cache_size": self.cache_size}
+
+    @classmethod
+    def from_mapping(cls, raw: Any) -> TrainingSettings:
+        """Settings read from a record, each checked by the protocol's decoder (the worker's own rules).
+
+        Raises:
+            SavedStateError: Not a dict, a key missing or extra, or a value the worker would refuse.
+        """
+        if not isinstance(raw, dict):
+            raise SavedStateError(f"settings: expected an object, found {type(raw).__name__}")
+        expected = set(cls.__dataclass_fields__)
+        if set(raw) != expected:
+            missing, extra = sorted(expected - set(raw)), sorted(set(raw) - expected)
+            raise SavedStateError(f"settings: missing {missing}, unexpected {extra}")
+        try:
+            values = {}
+            for command in cls(**raw).commands():
+                decoded = decode_command(command)
+                field = next(name for name in command if name != "type")
+                values[field] = getattr(decoded, field)
+        except ProtocolError as error:
+            raise SavedStateError(f"settings.{error.field}: {error.reason}") from None
+        return cls(**values)
+
+
+@dataclass(frozen=True, eq=False)
+class SavedState:
+    """One saved record: the weights, the settings (None in a record of the previous release),
+    when it was saved (Unix seconds) and how far training had come."""
+
+    weights: dict[str, np.ndarray]
+    settings: TrainingSettings | None
+    saved_at: float
+    iteration: int = 0
+    samples_seen: int = 0
+    epoch: float = 0.0
+
+
+def to_bytes(state: SavedState) -> bytes:
+    """Serialise ``state`` in the current format.
+
+    Raises:
+        WeightsError: The weights are not a valid set of weights.
+        SavedStateError: ``state`` has no settings (only legacy records lack them).
+    """
+    if state.settings is None:
+        raise SavedStateError("a saved state needs its settings")
+    weights = weights_to_npz(state.weights)
+    header = json.dumps({
+        "settings": state.settings.as_dict(),
+        "saved_at": float(state.saved_at),
+        "iteration": int(state.iteration),
+        "samples_seen": int(state.samples_seen),
+        "epoch": float(state.epoch),
+        "weights_bytes": len(weights),
+        "weights_sha256": hashlib.sha256(weights).hexdigest(),
+    }, allow_nan=False, sort_keys=True).encode()
+    return MAGIC + _PREFIX.pack(FORMAT_VERSION, len(header)) + header + weights
+
+
+def from_bytes(data: Any) -> SavedState:
+    """Read a record written by `to_bytes`, checking every part of it.
+
+    Raises:
+        SavedStateError: Not a saved state, another format version (the message names the
+            versions), a damaged or truncated header, invalid settings, or damaged weights.
+    """
+    if not isinstance(data, (bytes, bytearray, memoryview)):
+        raise SavedStateError(f"expected the bytes of a saved state, got {type(data).__name__}")
+    data = bytes(data)
+    start = len(MAGIC) + _PREFIX.size
+    if not data.startswith(MAGIC):
+        raise SavedStateError(f"not an Inkling saved state (it starts with {data[:8]!r}, not {MAGIC!r})")
+    if len(data) < start:
+        raise SavedStateError(f"truncated: {len(data)} bytes, shorter than the {start}-byte prefix")
+    version, header_len = _PREFIX.unpack_from(data, len(MAGIC))
+    if version not in SUPPORTED_VERSIONS:
+        raise SavedStateError(
+            f"saved in format version {version}; this version of Inkling reads version "
+            f"{', '.join(map(str, SUPPORTED_VERSIONS))}", version=version)
+    if header_len > _MAX_HEADER or start + header_len > len(data):
+        raise SavedStateError(f"truncated or damaged: the header claims {header_len} bytes, "
+                              f"{len(data) - start} follow the prefix")
+    header = _header(data[start:start + header_len])
+    weights_data = data[start + header_len:]
+    if len(weights_data) != header["weights_bytes"]:
+        raise SavedStateError(f"truncated or damaged: {len(weights_data)} bytes of weights, "
+                              f"the header says {header['weights_bytes']}")
+    if hashlib.sha256(weights_data).hexdigest() != header["weights_sha256"]:
+        raise SavedStateError("the weights are damaged (their sha256 does not match the header)")
+    try:
+        weights = weights_from_npz(weights_data)
+    except WeightsError as error:
+        raise SavedStateError(f"the weights are unusable: {error}") from None
+    return SavedState(weights, TrainingSettings.from_mapping(header["settings"]), header["saved_at"],
+                      header["iteration"], header["samples_seen"], header["epoch"])
+
+
+def from_legacy_npz(data: Any, saved_at: float = 0.0) -> SavedState:
+    """A record of the previous release (the bare .npz of the weights): weights, no settings.
+
+    Raises:
+        SavedStateError: The bytes are not valid weights.
+    """
+    try:
+        return SavedState(weights_from_npz(data), None, saved_at)
+    except WeightsError as error:
+        raise SavedStateError(f"the weights are unusable: {error}") from None
+
+
+def _reject_constant(name: str) -> Any:
+    raise SavedStateError(f"damaged header: {name} is not a number JSON allows")
+
+
+def _header(raw: bytes) -> dict[str, Any]:
+    try:
+        header = json.loads(raw.decode("utf-8"), parse_constant=_reject_constant)
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as error:
+        raise SavedStateError(f"damaged header (not UTF-8 JSON): {error}") from None
+    if not isinstance(header, dict):
+        raise SavedStateError(f"damaged header: expected an object, found {type(header).__name__}")
+    if set(header) != _HEADER_KEYS:
+        raise SavedStateError(f"damaged header: missing {sorted(_HEADER_KEYS - set(header))}, "
+                              f"unexpected {sorted(set(header) - _HEADER_KEYS)}")
+    for name in ("iteration", "samples_seen", "weights_bytes"):
+        value = header[name]
+        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+            raise SavedStateError(f"damaged header: {name} must be a whole number >= 0, found {value!r}")
+    for name in ("saved_at", "epoch"):
+        value = header[name]
+        if not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(value) or value < 0:
+            raise SavedStateError(f"damaged header: {name} must be a number >= 0, found {value!r}")
+        header[name] = float(value)
+    digest = header["weights_sha256"]
+    if not isinstance(digest, str) or len(digest) != 64:
+        raise SavedStateError(f"damaged header: weights_sha256 must be 64 hex digits, found {digest!r}")
+    return header
+
+
+def settings_from_signal(signal: Any) -> TrainingSettings:
+    """The settings a `ResponseSignal` reports (already checked by `decode_signal`)."""
+    return TrainingSettings(int(signal.batch_size), float(signal.lrate), float(signal.lr_decay),
+                            str(signal.optimizer), int(signal.cache_size))

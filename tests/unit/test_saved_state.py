@@ -1,0 +1,211 @@
+"""The browser's saved record: a round trip keeps everything, and every kind of damage is a clear error."""
+from __future__ import annotations
+
+import hashlib
+import json
+import struct
+
+import numpy as np
+import pytest
+
+from inkling.errors import InklingError, SavedStateError
+from inkling.mlp import MLP
+from inkling.saved_state import (
+    FORMAT_VERSION, MAGIC, SavedState, TrainingSettings, from_bytes, from_legacy_npz, to_bytes)
+from inkling.weights_io import weights_to_npz
+
+SETTINGS = TrainingSettings(batch_size=48, lrate=0.0625, lr_decay=0.9, optimizer="momentum", cache_size=6)
+PREFIX = len(MAGIC) + 6
+
+
+def weights(hidden: int = 16, seed: int = 0) -> dict[str, np.ndarray]:
+    return MLP((784, hidden, 10), seed=seed).get_weights()
+
+
+def record(**changes) -> bytes:
+    fields = dict(weights=weights(), settings=SETTINGS, saved_at=1_700_000_000.5, iteration=1234,
+                  samples_seen=59_232, epoch=0.9872)
+    fields.update(changes)
+    return to_bytes(SavedState(**fields))
+
+
+def split(data: bytes) -> tuple[int, dict, bytes]:
+    version, header_len = struct.unpack_from(">HI", data, len(MAGIC))
+    header = json.loads(data[PREFIX:PREFIX + header_len])
+    return version, header, data[PREFIX + header_len:]
+
+
+def join(header: dict, weights_data: bytes, version: int = FORMAT_VERSION) -> bytes:
+    raw = json.dumps(header).encode()
+    return MAGIC + struct.pack(">HI", version, len(raw)) + raw + weights_data
+
+
+def test_a_round_trip_keeps_weights_settings_and_progress_exactly() -> None:
+    original = weights(hidden=32, seed=3)
+    state = from_bytes(record(weights=original))
+    assert state.settings == SETTINGS
+    assert (state.saved_at, state.iteration, state.samples_seen, state.epoch) == (1_700_000_000.5, 1234, 59_232, 0.9872)
+    assert list(state.weights) == ["W1", "b1", "W2", "b2"]
+    for name, array in original.items():
+        assert state.weights[name].dtype == np.float32
+        np.testing.assert_array_equal(state.weights[name], array)
+
+
+def test_the_settings_become_the_commands_a_fresh_worker_needs() -> None:
+    assert SETTINGS.commands() == [
+        {"type": "set_optimizer", "optimizer": "momentum"},
+        {"type": "set_learning_rate", "lrate": 0.0625},
+        {"type": "set_lr_decay", "lr_decay": 0.9},
+        {"type": "set_batch_size", "batch_size": 48},
+        {"type": "set_cache_size", "cache_size": 6},
+    ]
+
+
+def test_a_record_of_the_previous_release_reads_as_weights_without_settings() -> None:
+    original = weights()
+    state = from_legacy_npz(weights_to_npz(original))
+    assert state.settings is None
+    np.testing.assert_array_equal(state.weights["W1"], original["W1"])
+    with pytest.raises(SavedStateError, match="unusable"):
+        from_legacy_npz(b"PK\x03\x04 not really a zip")
+
+
+def test_another_format_version_names_both_versions() -> None:
+    _, header, weights_data = split(record())
+    with pytest.raises(SavedStateError, match=r"format version 7; this version of Inkling reads version 1") as info:
+        from_bytes(join(header, weights_data, version=7))
+    assert info.value.version == 7
+
+
+@pytest.mark.parametrize("data, reason", [
+    (b"", "not an Inkling saved state"),
+    (b"PK\x03\x04rest of a zip", "not an Inkling saved state"),
+    (b"\x80\x04\x95pickle", "not an Inkling saved state"),
+    (MAGIC + b"\x00", "shorter than the 14-byte prefix"),
+    (MAGIC + struct.pack(">HI", 1, 10_000) + b"{}", "header claims 10000 bytes"),
+    (MAGIC + struct.pack(">HI", 1, 4) + b"\xff\xfe{}", "not UTF-8 JSON"),
+    (MAGIC + struct.pack(">HI", 1, 2) + b"[]", "expected an object"),
+    (MAGIC + struct.pack(">HI", 1, 2) + b"{}", "missing"),
+])
+def test_bytes_that_are_no_record_are_refused_with_the_reason(data: bytes, reason: str) -> None:
+    with pytest.raises(SavedStateError, match=reason):
+        from_bytes(data)
+
+
+def test_not_bytes_at_all_is_refused() -> None:
+    with pytest.raises(SavedStateError, match="expected the bytes"):
+        from_bytes("a string")  # type: ignore[arg-type]
+
+
+def test_every_truncation_is_refused_never_crashes() -> None:
+    data = record()
+    for cut in sorted({*range(0, 64), *range(64, len(data), 97), len(data) - 1}):
+        with pytest.raises(SavedStateError):
+            from_bytes(data[:cut])
+
+
+def test_every_single_byte_flip_anywhere_is_refused() -> None:
+    """The prefix and header are checked field by field, the weights by their sha256."""
+    data = record(weights=weights(hidden=2))
+    for pos in range(len(data)):
+        damaged = bytearray(data)
+        damaged[pos] ^= 0x5A
+        with pytest.raises(SavedStateError):
+            from_bytes(bytes(damaged))
+
+
+def test_damaged_weights_are_caught_by_their_checksum() -> None:
+    _, header, weights_data = split(record())
+    damaged = bytearray(weights_data)
+    damaged[len(damaged) // 2] ^= 1
+    with pytest.raises(SavedStateError, match="sha256 does not match"):
+        from_bytes(join(header, bytes(damaged)))
+
+
+def test_valid_checksum_over_bad_weights_is_refused_by_the_weights_reader() -> None:
+    _, header, _ = split(record())
+    bad = b"PK\x03\x04" + b"\x00" * 40
+    header.update(weights_bytes=len(bad), weights_sha256=hashlib.sha256(bad).hexdigest())
+    with pytest.raises(SavedStateError, match="weights are unusable"):
+        from_bytes(join(header, bad))
+
+
+def test_nan_weights_are_refused() -> None:
+    bad = weights()
+    bad["W2"][0, 0] = np.nan
+    _, header, _ = split(record())
+    npz = _raw_npz(bad)
+    header.update(weights_bytes=len(npz), weights_sha256=hashlib.sha256(npz).hexdigest())
+    with pytest.raises(SavedStateError, match="weights are unusable"):
+        from_bytes(join(header, npz))
+
+
+def _raw_npz(arrays: dict[str, np.ndarray]) -> bytes:
+    import io
+
+    buffer = io.BytesIO()
+    np.savez(buffer, **arrays)
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize("change, reason", [
+    ({"iteration": -1}, "iteration must be a whole number"),
+    ({"iteration": 1.5}, "iteration must be a whole number"),
+    ({"samples_seen": True}, "samples_seen must be a whole number"),
+    ({"saved_at": "yesterday"}, "saved_at must be a number"),
+    ({"epoch": -0.5}, "epoch must be a number"),
+    ({"weights_sha256": 12}, "weights_sha256 must be 64 hex digits"),
+    ({"weights_bytes": 3}, "the header says 3"),
+    ({"extra": 1}, "unexpected \\['extra'\\]"),
+])
+def test_a_damaged_header_says_which_field(change: dict, reason: str) -> None:
+    _, header, weights_data = split(record())
+    header.update(change)
+    with pytest.raises(SavedStateError, match=reason):
+        from_bytes(join(header, weights_data))
+
+
+def test_nan_in_the_header_is_refused() -> None:
+    _, header, weights_data = split(record())
+    raw = json.dumps(header).replace('"epoch": 0.9872', '"epoch": NaN').encode()
+    data = MAGIC + struct.pack(">HI", 1, len(raw)) + raw + weights_data
+    with pytest.raises(SavedStateError, match="NaN"):
+        from_bytes(data)
+
+
+@pytest.mark.parametrize("settings, reason", [
+    ({"batch_size": 0}, "settings.batch_size"),
+    ({"batch_size": 100_000}, "settings.batch_size"),
+    ({"batch_size": "64"}, "settings.batch_size"),
+    ({"lrate": 0.0}, "settings.lrate"),
+    ({"lrate": 1e9}, "settings.lrate"),
+    ({"lr_decay": 2.0}, "settings.lr_decay"),
+    ({"optimizer": "rmsprop"}, "settings.optimizer"),
+    ({"cache_size": 0}, "settings.cache_size"),
+    ({"cache_size": None}, "settings.cache_size"),
+])
+def test_settings_the_worker_would_refuse_are_refused(settings: dict, reason: str) -> None:
+    _, header, weights_data = split(record())
+    header["settings"].update(settings)
+    with pytest.raises(SavedStateError, match=reason):
+        from_bytes(join(header, weights_data))
+
+
+def test_settings_with_a_key_missing_or_extra_are_refused() -> None:
+    _, header, weights_data = split(record())
+    del header["settings"]["optimizer"]
+    header["settings"]["momentum"] = 0.9
+    with pytest.raises(SavedStateError, match=r"missing \['optimizer'\], unexpected \['momentum'\]"):
+        from_bytes(join(header, weights_data))
+    header["settings"] = [1, 2]
+    with pytest.raises(SavedStateError, match="settings: expected an object"):
+        from_bytes(join(header, weights_data))
+
+
+def test_saved_state_error_is_an_inkling_error() -> None:
+    assert issubclass(SavedStateError, InklingError)
+
+
+def test_a_state_without_settings_cannot_be_written() -> None:
+    with pytest.raises(SavedStateError, match="needs its settings"):
+        to_bytes(SavedState(weights(), None, 0.0))
