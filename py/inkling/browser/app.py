@@ -17,7 +17,7 @@ from .grid import GridManager
 from .inference import Predictor
 from .loading import Loading
 from .samples import TestDigits
-from .stats import stat_texts
+from .stats import data_news, stat_texts
 from .storage import Autosave, architecture, export_weights, read_weights_file
 from .wire import from_js_message, to_js_message
 
@@ -215,6 +215,9 @@ class App:
 
     def _follow(self, signal: ResponseSignal) -> None:
         """Show a signal: stats, charts, buttons, and its weights in every prediction."""
+        news = data_news(self.signal, signal)
+        if news is not None:
+            self.notify("info", news)
         self.signal = signal
         for testid, text in stat_texts(signal).items():
             if self._stat_shown.get(testid) != text:  # only what changed touches the DOM
