@@ -10,8 +10,8 @@ is counted, logged and retried with backoff; after ``attempts`` failures the blo
 is skipped for this epoch. A block that has failed at least once no longer holds up
 the blocks planned after it: they are read as they arrive, and it when it does.
 
-When nothing is left to read and the last blocks (as many as the cache holds) were
-all given up on, the cache is *starved*: it keeps one probe fetch going at a gentle
+When no fetched block is left to read and the last blocks (as many as the cache
+holds) were all given up on, the cache is *starved*: it keeps one probe fetch going at a gentle
 pace instead of a full cache of doomed ones, and fills up again as soon as a block
 arrives.
 """
@@ -142,8 +142,11 @@ class SampleCache:
 
     @property
     def starved(self) -> bool:
-        """Nothing to read, and the last blocks (as many as the cache holds) were all given up on."""
-        return self.skipped_in_row >= min(self.cache_size, len(self._entries)) and self.available() == 0
+        """No fetched block left to read (at most the rest of the current one), and the last
+        blocks (as many as the cache holds) were all given up on."""
+        if self.skipped_in_row < min(self.cache_size, len(self._entries)):
+            return False
+        return not any(slot.block() is not None for slot in self._readable())
 
     def available(self) -> int:
         """Samples that `take` can return right now without waiting."""
@@ -217,12 +220,17 @@ class SampleCache:
         # Blocks given up on hold no samples: their places go to new fetches.
         self._slots = deque(slot for slot in self._slots if not (slot.ready() and slot.block() is None))
         starved = self.starved
-        limit = 1 if starved else self.cache_size
         planned = self._remaining_in_head() + sum(
             self._entries[slot.index].count if not slot.ready() else len(slot.block() or ())
             for slot in self._slots
         )
-        while (self._head is not None) + len(self._slots) < limit or (planned < min_samples and not starved):
+
+        def wanted() -> bool:
+            if starved:
+                return not self._slots  # one probe at a time
+            return (self._head is not None) + len(self._slots) < self.cache_size or planned < min_samples
+
+        while wanted():
             slot = _Slot(self._next_index())
             slot.task = asyncio.ensure_future(
                 self._load_or_skip(slot, delay=self.max_backoff if starved else 0.0))

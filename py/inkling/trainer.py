@@ -195,7 +195,8 @@ class Trainer:
         """
         assert self.cache is not None
         failures = self.cache.drain_failures()
-        starved = self.cache.starved
+        # Starved, and what is left of the block being read does not fill a batch.
+        starved = self.cache.starved and self.cache.available() < self.batch_size
         if starved != self.waiting_for_data:
             self.waiting_for_data = starved
             if starved:

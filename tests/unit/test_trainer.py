@@ -349,6 +349,34 @@ def test_when_no_block_can_be_fetched_training_pauses_once_and_resumes_by_itself
     assert sent[-1]["data_errors"] >= counts[-1]
 
 
+def test_data_that_goes_away_mid_run_pauses_training_and_its_return_resumes_it(fake_fetch: Any) -> None:
+    down = False
+    real = fake_fetch.__call__
+
+    async def fetch(path: str) -> bytes:
+        if down and path.endswith(".bin"):
+            raise OSError(f"{path} answered HTTP 503")
+        return await real(path)
+
+    def script(message: dict[str, Any], trainer: Trainer) -> None:
+        nonlocal down
+        if message["type"] == "signal" and message["iteration"] == 12 and not down:
+            down = True  # the data server goes away; a part of a block is still cached
+        if message["type"] == "signal" and message["waiting_for_data"] and message["data_errors"] >= 60:
+            down = False
+        if message["type"] == "signal" and message["iteration"] >= 40:
+            trainer.close()
+
+    # 32-sample batches from 50-sample blocks: a part of a block is left when the data stops.
+    sent = drive(fetch, [{"type": "start"}], script, fetch_attempts=2, cache_size=2, fetch_max_backoff=0.005,
+                 batch_size=32)
+    paused = [n for n, m in enumerate(sent) if m["type"] == "error" and PAUSED in m["message"]]
+    assert len(paused) == 1 and "HTTP 503" in sent[paused[0]]["message"]
+    stalled = {m["iteration"] for m in sent[paused[0]:] if m["type"] == "signal" and m["waiting_for_data"]}
+    assert len(stalled) == 1 and 12 <= stalled.pop() < 40  # no progress while paused
+    assert sent[-1]["iteration"] == 40 and not sent[-1]["waiting_for_data"]
+
+
 def test_a_paused_trainer_still_obeys_commands(fake_fetch: Any) -> None:
     for i in range(6):
         fake_fetch.fail[f"train-{i:03d}.bin"] = math.inf
