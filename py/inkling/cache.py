@@ -11,9 +11,9 @@ is skipped for this epoch. A block that has failed at least once no longer holds
 the blocks planned after it: they are read as they arrive, and it when it does.
 
 When no fetched block is left to read and the last blocks (as many as the cache
-holds) were all given up on, the cache is *starved*: it keeps one probe fetch going at a gentle
-pace instead of a full cache of doomed ones, and fills up again as soon as a block
-arrives.
+holds) were all given up on, the cache is *starved*: it keeps one probe fetch going
+at a gentle pace instead of a full cache of doomed ones, and fills up again as soon
+as a block arrives.
 """
 
 from __future__ import annotations
@@ -197,8 +197,8 @@ class SampleCache:
             change = self.next_change()
             if self.starved:
                 raise DataError(
-                    f"no training block could be fetched: the first {self.skipped_in_row} all failed "
-                    f"(last: {self.last_failure}). Check the network connection, or rebuild the site "
+                    f"no training block could be fetched: the first {self.skipped_in_row} blocks tried all "
+                    f"failed (last: {self.last_failure}). Check the network connection, or rebuild the site "
                     f"with 'python build.py' if its data folder is incomplete")
             await change.wait()
 

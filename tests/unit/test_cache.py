@@ -417,8 +417,8 @@ def test_first_block_says_why_when_not_one_block_arrives(dataset: dict[str, byte
     async def scenario() -> None:
         cache = _cache(fake_fetch, dataset, cache_size=4, attempts=2)
         cache.replenish()
-        with pytest.raises(DataError, match=r"no training block could be fetched: the first 4 all failed "
-                                            r"\(last: gave up on train-00\d\.bin .*network down"):
+        with pytest.raises(DataError, match=r"no training block could be fetched: the first 4 blocks tried all "
+                                            r"failed \(last: gave up on train-00\d\.bin .*network down"):
             await cache.first_block()
         cache.close()
 
