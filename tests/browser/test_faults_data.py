@@ -24,7 +24,7 @@ from faulty_site import Faults, make_server
 from inkling.blocks import Manifest
 from inkling.cache import SampleCache
 from inkling.protocol import ResponseSignal
-from inkling.browser.stats import DATA_OK, DATA_WAITING, data_news, stat_texts
+from inkling.browser.stats import DATA_OK, DATA_WAITING, data_news, stat_texts, train_state_text
 from inkling.trainer import DEFAULT_CACHE_SIZE
 
 # The worker's production retry policy (attempts 4, backoff 0.25..4 s, timeout 30 s) is kept:
@@ -93,6 +93,9 @@ def test_the_data_state_stat_and_the_resumed_news() -> None:
     assert data_news(None, _signal()) is None
     assert data_news(_signal(), _signal()) is None
     assert data_news(_signal(), _signal(waiting_for_data=True)) is None  # the worker's error says why
+    assert train_state_text(_signal(waiting_for_data=True)) == "waiting for data"
+    assert train_state_text(_signal()) == "training"
+    assert train_state_text(_signal(training=False, waiting_for_data=True)) == "idle"
 
 
 def test_faulty_site_serves_each_fault(build_py: ModuleType, dist_dir: Path,
@@ -196,6 +199,7 @@ def test_training_survives_bad_blocks_pauses_without_data_and_resumes_by_itself(
         page.wait_for_function(f"() => window.__messages.some(m => m.includes({PAUSED!r}))", timeout=WAIT_MS)
         pause_s = time.monotonic() - down_at
         _wait_stat(page, "stat-data-state", "text === arg", DATA_WAITING)
+        _wait_stat(page, "train-state", "text === arg", DATA_WAITING)
         shown = page.get_by_test_id("message").text_content()
         assert "Training is paused and resumes by itself when blocks arrive" in shown
         assert re.search(r"train-\d+\.bin.*(HTTP 503|could not fetch)", shown), shown

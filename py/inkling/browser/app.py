@@ -17,7 +17,7 @@ from .grid import GridManager
 from .inference import Predictor
 from .loading import Loading
 from .samples import TestDigits
-from .stats import data_news, stat_texts
+from .stats import data_news, stat_texts, train_state_text
 from .storage import Autosave, architecture, export_weights, read_weights_file
 from .wire import from_js_message, to_js_message
 
@@ -228,6 +228,7 @@ class App:
                 self._stat_shown[testid] = text
         self.charts.add(signal)
         self.controls.sync(signal)
+        set_text(self.controls.train_state, train_state_text(signal))  # also says when it waits for data
         if signal.weights is not None:
             self.predictor.use_signal_weights(signal.weights)
         self.autosave.consider(self.predictor.version, self.predictor.weights, bool(signal.training))

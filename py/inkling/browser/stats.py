@@ -51,6 +51,13 @@ def stat_texts(signal: ResponseSignal) -> dict[str, str]:
     }
 
 
+def train_state_text(signal: ResponseSignal) -> str:
+    """The ``train-state`` pill: ``training``, ``idle``, or ``waiting for data`` while training is paused for it."""
+    if signal.training:
+        return DATA_WAITING if signal.waiting_for_data else "training"
+    return "idle"
+
+
 def data_news(before: ResponseSignal | None, after: ResponseSignal) -> str | None:
     """What to tell the user if training data arrives again between two shown signals, else None.
 
