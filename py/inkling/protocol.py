@@ -173,6 +173,8 @@ class ResponseSignal:
             was last reset or replaced, else None.
         samples_seen: Training samples consumed since the last reset.
         epoch: ``samples_seen`` in epochs of the training set (fractional).
+        waiting_for_data: No training block could be fetched lately: training is
+            paused until one arrives (it resumes by itself).
         reply_to: The ``id`` of the command this answers, if any.
         weights: ``{"W1": array, ...}`` of the model after this iteration, or None.
     """
@@ -196,6 +198,7 @@ class ResponseSignal:
     test_acc: float | None
     samples_seen: int
     epoch: float
+    waiting_for_data: bool = False
     reply_to: int | None = None
     weights: dict[str, np.ndarray] | None = None
     type: ClassVar[str] = "signal"
@@ -478,7 +481,7 @@ _SIGNALS: dict[str, tuple[type, dict[str, Check]]] = {
         "hidden": _integer(0, MAX_HIDDEN), "data_len": _COUNT, "data_futures_len": _COUNT,
         "cache_size": _integer(1, MAX_CACHE_SIZE), "samples_per_s": _number(0.0, math.inf),
         "cache_waits": _COUNT, "data_errors": _COUNT, "test_acc": _optional(_RATIO),
-        "samples_seen": _COUNT, "epoch": _number(0.0, math.inf),
+        "samples_seen": _COUNT, "epoch": _number(0.0, math.inf), "waiting_for_data": _boolean,
         "reply_to": _optional(_ID), "weights": _optional(_weights),
     }),
     "error": (ErrorSignal, {

@@ -20,7 +20,7 @@ import numpy as np
 
 from . import protocol as p
 from .blocks import MANIFEST, Block, Manifest
-from .cache import Fetch, SampleCache
+from .cache import DEFAULT_TIMEOUT, Fetch, SampleCache
 from .errors import DataError, ProtocolError, WeightsError
 from .mlp import DEFAULT_SIZES, MLP
 from .optim import SGD, make_optimizer
@@ -70,6 +70,8 @@ class Trainer:
         clock: Callable[[], float] = time.monotonic,
         fetch_attempts: int = 4,
         fetch_backoff: float = 0.25,
+        fetch_max_backoff: float = 4.0,
+        fetch_timeout: float = DEFAULT_TIMEOUT,
     ) -> None:
         """Create an idle trainer; call `setup` (or just `run`) to load the manifest.
 
@@ -82,7 +84,8 @@ class Trainer:
                 many seconds (replies and idle signals always carry them): the page shows
                 a few sets a second, and each set costs a copy on both threads.
             clock: Seconds, for `weights_every_s` (tests pass a fake one).
-            fetch_attempts, fetch_backoff: Retry policy of block fetches.
+            fetch_attempts, fetch_backoff, fetch_max_backoff, fetch_timeout: Retry policy
+                of block fetches (see `SampleCache`).
         """
         self._send = send
         self._fetch = fetch
@@ -106,6 +109,8 @@ class Trainer:
         self.cache: SampleCache | None = None
         self._cache_size = cache_size
         self._fetch_attempts, self._fetch_backoff = fetch_attempts, fetch_backoff
+        self._fetch_max_backoff, self._fetch_timeout = fetch_max_backoff, fetch_timeout
+        self.waiting_for_data = False  # the cache is starved: training pauses until a block arrives
         self._inbox: deque[Any] = deque()
         self._wake = asyncio.Event()
         self._closed = False
@@ -141,7 +146,8 @@ class Trainer:
         self.manifest = manifest
         self.cache = SampleCache(self._fetch, manifest.train, cache_size=self._cache_size, seed=self.seed,
                                  rows=manifest.rows, cols=manifest.cols, attempts=self._fetch_attempts,
-                                 backoff=self._fetch_backoff)
+                                 backoff=self._fetch_backoff, max_backoff=self._fetch_max_backoff,
+                                 timeout=self._fetch_timeout)
 
     def submit(self, raw: Any) -> None:
         """Queue a wire command; it is decoded and applied between iterations."""
@@ -164,9 +170,10 @@ class Trainer:
                 if self._closed:
                     break
                 self.cache.replenish()
-                for failure in self.cache.drain_failures():
-                    self._error("data", failure)
-                if self.training:
+                self._report_data()
+                if self.training and self.waiting_for_data:
+                    await self._wait_for_data()
+                elif self.training:
                     try:
                         await self._train_iteration()
                     except Exception as exc:  # noqa: BLE001 - the worker edge: report, never die
@@ -179,6 +186,39 @@ class Trainer:
                     await self._wake.wait()
         finally:
             self.cache.close()
+
+    def _report_data(self) -> None:
+        """Report blocks given up on, and pausing for (or resuming with) data.
+
+        While the cache is starved the trainer says so once, then stays quiet about
+        each further block it cannot fetch (``data_errors`` still counts them).
+        """
+        assert self.cache is not None
+        failures = self.cache.drain_failures()
+        # Starved, and what is left of the block being read does not fill a batch.
+        starved = self.cache.starved and self.cache.available() < self.batch_size
+        if starved != self.waiting_for_data:
+            self.waiting_for_data = starved
+            if starved:
+                self._error("data", (
+                    f"No training data could be fetched: the last {self.cache.skipped_in_row} blocks all failed "
+                    f"(last: {self.cache.last_failure}). Training is paused and resumes by itself when blocks "
+                    f"arrive; check the network connection."))
+            self._signal()
+        elif not starved:
+            for failure in failures:
+                self._error("data", failure)
+
+    async def _wait_for_data(self) -> None:
+        """While starved: sleep until a fetch attempt ends or a command arrives; report the count."""
+        assert self.cache is not None
+        change = asyncio.ensure_future(self.cache.next_change().wait())
+        wake = asyncio.ensure_future(self._wake.wait())
+        await asyncio.wait({change, wake}, return_when=asyncio.FIRST_COMPLETED)
+        change.cancel()
+        wake.cancel()
+        if change.done() and not change.cancelled():
+            self._signal()  # the page's data-error count keeps climbing while it waits
 
     # ---- commands ---------------------------------------------------------------------------
 
@@ -356,6 +396,7 @@ class Trainer:
             test_acc=self.test_acc,
             samples_seen=self.samples_seen,
             epoch=self.samples_seen / train_count if train_count else 0.0,
+            waiting_for_data=self.waiting_for_data,
             reply_to=reply_to,
             weights=self._weights_for_signal(reply_to),
         )))

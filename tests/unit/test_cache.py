@@ -272,3 +272,170 @@ def test_close_cancels_fetches_in_flight(dataset: dict[str, bytes], fetch_factor
         assert fetch.in_flight == 0 and cache.data_futures_len == 0
 
     asyncio.run(scenario())
+
+
+# ---- stalls, starvation and recovery ------------------------------------------------------------
+
+
+def test_a_stalled_fetch_times_out_and_counts_as_a_failure(dataset: dict[str, bytes], fetch_factory: Callable) -> None:
+    fetch = fetch_factory(dataset)
+    never = asyncio.Event()
+
+    async def stalling(path: str) -> bytes:
+        if path == "train-003.bin":
+            await never.wait()  # the server holds the connection and never answers
+        return await fetch(path)
+
+    async def scenario() -> None:
+        cache = _cache(stalling, dataset, cache_size=6, attempts=3, timeout=0.02)
+        manifest = Manifest.from_json(dataset["manifest.json"])
+        with pytest.raises(DataError, match="gave up on train-003.bin after 3 failed attempts; "
+                                            "last: no complete answer within 0.02 s"):
+            await cache.load(manifest.train[3])
+        assert cache.errors == 3
+
+    asyncio.run(scenario())
+
+
+def test_a_block_that_failed_once_no_longer_holds_up_the_others(dataset: dict[str, bytes],
+                                                                fetch_factory: Callable) -> None:
+    fetch = fetch_factory(dataset)
+    calls: list[str] = []
+    never = asyncio.Event()
+
+    async def first_stalls(path: str) -> bytes:
+        calls.append(path)
+        if path == calls[0]:
+            await never.wait()  # the first block planned never arrives
+        return await fetch(path)
+
+    async def scenario() -> None:
+        # Many attempts: giving up on the stalled block would take 100 timeouts, so the other
+        # five blocks can only be read this soon by reading past it.
+        cache = _cache(first_stalls, dataset, cache_size=6, attempts=100, timeout=0.02)
+        x, y = await cache.take(250)  # the five other blocks
+        assert len(y) == 250
+        assert cache.skipped == 0 and cache.errors >= 1
+        cache.close()
+
+    asyncio.run(scenario())
+
+
+def test_a_healthy_slow_block_still_keeps_its_place(dataset: dict[str, bytes], fetch_factory: Callable) -> None:
+    """Without failures, reading order never depends on timing (see the same-seed test above)."""
+    fetch = fetch_factory(dataset)
+    calls: list[str] = []
+
+    async def first_slow(path: str) -> bytes:
+        calls.append(path)
+        if path == calls[0]:
+            await asyncio.sleep(0.05)
+        return await fetch(path)
+
+    async def scenario() -> None:
+        cache = _cache(first_slow, dataset, cache_size=6)
+        _, y = await cache.take(50)
+        block = decode_block(dataset[calls[0]], Manifest.from_json(dataset["manifest.json"]).train[
+            int(calls[0][6:9])])
+        assert sorted(y.tolist()) == sorted(block.labels.tolist())  # the slow first block came first
+        cache.close()
+
+    from inkling.blocks import decode_block
+
+    asyncio.run(scenario())
+
+
+def test_a_starved_cache_probes_one_block_at_a_time_and_refills_when_data_returns(
+    dataset: dict[str, bytes], fetch_factory: Callable
+) -> None:
+    fetch = fetch_factory(dataset, delay=0.002)
+    for i in range(6):
+        fetch.fail[f"train-{i:03d}.bin"] = math.inf
+
+    async def scenario() -> None:
+        cache = _cache(fetch, dataset, cache_size=3, attempts=2, max_backoff=0.005)
+        wake = asyncio.Event()
+        assert await cache.take(10, interrupt=wake) is None  # a block was given up on: report it
+        while not cache.starved:  # the cache's three blocks all fail
+            cache.drain_failures()
+            await cache.take(10, interrupt=wake)
+        assert cache.skipped_in_row >= 3 and "network down" in cache.last_failure
+        fetch.max_in_flight = 0
+        errors = cache.errors
+        waiting = asyncio.ensure_future(cache.take(10))  # no interrupt: it waits for data
+        while cache.errors < errors + 20:  # twenty more failed attempts while starved ...
+            await cache.next_change().wait()
+            assert cache.starved and cache.data_futures_len <= 1
+        assert fetch.max_in_flight == 1  # ... one probe at a time
+        fetch.fail.clear()  # the data comes back
+        x, y = await waiting
+        assert len(y) == 10 and not cache.starved and cache.skipped_in_row == 0
+        await _settle(cache)
+        assert cache.data_len == 3  # back to a full cache
+        cache.close()
+
+    asyncio.run(scenario())
+
+
+def test_first_block_waits_past_failing_blocks(dataset: dict[str, bytes], fake_fetch: Any) -> None:
+    for i in range(5):  # only train-005 arrives
+        fake_fetch.fail[f"train-{i:03d}.bin"] = math.inf
+
+    async def scenario() -> None:
+        cache = _cache(fake_fetch, dataset, cache_size=6, attempts=2)
+        cache.replenish()
+        await cache.first_block()
+        assert cache.loaded == 1 and cache.available() == 50
+        cache.close()
+
+    asyncio.run(scenario())
+
+
+def test_first_block_waits_past_a_failed_first_attempt(dataset: dict[str, bytes], fake_fetch: Any) -> None:
+    calls: list[str] = []
+
+    async def first_call_fails(path: str) -> bytes:
+        calls.append(path)
+        if len(calls) == 1:
+            raise OSError(f"connection reset fetching {path}")
+        return await fake_fetch(path)
+
+    async def scenario() -> None:
+        cache = _cache(first_call_fails, dataset, cache_size=1, attempts=3)
+        cache.replenish()
+        await cache.first_block()  # the first attempt of the first block failed; its retry did not
+        assert cache.loaded == 1 and cache.errors == 1 and cache.skipped == 0 and calls[0] == calls[1]
+        cache.close()
+
+    asyncio.run(scenario())
+
+
+def test_first_block_says_why_when_not_one_block_arrives(dataset: dict[str, bytes], fake_fetch: Any) -> None:
+    for i in range(6):
+        fake_fetch.fail[f"train-{i:03d}.bin"] = math.inf
+
+    async def scenario() -> None:
+        cache = _cache(fake_fetch, dataset, cache_size=4, attempts=2)
+        cache.replenish()
+        with pytest.raises(DataError, match=r"no training block could be fetched: the first 4 blocks tried all "
+                                            r"failed \(last: gave up on train-00\d\.bin .*network down"):
+            await cache.first_block()
+        cache.close()
+
+    asyncio.run(scenario())
+
+
+def test_skipped_blocks_are_not_counted_as_held(dataset: dict[str, bytes], fake_fetch: Any) -> None:
+    fake_fetch.fail["train-001.bin"] = math.inf
+
+    async def scenario() -> None:
+        cache = _cache(fake_fetch, dataset, cache_size=6, attempts=2)
+        cache.replenish()
+        await _settle(cache)
+        assert cache.skipped == 1 and cache.data_len == 5
+        cache.replenish()  # its place goes to a new fetch
+        await _settle(cache)
+        assert cache.data_len == 6
+        cache.close()
+
+    asyncio.run(scenario())

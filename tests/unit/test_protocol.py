@@ -86,6 +86,7 @@ def _signal(**changes: Any) -> p.ResponseSignal:
 
 SIGNALS = [
     _signal(), _signal(weights=None, loss=None, acc=None, test_acc=None, reply_to=None, training=False),
+    _signal(waiting_for_data=True),
     p.ErrorSignal(seq=1, kind="protocol", message="lrate: must be finite", field="lrate", command="set_learning_rate",
                   reply_to=4),
     p.ErrorSignal(seq=2, kind="divergence", message="loss became nan"),
@@ -114,7 +115,8 @@ def test_the_response_signal_has_the_fields_the_design_names() -> None:
     wire = p.encode_signal(_signal())
     assert set(wire) >= {"weights", "loss", "acc", "batch_size", "lrate", "data_len", "data_futures_len",
                          "iteration", "cache_size", "training", "samples_per_s", "cache_waits", "seq", "test_acc",
-                         "reply_to", "optimizer", "hidden", "data_errors", "samples_seen", "epoch"}
+                         "reply_to", "optimizer", "hidden", "data_errors", "samples_seen", "epoch",
+                         "waiting_for_data"}
 
 
 # ---- invalid commands: (wire dict, field the error must name) ------------------------------------

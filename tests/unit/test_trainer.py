@@ -311,22 +311,106 @@ def test_signals_can_leave_out_the_weights(fake_fetch: Any) -> None:
     assert sent[0]["weights"] is None
 
 
-def test_when_no_block_can_be_fetched_training_reports_it_and_still_obeys(fake_fetch: Any) -> None:
+PAUSED = "No training data could be fetched"
+
+
+def test_when_no_block_can_be_fetched_training_pauses_once_and_resumes_by_itself(fake_fetch: Any) -> None:
+    for i in range(6):
+        fake_fetch.fail[f"train-{i:03d}.bin"] = math.inf
+    probes_while_paused: list[int] = []
+
+    def script(message: dict[str, Any], trainer: Trainer) -> None:
+        if message["type"] == "error" and PAUSED in message["message"]:
+            probes_while_paused.append(len(fake_fetch.calls))
+        if message["type"] == "signal" and message["waiting_for_data"] and message["data_errors"] >= 40:
+            fake_fetch.fail.clear()  # the data comes back
+        if message["type"] == "signal" and message["iteration"] >= 10:
+            trainer.close()
+
+    sent = drive(fake_fetch, [{"type": "start", "id": 1}], script, fetch_attempts=2, cache_size=2,
+                 fetch_max_backoff=0.005)
+    errors = [(n, m) for n, m in enumerate(sent) if m["type"] == "error"]
+    paused = [n for n, m in errors if PAUSED in m["message"]]
+    assert len(paused) == 1, "one message says training is paused, not one per block"
+    pause = paused[0]
+    message = sent[pause]["message"]
+    assert sent[pause]["kind"] == "data" and "network down for train-" in message
+    assert "Training is paused and resumes by itself when blocks arrive" in message
+    # Before the pause at most one block was reported skipped (the cache holds two); after it, none.
+    assert all(n < pause and "skipped" in m["message"] for n, m in errors if n != pause)
+    assert len(errors) <= 2
+    resumed = next(n for n, m in enumerate(sent) if n > pause and m["type"] == "signal" and not m["waiting_for_data"])
+    waiting = [m for m in sent[pause + 1 : resumed]]
+    assert waiting and all(m["type"] == "signal" and m["training"] and m["iteration"] == 0 for m in waiting)
+    counts = [m["data_errors"] for m in waiting]
+    assert counts == sorted(counts) and counts[-1] >= 40  # the count climbs while it waits
+    after = [m for m in sent[resumed:] if m["type"] == "signal"]
+    assert after[-1]["iteration"] == 10 and not any(m["waiting_for_data"] for m in after)
+    assert sent[-1]["data_errors"] >= counts[-1]
+
+
+def test_data_that_goes_away_mid_run_pauses_training_and_its_return_resumes_it(fake_fetch: Any) -> None:
+    down = False
+    real = fake_fetch.__call__
+
+    async def fetch(path: str) -> bytes:
+        if down and path.endswith(".bin"):
+            raise OSError(f"{path} answered HTTP 503")
+        return await real(path)
+
+    def script(message: dict[str, Any], trainer: Trainer) -> None:
+        nonlocal down
+        if message["type"] == "signal" and message["iteration"] == 12 and not down:
+            down = True  # the data server goes away; a part of a block is still cached
+        if message["type"] == "signal" and message["waiting_for_data"] and message["data_errors"] >= 60:
+            down = False
+        if message["type"] == "signal" and message["iteration"] >= 40:
+            trainer.close()
+
+    # 32-sample batches from 50-sample blocks: a part of a block is left when the data stops.
+    sent = drive(fetch, [{"type": "start"}], script, fetch_attempts=2, cache_size=2, fetch_max_backoff=0.005,
+                 batch_size=32)
+    paused = [n for n, m in enumerate(sent) if m["type"] == "error" and PAUSED in m["message"]]
+    assert len(paused) == 1 and "HTTP 503" in sent[paused[0]]["message"]
+    stalled = {m["iteration"] for m in sent[paused[0]:] if m["type"] == "signal" and m["waiting_for_data"]}
+    assert len(stalled) == 1 and 12 <= stalled.pop() < 40  # no progress while paused
+    assert sent[-1]["iteration"] == 40 and not sent[-1]["waiting_for_data"]
+
+
+def test_a_paused_trainer_still_obeys_commands(fake_fetch: Any) -> None:
     for i in range(6):
         fake_fetch.fail[f"train-{i:03d}.bin"] = math.inf
 
     def script(message: dict[str, Any], trainer: Trainer) -> None:
-        if message["type"] == "error" and message["seq"] == 4:
-            trainer.submit({"type": "stop", "id": 2})
-        if message.get("reply_to") == 2:
+        if message["type"] == "error" and PAUSED in message["message"]:
+            trainer.submit({"type": "set_batch_size", "batch_size": 7, "id": 2})
+            trainer.submit({"type": "stop", "id": 3})
+        if message.get("reply_to") == 3:
             trainer.close()
 
-    sent = drive(fake_fetch, [{"type": "start", "id": 1}], script, fetch_attempts=2, cache_size=2)
-    gist = summary(sent)
-    assert gist[0] == ("signal", 0, True, 1) and gist[-1] == ("signal", 0, False, 2)
-    assert len(gist) >= 5 and set(gist[1:-1]) == {("error", "data", None, None)}
-    assert all("failed attempts" in m["message"] and "skipped" in m["message"] for m in sent[1:-1])
-    assert sent[-1]["data_errors"] >= 6
+    sent = drive(fake_fetch, [{"type": "start", "id": 1}], script, fetch_attempts=2, cache_size=2,
+                 fetch_max_backoff=0.005)
+    replies = {m["reply_to"]: m for m in sent if m["type"] == "signal" and m["reply_to"]}
+    assert replies[2]["batch_size"] == 7 and replies[2]["waiting_for_data"] and replies[2]["training"]
+    assert not replies[3]["training"] and replies[3]["iteration"] == 0
+
+
+def test_a_stalled_fetch_times_out_counts_and_training_goes_on(dataset: dict[str, bytes],
+                                                               fetch_factory: Callable) -> None:
+    fetch = fetch_factory(dataset)
+    stalled = asyncio.Event()  # never set: the server holds the connection and never answers
+
+    async def stalling(path: str) -> bytes:
+        if path == "train-002.bin":
+            await stalled.wait()
+        return await fetch(path)
+
+    sent = drive(stalling, [{"type": "start"}], lambda m, t: m.get("iteration", 0) >= 30 and t.close(),
+                 batch_size=25, fetch_attempts=2, fetch_timeout=0.05)
+    errors = [m for m in sent if m["type"] == "error"]
+    assert errors and all(m["kind"] == "data" and "gave up on train-002.bin" in m["message"] for m in errors)
+    assert all("no complete answer within 0.05 s" in m["message"] for m in errors)
+    assert sent[-1]["iteration"] == 30 and sent[-1]["data_errors"] >= 2
 
 
 def test_teaching_misread_real_digits_keeps_test_accuracy(mnist_dir: Any) -> None:

@@ -19,7 +19,7 @@ from .inference import Predictor
 from .loading import Loading
 from .recovery import RESTART_WINDOW_S, Continuity, RestartGuard
 from .samples import TestDigits
-from .stats import stat_texts
+from .stats import data_news, stat_texts, train_state_text
 from .storage import AUTOSAVE_EVERY_S, Autosave, Snapshot, architecture, export_weights, read_weights_file
 from .wire import from_js_message, to_js_message
 
@@ -261,6 +261,9 @@ class App:
     def _follow(self, signal: ResponseSignal) -> None:
         """Show a signal: stats, charts, buttons, and its weights in every prediction."""
         signal = self.counts.apply(signal)
+        news = data_news(self.signal, signal)
+        if news is not None:
+            self.notify("info", news)
         self.signal = signal
         for testid, text in stat_texts(signal).items():
             if self._stat_shown.get(testid) != text:  # only what changed touches the DOM
@@ -271,6 +274,7 @@ class App:
                 self._stat_shown[testid] = text
         self.charts.add(signal)
         self.controls.sync(signal)
+        set_text(self.train_state, train_state_text(signal))  # also says when it waits for data
         if signal.weights is not None:
             self.predictor.use_signal_weights(signal.weights)
         self.autosave.consider(Snapshot(self.predictor.version, self.predictor.weights, bool(signal.training),

@@ -7,6 +7,8 @@ import math
 from ..protocol import ResponseSignal
 
 DASH = "–"
+DATA_OK = "ok"
+DATA_WAITING = "waiting for data"
 
 
 def _number(value: float | None, digits: int) -> str:
@@ -45,4 +47,24 @@ def stat_texts(signal: ResponseSignal) -> dict[str, str]:
         "stat-cache-waits": str(signal.cache_waits),
         "stat-samples-seen": str(signal.samples_seen),
         "stat-data-errors": str(signal.data_errors),
+        "stat-data-state": DATA_WAITING if signal.waiting_for_data else DATA_OK,
     }
+
+
+def train_state_text(signal: ResponseSignal) -> str:
+    """The ``train-state`` pill: ``training``, ``idle``, or ``waiting for data`` while training is paused for it."""
+    if signal.training:
+        return DATA_WAITING if signal.waiting_for_data else "training"
+    return "idle"
+
+
+def data_news(before: ResponseSignal | None, after: ResponseSignal) -> str | None:
+    """What to tell the user if training data arrives again between two shown signals, else None.
+
+    (Pausing needs no news from here: the worker says why in an error message.)
+    """
+    if before is None or not before.waiting_for_data or after.waiting_for_data:
+        return None
+    if after.training:
+        return "Training data arrives again: training resumed by itself."
+    return "Training data arrives again."

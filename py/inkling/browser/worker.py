@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any, Awaitable, Callable
 
+from ..cache import DEFAULT_TIMEOUT
 from ..errors import DataError
 from ..trainer import Trainer
 from .wire import from_js_message, to_js_message
@@ -28,23 +29,30 @@ def post(message: dict[str, Any]) -> None:
 WEIGHTS_EVERY_S = 0.05
 
 
-def make_fetch(data_url: str) -> Callable[[str], Awaitable[bytes]]:
+def make_fetch(data_url: str, timeout: float = DEFAULT_TIMEOUT) -> Callable[[str], Awaitable[bytes]]:
     """The Trainer's ``fetch``: the bytes of ``data_url + path``, via ``pyfetch``.
 
+    The request is aborted after ``timeout`` seconds (headers and body), so a server
+    that stalls frees its connection; the cache's own timeout (cancelling the task,
+    which pyfetch also turns into an abort) is what counts the failure.
+
     Raises (from the returned coroutine):
-        DataError: The request failed or the server did not answer 200.
+        DataError: The request failed, timed out, or the server did not answer 200.
     """
+    from js import AbortSignal
     from pyodide.http import pyfetch
 
     async def fetch(path: str) -> bytes:
         url = data_url + path
         try:
-            response = await pyfetch(url)
-        except Exception as error:  # a failed fetch surfaces as a JS TypeError
+            response = await pyfetch(url, signal=AbortSignal.timeout(int(timeout * 1000)))
+            if not response.ok:
+                raise DataError(f"{url} answered HTTP {response.status}", path)
+            return await response.bytes()
+        except DataError:
+            raise
+        except Exception as error:  # a failed or aborted fetch surfaces as a JS error (AbortError)
             raise DataError(f"could not fetch {url}: {error}", path) from None
-        if not response.ok:
-            raise DataError(f"{url} answered HTTP {response.status}", path)
-        return await response.bytes()
 
     return fetch
 
@@ -64,28 +72,20 @@ async def boot(data_url: str) -> Callable[[Any], None]:
         ``handle(message)`` for every message the page sends (a JS object).
         Its proxy lives as long as the worker, so it is never destroyed.
     """
-    fetch = make_fetch(data_url)
-    # Resolved by the first block the cache fetches (or its failure): start-up's last stage.
-    first_block: asyncio.Future = asyncio.get_event_loop().create_future()
-
-    async def fetch_and_note(path: str) -> bytes:
-        try:
-            data = await fetch(path)
-        except DataError as error:
-            if not first_block.done():
-                first_block.set_exception(error)
-            raise
-        if path != "manifest.json" and not first_block.done():
-            first_block.set_result(path)
-        return data
-
     post({"type": "progress", "stage": "data", "detail": "reading the data manifest"})
-    trainer = Trainer(post, fetch_and_note, weights_every_s=WEIGHTS_EVERY_S)
-    await trainer.setup()
+    trainer = Trainer(post, make_fetch(data_url), weights_every_s=WEIGHTS_EVERY_S)
+    await trainer.setup()  # a DataError here (no manifest) fails start-up, reported by worker.js
+    assert trainer.cache is not None
     post({"type": "progress", "stage": "data", "detail": "fetching the first block of MNIST"})
     task = asyncio.ensure_future(_run(trainer))
     _running.add(task)
-    await first_block  # a DataError here fails start-up, reported by worker.js with its stage
+    try:
+        # The cache retries and skips bad blocks: one flaky block does not fail start-up, but a
+        # data folder from which not a single block arrives does, saying why.
+        await trainer.cache.first_block()
+    except DataError:
+        trainer.close()
+        raise
     post({"type": "ready"})
 
     def handle(message: Any) -> None:
