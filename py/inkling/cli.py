@@ -135,6 +135,11 @@ class _Run:
         signal = p.decode_signal(message)
         assert isinstance(signal, p.ResponseSignal)
         self.last = signal
+        if signal.waiting_for_data:
+            # The page waits for the network to come back; local files that all fail will not.
+            self.error = self.error or "no training block could be read"
+            self.trainer.close()
+            return
         if signal.reply_to in self._evaluating:
             self._evaluated(signal)
         elif signal.training and signal.reply_to is None:

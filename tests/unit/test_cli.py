@@ -62,6 +62,15 @@ def test_missing_data_says_how_to_prepare_it(tmp_path: Path, capsys: pytest.Capt
     assert "python build.py data" in err and "python -m inkling prepare" in err
 
 
+def test_unreadable_blocks_end_the_run_with_an_error(data_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    for block in data_dir.glob("train-*"):
+        block.write_bytes(b"not a block")
+    assert main(["train", "--data", str(data_dir), "--json"]) == 1
+    captured = capsys.readouterr()
+    assert "No training data could be fetched" in captured.err
+    assert json.loads(captured.out)["error"] is not None
+
+
 @pytest.mark.parametrize(
     "args, option",
     [(["--batch-size", "0"], "--batch-size"), (["--lr", "nan"], "--lr"), (["--lr", "-1"], "--lr"),
