@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import time
 from typing import Any
+from urllib.parse import urlsplit
 
 from .bench_main_thread import CELL, _stroke
 from .harness import Bench, start_training, summary
@@ -20,7 +21,9 @@ def worker_heap(browser: Any, page: Any, collect_garbage: bool = False) -> dict[
     cdp = browser.new_browser_cdp_session()
     try:
         targets = cdp.send("Target.getTargets")["targetInfos"]
-        worker = next((t for t in targets if t["type"] == "worker" and t["url"].endswith("/workers/worker.js")), None)
+        # The worker's URL carries a query (the name of the lock it holds), so match on the path.
+        worker = next((t for t in targets if t["type"] == "worker"
+                       and urlsplit(t["url"]).path.endswith("/workers/worker.js")), None)
         if worker is None:
             raise RuntimeError("no worker target for workers/worker.js")
         replies: dict[int, dict[str, Any]] = {}  # by request id; the target's events carry none
