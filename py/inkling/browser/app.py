@@ -131,7 +131,9 @@ class App:
             what = "weights"
             if restored.settings is not None:
                 what = "weights and settings"
-                await self._give_settings(restored.settings)
+                reply = await self._give_settings(restored.settings)
+                if isinstance(reply, ResponseSignal):
+                    self._follow(reply)
             when = f" at {time.strftime('%H:%M:%S', time.localtime(restored.saved_at))}" if restored.saved_at else ""
             self.notify("info", f"Restored the {architecture(restored.weights)} {what} saved in this browser{when}.")
         if not self.bridge.watchesWorker:
@@ -141,13 +143,11 @@ class App:
         self._set_enabled(True)
         self.loading.ready()
 
-    async def _give_settings(self, settings: TrainingSettings) -> None:
-        """Send the worker these settings and show its state once it took them."""
-        for command in settings.commands():
+    async def _give_settings(self, settings: TrainingSettings | None) -> ResponseSignal | ErrorSignal:
+        """Send the worker these settings (if any); its reply to a status request once it took them."""
+        for command in settings.commands() if settings is not None else []:
             self.send(command)
-        reply = await self.request({"type": "status"})
-        if isinstance(reply, ResponseSignal):
-            self._follow(reply)
+        return await self.request({"type": "status"})
 
     def _set_training_enabled(self, enabled: bool) -> None:
         """Training controls and import (they need the worker); drawing and export do not."""
@@ -332,9 +332,7 @@ class App:
             weights, source = (None, "new random weights") if saved is None else (saved.weights, "the saved weights")
         if weights is not None and not await self.apply_weights(weights, source):
             source = "new random weights"
-        for command in self._lost_settings.commands() if self._lost_settings is not None else []:
-            self.send(command)
-        reply = await self.request({"type": "status"})
+        reply = await self._give_settings(self._lost_settings)
         if losses != self._losses or not isinstance(reply, ResponseSignal):
             return  # this worker was lost too; its successor recovers
         if self._resume_training:
