@@ -145,6 +145,19 @@ class FromWheel:
 
 
 @dataclass(frozen=True)
+class WholeWheel:
+    """A wheel from PyPI, kept whole (the kernel compiler)."""
+
+    carrier: PipCarrier
+
+    def describe(self) -> str:
+        return f"pip download --no-deps {self.carrier.requirement}"
+
+    def fetch(self, fetcher: Fetcher) -> bytes:
+        return fetcher.pip_carrier(self.carrier).read_bytes()
+
+
+@dataclass(frozen=True)
 class Pin:
     """A file we need: its path in the cache (and in dist/ when shipped), sha256 and sources."""
 
@@ -256,6 +269,16 @@ MNIST_PINS: tuple[Pin, ...] = (
 )
 # The Pyodide packages shipped (and kept in the trimmed pyodide-lock.json).
 SHIPPED_PACKAGES = ("micropip", "numpy", "packaging")
+# The kernel's compiler: the `ziglang` wheel carries clang and wasm-ld (shared/RUNTIME.md). One pin per
+# platform whose wheel we have checked; used only when py/inkling/engine/kernel.c changes.
+ZIGLANG_VERSION = "0.17.0"
+ZIGLANG_PINS: dict[str, Pin] = {
+    "x86_64": Pin(
+        f"tools/ziglang-{ZIGLANG_VERSION}-py3-none-manylinux_2_12_x86_64.manylinux2010_x86_64.musllinux_1_1_x86_64.whl",
+        "97079827064a7492cce5541ceb438ae8003ce1e54e399676da2d62fb7a5dc08b",
+        (WholeWheel(PipCarrier(f"ziglang=={ZIGLANG_VERSION}",
+                               "97079827064a7492cce5541ceb438ae8003ce1e54e399676da2d62fb7a5dc08b", "")),)),
+}
 
 
 # --------------------------------------------------------------------------------------------
@@ -617,6 +640,94 @@ def _import_prepare_mnist(py_dir: Path) -> tuple[Callable[[Path, Path], object],
 
 
 # --------------------------------------------------------------------------------------------
+# The engine's kernel: py/inkling/engine/kernel.c compiled to WebAssembly side modules
+# --------------------------------------------------------------------------------------------
+
+KERNEL_SOURCE = "inkling/engine/kernel.c"  # below py/
+# Emscripten-style side modules (a dylink.0 section; they import only env.memory, __memory_base and
+# __table_base) that Pyodide's ctypes loads, built without Emscripten (shared/RUNTIME.md).
+KERNEL_CFLAGS = ("--target=wasm32-unknown-emscripten", "-fPIC", "-fvisibility=hidden", "-nostdlib", "-O3",
+                 "-msimd128", "-Wall", "-Wextra", "-Werror")
+KERNEL_LDFLAGS = ("--experimental-pic", "-shared", "--no-entry")
+# Shipped in the wheel beside kernel.c, under these names (inkling.engine.select loads them).
+KERNEL_BUILDS: dict[str, tuple[str, ...]] = {
+    "inkling/engine/kernel-simd128.wasm": (),
+    "inkling/engine/kernel-relaxed.wasm": ("-mrelaxed-simd", "-DINKLING_RELAXED"),
+}
+
+
+def _ziglang_pin() -> Pin:
+    import platform
+
+    machine = platform.machine().lower()
+    machine = {"amd64": "x86_64"}.get(machine, machine)
+    if sys.platform != "linux" or machine not in ZIGLANG_PINS:
+        raise BuildError(f"no kernel compiler is pinned for {sys.platform}/{machine}: add the sha256 of its "
+                         f"ziglang=={ZIGLANG_VERSION} wheel to ZIGLANG_PINS in build.py "
+                         f"(pinned: {', '.join(f'linux/{m}' for m in ZIGLANG_PINS)})")
+    return ZIGLANG_PINS[machine]
+
+
+def _ziglang(paths: Paths, fetcher: Fetcher) -> Path:
+    """The `zig` executable of the pinned ziglang wheel, unpacked once into the cache."""
+    pin = _ziglang_pin()
+    home = paths.cache / "tools" / f"ziglang-{pin.sha256[:16]}"
+    zig = home / "ziglang" / "zig"
+    if (home / ".unpacked").is_file() and zig.is_file():
+        return zig
+    wheel = fetcher.ensure(pin)
+    fetcher.log(f"unpacking the kernel compiler {wheel.name} ...")
+    shutil.rmtree(home, ignore_errors=True)
+    with zipfile.ZipFile(wheel) as zf:
+        zf.extractall(home)
+    zig.chmod(0o755)
+    (home / ".unpacked").write_text(pin.sha256)
+    return zig
+
+
+def _kernel_key(source: bytes) -> str:
+    """What a kernel build depends on: its source, the flags and the compiler."""
+    recipe = json.dumps([KERNEL_CFLAGS, KERNEL_LDFLAGS, KERNEL_BUILDS, ZIGLANG_VERSION,
+                         sorted(pin.sha256 for pin in ZIGLANG_PINS.values())])
+    return sha256_bytes(source + recipe.encode())[:16]
+
+
+def build_kernel(paths: Paths, fetcher: Fetcher) -> dict[str, bytes]:
+    """Compile kernel.c once per build in `KERNEL_BUILDS` (cached by source, flags and compiler).
+
+    Returns:
+        {path inside the wheel: the side module's bytes}.
+    Raises:
+        BuildError: no compiler for this machine, or the kernel does not compile.
+    """
+    source_path = paths.py / KERNEL_SOURCE
+    source = source_path.read_bytes()
+    out_dir = paths.cache / "kernel" / _kernel_key(source)
+    outputs = {arc: out_dir / Path(arc).name for arc in KERNEL_BUILDS}
+    if all(path.is_file() for path in outputs.values()):
+        return {arc: path.read_bytes() for arc, path in outputs.items()}
+    zig = _ziglang(paths, fetcher)
+    include = zig.parent / "lib" / "include"  # wasm_simd128.h: not on clang's default path here
+    env = {**os.environ, "ZIG_GLOBAL_CACHE_DIR": str(paths.cache / "zig-cache"),
+           "ZIG_LOCAL_CACHE_DIR": str(paths.cache / "zig-cache")}
+    started = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix="kernel-", dir=paths.cache) as tmp:
+        for arc, extra in KERNEL_BUILDS.items():
+            obj, wasm = Path(tmp) / (Path(arc).stem + ".o"), Path(tmp) / Path(arc).name
+            for cmd in ([str(zig), "clang", *KERNEL_CFLAGS, *extra, "-isystem", str(include), "-c",
+                         str(source_path), "-o", str(obj)],
+                        [str(zig), "wasm-ld", *KERNEL_LDFLAGS, str(obj), "-o", str(wasm)]):
+                result = subprocess.run(cmd, capture_output=True, text=True, env=env)
+                if result.returncode != 0:
+                    raise BuildError(f"compiling {KERNEL_SOURCE} ({Path(arc).name}) failed:\n"
+                                     f"{(result.stderr or result.stdout).strip()}\ncommand: {' '.join(cmd)}")
+            write_atomic(outputs[arc], wasm.read_bytes())
+    fetcher.log(f"kernel: {', '.join(f'{Path(a).name} {p.stat().st_size} B' for a, p in outputs.items())} "
+                f"in {time.monotonic() - started:.1f} s")
+    return {arc: path.read_bytes() for arc, path in outputs.items()}
+
+
+# --------------------------------------------------------------------------------------------
 # The inkling wheel, written directly (no network, no build backend)
 # --------------------------------------------------------------------------------------------
 
@@ -668,8 +779,8 @@ def _package_files(py_dir: Path) -> list[tuple[str, Path]]:
     return files
 
 
-def build_wheel(py_dir: Path, pyproject: Path) -> tuple[str, bytes]:
-    """Build the project's pure-Python wheel from `py_dir` in memory.
+def build_wheel(py_dir: Path, pyproject: Path, extra: dict[str, bytes] | None = None) -> tuple[str, bytes]:
+    """Build the project's pure-Python wheel from `py_dir` in memory, plus `extra` {archive path: bytes}.
 
     Returns:
         (wheel file name, wheel bytes); the bytes depend only on the sources and pyproject.
@@ -679,9 +790,10 @@ def build_wheel(py_dir: Path, pyproject: Path) -> tuple[str, bytes]:
     project = read_project(pyproject)
     name = wheel_name(project)
     dist_info = name.split("-py3-")[0] + ".dist-info"
-    entries = [(arc, path.read_bytes()) for arc, path in _package_files(py_dir)]
+    entries = [(arc, path.read_bytes()) for arc, path in _package_files(py_dir) if arc not in (extra or {})]
     if not entries:
         raise BuildError(f"no Python package (a folder of .py files) under {py_dir}")
+    entries += sorted((extra or {}).items())
     entries.append((f"{dist_info}/METADATA", _metadata(project).encode()))
     wheel_meta = "Wheel-Version: 1.0\nGenerator: inkling build.py\nRoot-Is-Purelib: true\nTag: py3-none-any\n"
     entries.append((f"{dist_info}/WHEEL", wheel_meta.encode()))
@@ -813,7 +925,8 @@ def build_site(paths: Paths, fetcher: Fetcher) -> dict[str, object]:
             site.copy(fetched[pin.name], pin.name)
     lock = trimmed_lock(fetched[LOCK_NAME].read_bytes())
     site.write(LOCK_NAME, lock)
-    name, wheel = build_wheel(paths.py, paths.pyproject)
+    kernel = build_kernel(paths, fetcher)
+    name, wheel = build_wheel(paths.py, paths.pyproject, kernel)
     site.write(f"wheels/{name}", wheel)
     for rel in data_files(paths.data):
         site.copy(paths.data / rel, f"data/{rel}")
@@ -826,6 +939,7 @@ def build_site(paths: Paths, fetcher: Fetcher) -> dict[str, object]:
         "uplot": UPLOT.version,
         "pyodide_packages": {name: entry["version"] for name, entry in json.loads(lock)["packages"].items()},
         "data_manifest": "data/manifest.json",
+        "kernel": {Path(arc).name: sha256_bytes(data) for arc, data in kernel.items()},
     }
     site.write("build-info.json", (json.dumps(info, indent=2) + "\n").encode())
     removed = site.remove_stale()

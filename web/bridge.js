@@ -82,6 +82,8 @@ function startWorker() {
   const lock = `inkling-worker-${PAGE_ID}-${workerCount}`;
   const url = new URL(WORKER_URL);
   url.searchParams.set("lock", lock);
+  const engine = new URL(location.href).searchParams.get("engine");  // ?engine=numpy forces the fallback
+  if (engine) url.searchParams.set("engine", engine);
   const started = new Worker(url, { type: "module" });
   const first = workerCount === 1;
   let ready = false;

@@ -7,6 +7,9 @@ import { loadPyodide } from "../pyodide/pyodide.mjs";
 const PYODIDE_URL = new URL("../pyodide/", import.meta.url).href;
 const WHEEL_URL = new URL("../wheels/inkling-0.1.0-py3-none-any.whl", import.meta.url).href;
 const DATA_URL = new URL("../data/", import.meta.url).href;
+// Which engine computes the products: "auto" (the fastest that works) unless the page's URL said
+// otherwise (?engine=numpy, passed on by bridge.js); inkling.engine.select checks the name.
+const ENGINE = new URL(import.meta.url).searchParams.get("engine") || "auto";
 
 // First of all, hold the Web Lock named by the page (bridge.js) for as long as this worker
 // lives: the browser releases it only when the worker is gone (terminated, closed, crashed),
@@ -72,7 +75,7 @@ async function boot() {
     stage = "data";
     const entry = pyodide.pyimport("inkling.browser.worker");
     // boot() posts the remaining progress and the final {"type": "ready"} itself.
-    const handler = await entry.boot(DATA_URL);
+    const handler = await entry.boot(DATA_URL, ENGINE);
     entry.destroy();
     handle = (data) => handler(data);
     for (const data of early.splice(0)) self.onmessage({ data });

@@ -1,40 +1,45 @@
 """A multi-layer perceptron in numpy: ReLU hidden layers, softmax cross-entropy, float32.
 
-Read it top to bottom: the one `matmul`, the initialisation, the forward pass, the
+Read it top to bottom: the one `matmul` (and the engine under it), the initialisation, the forward pass, the
 loss and its gradients (the backward pass), then loading and saving weights.
 """
 
 from __future__ import annotations
 
 import re
-from typing import Callable, Mapping, NamedTuple, Sequence
+from typing import Mapping, NamedTuple, Sequence
 
 import numpy as np
 
+from .engine import Engine, NumpyEngine
 from .errors import WeightsError
 
 DEFAULT_SIZES = (784, 128, 10)
 
-MatmulKernel = Callable[[np.ndarray, np.ndarray], np.ndarray]
-_kernel: MatmulKernel = np.matmul
+_engine: Engine = NumpyEngine()
 
 
 def matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Return the matrix product ``a @ b``.
 
     Every matrix product of the forward and backward passes goes through here:
-    they are nearly all of a training step's time in Pyodide, so a faster kernel
-    (for example scipy's BLAS ``sgemm``) can be swapped in with
-    `use_matmul_kernel` without touching the maths. Arguments may be transposed
-    views; a kernel must accept them as they are.
+    they are nearly all of a training step's time in Pyodide, whose numpy has no
+    BLAS, so the engine under them (numpy, or the WebAssembly SIMD kernel) is
+    chosen once with `use_engine`, without touching the maths. Arguments may be
+    transposed views; an engine takes them as they are.
     """
-    return _kernel(a, b)
+    return _engine.matmul(a, b)
 
 
-def use_matmul_kernel(kernel: MatmulKernel | None) -> None:
-    """Route `matmul` through ``kernel(a, b) -> a @ b``; ``None`` restores ``np.matmul``."""
-    global _kernel
-    _kernel = np.matmul if kernel is None else kernel
+def use_engine(engine: Engine | None) -> None:
+    """Route `matmul` through ``engine``; ``None`` restores numpy (`NumpyEngine`)."""
+    global _engine
+    _engine = NumpyEngine() if engine is None else engine
+
+
+def engine_name() -> str:
+    """The name of the engine in use (``numpy``, ``wasm simd128``, ``wasm relaxed-simd``)."""
+    return _engine.name
 
 
 class StepResult(NamedTuple):

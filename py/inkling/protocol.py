@@ -17,6 +17,7 @@ from typing import Any, Callable, ClassVar, Mapping, Union
 
 import numpy as np
 
+from .engine import ENGINE_NAMES
 from .errors import ProtocolError
 from .optim import OPTIMIZERS
 
@@ -175,6 +176,8 @@ class ResponseSignal:
         epoch: ``samples_seen`` in epochs of the training set (fractional).
         waiting_for_data: No training block could be fetched lately: training is
             paused until one arrives (it resumes by itself).
+        engine: What computes the worker's matrix products: ``numpy``, ``wasm simd128``
+            or ``wasm relaxed-simd`` (see `inkling.engine`).
         reply_to: The ``id`` of the command this answers, if any.
         weights: ``{"W1": array, ...}`` of the model after this iteration, or None.
     """
@@ -199,6 +202,7 @@ class ResponseSignal:
     samples_seen: int
     epoch: float
     waiting_for_data: bool = False
+    engine: str = "numpy"
     reply_to: int | None = None
     weights: dict[str, np.ndarray] | None = None
     type: ClassVar[str] = "signal"
@@ -482,7 +486,7 @@ _SIGNALS: dict[str, tuple[type, dict[str, Check]]] = {
         "cache_size": _integer(1, MAX_CACHE_SIZE), "samples_per_s": _number(0.0, math.inf),
         "cache_waits": _COUNT, "data_errors": _COUNT, "test_acc": _optional(_RATIO),
         "samples_seen": _COUNT, "epoch": _number(0.0, math.inf), "waiting_for_data": _boolean,
-        "reply_to": _optional(_ID), "weights": _optional(_weights),
+        "engine": _text(ENGINE_NAMES), "reply_to": _optional(_ID), "weights": _optional(_weights),
     }),
     "error": (ErrorSignal, {
         "seq": _COUNT, "kind": _text(ERROR_KINDS), "message": _text(), "field": _optional(_text()),

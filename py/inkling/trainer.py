@@ -22,7 +22,7 @@ from . import protocol as p
 from .blocks import MANIFEST, Block, Manifest
 from .cache import DEFAULT_TIMEOUT, Fetch, SampleCache
 from .errors import DataError, ProtocolError, WeightsError
-from .mlp import DEFAULT_SIZES, MLP
+from .mlp import DEFAULT_SIZES, MLP, engine_name
 from .optim import SGD, make_optimizer
 
 # Defaults shared by the page and the CLI. Momentum SGD whose rate shrinks 0.3x after each
@@ -397,6 +397,7 @@ class Trainer:
             samples_seen=self.samples_seen,
             epoch=self.samples_seen / train_count if train_count else 0.0,
             waiting_for_data=self.waiting_for_data,
+            engine=engine_name(),
             reply_to=reply_to,
             weights=self._weights_for_signal(reply_to),
         )))

@@ -7,7 +7,8 @@ import pytest
 
 from inkling import mlp as mlp_module
 from inkling.errors import WeightsError
-from inkling.mlp import MLP, use_matmul_kernel
+from inkling.engine import NumpyEngine
+from inkling.mlp import MLP, engine_name, use_engine
 from inkling.optim import make_optimizer
 
 
@@ -92,24 +93,28 @@ def test_predict_takes_one_sample_or_a_batch() -> None:
         model.predict(np.zeros(783, np.float32))
 
 
-def test_every_matmul_goes_through_the_one_kernel() -> None:
+def test_every_matmul_goes_through_the_one_engine() -> None:
     calls: list[tuple[tuple[int, ...], tuple[int, ...]]] = []
 
-    def counting(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-        calls.append((a.shape, b.shape))
-        return np.matmul(a, b)
+    class Counting:
+        name = "counting"
+
+        def matmul(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+            calls.append((a.shape, b.shape))
+            return np.matmul(a, b)
 
     model = MLP((784, 32, 16, 10), seed=0)
     x, y = _as32(_batch(8, 784, 10))
     expected = model.loss_and_grads(x, y)
-    use_matmul_kernel(counting)
+    use_engine(Counting())
     try:
+        assert engine_name() == "counting"
         result = model.loss_and_grads(x, y)
     finally:
-        use_matmul_kernel(None)
+        use_engine(None)
     # 3 forward, 3 weight gradients, 2 deltas sent back through W3 and W2.
     assert len(calls) == 8
-    assert mlp_module._kernel is np.matmul
+    assert isinstance(mlp_module._engine, NumpyEngine) and engine_name() == "numpy"
     assert result.loss == expected.loss
     assert all(np.array_equal(g, e) for g, e in zip(result.grads, expected.grads))
 

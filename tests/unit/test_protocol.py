@@ -116,7 +116,7 @@ def test_the_response_signal_has_the_fields_the_design_names() -> None:
     assert set(wire) >= {"weights", "loss", "acc", "batch_size", "lrate", "data_len", "data_futures_len",
                          "iteration", "cache_size", "training", "samples_per_s", "cache_waits", "seq", "test_acc",
                          "reply_to", "optimizer", "hidden", "data_errors", "samples_seen", "epoch",
-                         "waiting_for_data"}
+                         "waiting_for_data", "engine"}
 
 
 # ---- invalid commands: (wire dict, field the error must name) ------------------------------------

@@ -8,7 +8,9 @@ from typing import Any, Mapping
 
 import numpy as np
 
+from ..engine.select import choose_engine
 from ..errors import DataError, InklingError, ProtocolError, WeightsError
+from ..mlp import use_engine
 from ..protocol import ErrorSignal, ResponseSignal, decode_command, decode_signal, encode_command
 from ..saved_state import TrainingSettings, settings_from_signal
 from .charts import Charts
@@ -104,10 +106,21 @@ class App:
         """Take over from the bridge: receive frames, load the first test digits."""
         from pyodide.ffi import create_proxy
 
+        self._use_engine()
         self._frame_proxy = create_proxy(self.on_frame)  # lives as long as the page
         self.bridge.attach(self._frame_proxy)
         self.loading.stage("page", "loading the test digits")
         self._spawn(self._page_setup())
+
+    def _use_engine(self) -> None:
+        """Predict with the fastest engine that works here (or the one ``?engine=`` names), and show it."""
+        from js import URLSearchParams, location
+
+        engine, passed_over = choose_engine(URLSearchParams.new(location.search).get("engine"))
+        use_engine(engine)
+        set_text(by_testid("stat-page-engine"), engine.name)
+        if passed_over and passed_over != ["numpy was asked for"]:
+            self.notify("info", f"Engine: {engine.name} ({'; '.join(passed_over)}).")
 
     async def _page_setup(self) -> None:
         try:

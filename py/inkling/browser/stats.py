@@ -48,6 +48,7 @@ def stat_texts(signal: ResponseSignal) -> dict[str, str]:
         "stat-samples-seen": str(signal.samples_seen),
         "stat-data-errors": str(signal.data_errors),
         "stat-data-state": DATA_WAITING if signal.waiting_for_data else DATA_OK,
+        "stat-engine": signal.engine,
     }
 
 

@@ -10,7 +10,9 @@ import asyncio
 from typing import Any, Awaitable, Callable
 
 from ..cache import DEFAULT_TIMEOUT
+from ..engine.select import choose_engine
 from ..errors import DataError
+from ..mlp import use_engine
 from ..trainer import Trainer
 from .wire import from_js_message, to_js_message
 
@@ -57,21 +59,31 @@ def make_fetch(data_url: str, timeout: float = DEFAULT_TIMEOUT) -> Callable[[str
     return fetch
 
 
+def engine_detail(name: str, passed_over: list[str]) -> str:
+    """What to say about the engine in use, and why any faster one was passed over."""
+    return f"engine: {name}" + (f" ({'; '.join(passed_over)})" if passed_over else "")
+
+
 def _internal_error(message: str) -> dict[str, Any]:
     return {"type": "error", "seq": 0, "kind": "internal", "field": None, "message": message,
             "command": None, "reply_to": None}
 
 
-async def boot(data_url: str) -> Callable[[Any], None]:
-    """Start the trainer; report the data stage and ``ready``; return the message handler.
+async def boot(data_url: str, engine: str = "auto") -> Callable[[Any], None]:
+    """Choose the engine, start the trainer; report the data stage and ``ready``; return the message handler.
 
     Args:
         data_url: Absolute URL of the site's data folder, ending in ``/``.
+        engine: ``auto`` or an engine name (see `inkling.engine.select.load_engine`).
 
     Returns:
         ``handle(message)`` for every message the page sends (a JS object).
         Its proxy lives as long as the worker, so it is never destroyed.
     """
+    post({"type": "progress", "stage": "package", "detail": "loading the WebAssembly kernel"})
+    chosen, passed_over = choose_engine(engine)
+    use_engine(chosen)
+    post({"type": "progress", "stage": "package", "detail": engine_detail(chosen.name, passed_over)})
     post({"type": "progress", "stage": "data", "detail": "reading the data manifest"})
     trainer = Trainer(post, make_fetch(data_url), weights_every_s=WEIGHTS_EVERY_S)
     await trainer.setup()  # a DataError here (no manifest) fails start-up, reported by worker.js

@@ -1,0 +1,223 @@
+"""`KernelEngine`: the MLP's products on the WebAssembly SIMD kernel of ``kernel.c``.
+
+The kernel only sees pointers, sizes and strides; this module checks every shape and
+layout first, picks a kernel function for it (dense, transposed, or the sparse
+path for inputs that are mostly zeros) and hands anything unusual to numpy.
+
+How the kernel is called is a `Library`: in Pyodide, ``ctypes`` on the side module
+(`CtypesLibrary`); in the CPython tests, a WebAssembly runtime running the very same
+bytes. So the dispatch below is tested on every machine.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import weakref
+from dataclasses import dataclass
+from typing import Any, Callable, Protocol, Sequence
+
+import numpy as np
+
+F32 = np.dtype(np.float32)
+I32 = np.dtype(np.int32)
+
+# Argument kinds of the kernel's functions: "i" int, "f" float, "p" pointer to an array.
+SIGNATURES: dict[str, tuple[str, str]] = {  # name: (argument kinds, result kind or "")
+    "ink_relaxed": ("", "i"),
+    "ink_gemm": ("iiipiipipii", ""),
+    "ink_gemm_nt": ("iiipipipi", ""),
+    "ink_compact": ("iipiiipppppp", "i"),
+    "ink_spmm": ("iippppipi", ""),
+}
+
+# Sparse or dense, measured in Chromium on MNIST batches (see the engine's benchmark):
+# the sparse product wins while at most this share of the input is non-zero.
+SPARSE_MAX_DENSITY = 0.5
+# Inputs worth listing: wide enough (the first layer's 784 pixels) and feeding a wide enough
+# layer that the listing is paid back (listing costs about one pass over the input).
+SPARSE_MIN_INPUTS = 64
+SPARSE_MIN_OUTPUTS = 16
+# Below this inner size delta @ W.T copies W.T instead of taking dot products of W's rows.
+NT_MIN_INNER = 16
+
+
+class Library(Protocol):
+    """Calls one of the kernel's functions (`SIGNATURES`) with arrays passed by pointer.
+
+    ``outputs`` names the arrays the function writes: a library that works on copies
+    (the test runtime) copies those back.
+    """
+
+    def call(self, name: str, *args: Any, outputs: Sequence[np.ndarray] = ()) -> int: ...
+
+
+class CtypesLibrary:
+    """The kernel as a shared library of this process (in Pyodide: a wasm side module)."""
+
+    def __init__(self, path: str) -> None:
+        """Load the library at ``path``.
+
+        Raises:
+            OSError: The library cannot be loaded (in Pyodide, a module that uses
+                instructions this browser lacks fails here, as a whole).
+        """
+        self._lib = ctypes.CDLL(path)
+        kinds = {"i": ctypes.c_int, "f": ctypes.c_float, "p": ctypes.c_void_p}
+        self._fns: dict[str, Callable[..., int]] = {}
+        for name, (params, result) in SIGNATURES.items():
+            fn = getattr(self._lib, name)
+            fn.argtypes = [kinds[k] for k in params]
+            fn.restype = kinds[result] if result else None
+            self._fns[name] = fn
+
+    def call(self, name: str, *args: Any, outputs: Sequence[np.ndarray] = ()) -> int:
+        """Call ``name``; arrays go in as pointers to their first element."""
+        return self._fns[name](*[a.ctypes.data if isinstance(a, np.ndarray) else a for a in args])
+
+
+@dataclass(eq=False)
+class _Listing:
+    """An input's non-zeros from ``ink_compact``, by row and by column (see kernel.c)."""
+
+    key: tuple[int, tuple[int, ...], tuple[int, ...]]
+    owner: weakref.ref
+    rows: int
+    cols: int
+    row_start: np.ndarray
+    row_col: np.ndarray
+    row_val: np.ndarray
+    col_start: np.ndarray
+    col_row: np.ndarray
+    col_val: np.ndarray
+
+
+def _owner(a: np.ndarray) -> object:
+    """The object that owns ``a``'s memory (numpy collapses chains of views to it)."""
+    return a if a.base is None else a.base
+
+
+def _key(a: np.ndarray) -> tuple[int, tuple[int, ...], tuple[int, ...]]:
+    return a.__array_interface__["data"][0], a.shape, a.strides
+
+
+def _element_strides(a: np.ndarray) -> tuple[int, int] | None:
+    """``a``'s strides in elements, or None when they are not whole, positive elements."""
+    rs, cs = a.strides
+    if rs < 0 or cs < 0 or rs % a.itemsize or cs % a.itemsize:
+        return None
+    return rs // a.itemsize, cs // a.itemsize
+
+
+class KernelEngine:
+    """``a @ b`` for float32 matrices on the SIMD kernel; anything else goes to numpy.
+
+    The sparse path: when the left operand is wide (the input pixels), its non-zeros
+    are listed once and, if it is sparse enough, ``x @ W`` uses that list. The list is
+    kept, so that the backward pass's ``x.T @ delta`` reuses it instead of listing
+    again: it is found by the operand's memory address, shape and strides, and only
+    while the array it was made from is alive. (Writing into an input between its
+    forward and backward products would make the list stale; the MLP never does.)
+    """
+
+    def __init__(self, library: Library, name: str, keep: int = 4) -> None:
+        """Args:
+            library: How to call the kernel.
+            name: What the page shows, e.g. ``wasm relaxed-simd``.
+            keep: How many input listings to keep (one per layer in flight is enough).
+        """
+        self.name = name
+        self._lib = library
+        self._keep = keep
+        self._listings: list[_Listing] = []
+        self.counts = {"gemm": 0, "gemm_nt": 0, "sparse": 0, "numpy": 0}  # for tests and the bench
+
+    def matmul(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        """``a @ b`` as a new array (a new float32 array for float32 inputs)."""
+        if a.ndim != 2 or b.ndim != 2 or a.dtype != F32 or b.dtype != F32:
+            self.counts["numpy"] += 1
+            return np.matmul(a, b)  # float64 gradient checks, vectors: numpy's job
+        (m, k), (k2, n) = a.shape, b.shape
+        if k != k2:
+            raise ValueError(f"matmul: shapes {a.shape} and {b.shape} do not chain ({k} != {k2})")
+        out = np.empty((m, n), F32)
+        if m == 0 or n == 0:
+            return out
+        if k == 0:
+            out.fill(0)
+            return out
+        if _element_strides(a) is None:
+            a = np.ascontiguousarray(a)
+        if _element_strides(b) is None:
+            b = np.ascontiguousarray(b)
+        rsa, csa = _element_strides(a)  # type: ignore[misc]
+        rsb, csb = _element_strides(b)  # type: ignore[misc]
+
+        if n >= SPARSE_MIN_OUTPUTS and self._sparse(a, b, out, rsb, csb):
+            return out
+        if csb == 1:
+            self.counts["gemm"] += 1
+            self._lib.call("ink_gemm", m, n, k, a, rsa, csa, b, rsb, out, n, 0, outputs=(out,))
+        elif rsb == 1 and csa == 1 and k >= NT_MIN_INNER:
+            # b is a transposed view (delta @ W.T): dot products of rows of a and rows of W.
+            self.counts["gemm_nt"] += 1
+            self._lib.call("ink_gemm_nt", m, n, k, a, rsa, b, csb, out, n, outputs=(out,))
+        else:
+            self.counts["gemm"] += 1
+            b = np.ascontiguousarray(b)
+            self._lib.call("ink_gemm", m, n, k, a, rsa, csa, b, n, out, n, 0, outputs=(out,))
+        return out
+
+    # ---- the sparse path --------------------------------------------------------------------
+
+    def _sparse(self, a: np.ndarray, b: np.ndarray, out: np.ndarray, rsb: int, csb: int) -> bool:
+        """Compute ``out = a @ b`` from a listing of ``a``'s non-zeros if that pays; else False."""
+        if csb != 1:
+            return False
+        listing = self._transposed_listing(a)
+        if listing is not None:  # backward: a is x.T, whose rows are x's columns
+            start, index, value, rows = listing.col_start, listing.col_row, listing.col_val, listing.cols
+        else:
+            if a.shape[1] < SPARSE_MIN_INPUTS:
+                return False
+            listing = self._list(a)
+            if listing is None:
+                return False
+            start, index, value, rows = listing.row_start, listing.row_col, listing.row_val, listing.rows
+        self.counts["sparse"] += 1
+        self._lib.call("ink_spmm", rows, out.shape[1], start, index, value, b, rsb, out, out.shape[1],
+                       outputs=(out,))
+        return True
+
+    def _list(self, a: np.ndarray) -> _Listing | None:
+        """List ``a``'s non-zeros (kept for the backward pass), or None if ``a`` is too dense."""
+        m, k = a.shape
+        rsa, csa = _element_strides(a)  # type: ignore[misc]
+        capacity = int(SPARSE_MAX_DENSITY * m * k)
+        row_start, col_start = np.empty(m + 1, I32), np.empty(k + 1, I32)
+        row_col, col_row = np.empty(capacity, I32), np.empty(capacity, I32)
+        row_val, col_val = np.empty(capacity, F32), np.empty(capacity, F32)
+        nnz = self._lib.call("ink_compact", m, k, a, rsa, csa, capacity, row_start, row_col, row_val,
+                             col_start, col_row, col_val,
+                             outputs=(row_start, row_col, row_val, col_start, col_row, col_val))
+        self._listings = [x for x in self._listings if x.key != _key(a)]
+        if nnz < 0:
+            return None
+        try:
+            owner = weakref.ref(_owner(a))
+        except TypeError:  # memory owned by something without weak references: use once, keep none
+            owner = None
+        listing = _Listing(_key(a), owner, m, k, row_start, row_col[:nnz], row_val[:nnz],  # type: ignore[arg-type]
+                           col_start, col_row[:nnz], col_val[:nnz])
+        if owner is not None:
+            alive = [x for x in self._listings if x.owner() is not None]
+            self._listings = (alive + [listing])[-self._keep:]
+        return listing
+
+    def _transposed_listing(self, a: np.ndarray) -> _Listing | None:
+        """The kept listing of the array whose transpose ``a`` is, if any."""
+        data, shape, strides = _key(a)
+        wanted = (data, shape[::-1], strides[::-1])
+        for listing in self._listings:
+            if listing.key == wanted and listing.owner() is _owner(a):
+                return listing
+        return None
