@@ -647,7 +647,7 @@ KERNEL_SOURCE = "inkling/engine/kernel.c"  # below py/
 # Emscripten-style side modules (a dylink.0 section; they import only env.memory, __memory_base and
 # __table_base) that Pyodide's ctypes loads, built without Emscripten (shared/RUNTIME.md).
 KERNEL_CFLAGS = ("--target=wasm32-unknown-emscripten", "-fPIC", "-fvisibility=hidden", "-nostdlib", "-O3",
-                 "-msimd128", "-Wall", "-Wextra", "-Werror")
+                 "-msimd128", "-ffp-contract=off", "-Wall", "-Wextra", "-Werror")
 KERNEL_LDFLAGS = ("--experimental-pic", "-shared", "--no-entry")
 # Shipped in the wheel beside kernel.c, under these names (inkling.engine.select loads them).
 KERNEL_BUILDS: dict[str, tuple[str, ...]] = {

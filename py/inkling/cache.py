@@ -347,9 +347,11 @@ class SampleCache:
         x = np.empty((n, self._rows * self._cols), np.float32)
         y = np.empty(n, np.int64)
         filled = 0
+        moved_on = False  # a block left the cache: its place can go to a new fetch
         while filled < n:
             if self._head is None or self._head_pos == len(self._head_order):
                 self._next_head()
+                moved_on = True
                 continue
             k = min(n - filled, len(self._head_order) - self._head_pos)
             picks = self._head_order[self._head_pos : self._head_pos + k]
@@ -360,7 +362,9 @@ class SampleCache:
         x /= 255
         if self._head_pos == len(self._head_order):
             self._head = None  # read to the end: free its place in the cache now
-        self.replenish()
+            moved_on = True
+        if moved_on:  # otherwise nothing changed: fetches only end while the event loop runs
+            self.replenish()
         return x, y
 
     def _next_head(self) -> None:

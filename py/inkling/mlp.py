@@ -11,13 +11,10 @@ from typing import Mapping, NamedTuple, Sequence
 
 import numpy as np
 
-from .engine import Engine, NumpyEngine
+from .engine import current_engine
 from .errors import WeightsError
 
 DEFAULT_SIZES = (784, 128, 10)
-
-_engine: Engine = NumpyEngine()
-
 
 def matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Return the matrix product ``a @ b``.
@@ -25,21 +22,10 @@ def matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     Every matrix product of the forward and backward passes goes through here:
     they are nearly all of a training step's time in Pyodide, whose numpy has no
     BLAS, so the engine under them (numpy, or the WebAssembly SIMD kernel) is
-    chosen once with `use_engine`, without touching the maths. Arguments may be
-    transposed views; an engine takes them as they are.
+    chosen once with `inkling.engine.use_engine`, without touching the maths.
+    Arguments may be transposed views; an engine takes them as they are.
     """
-    return _engine.matmul(a, b)
-
-
-def use_engine(engine: Engine | None) -> None:
-    """Route `matmul` through ``engine``; ``None`` restores numpy (`NumpyEngine`)."""
-    global _engine
-    _engine = NumpyEngine() if engine is None else engine
-
-
-def engine_name() -> str:
-    """The name of the engine in use (``numpy``, ``wasm simd128``, ``wasm relaxed-simd``)."""
-    return _engine.name
+    return current_engine().matmul(a, b)
 
 
 class StepResult(NamedTuple):

@@ -1,10 +1,16 @@
-"""Optimizers that update a model's parameters in place: SGD, SGD with momentum, Adam."""
+"""Optimizers that update a model's parameters in place: SGD, SGD with momentum, Adam.
+
+Each update is written here in numpy. The engine in use may do the same update in
+one fused pass (the WebAssembly kernel does, bit for bit); `_fused` asks it first.
+"""
 
 from __future__ import annotations
 
 from typing import Protocol
 
 import numpy as np
+
+from .engine import current_engine
 
 OPTIMIZERS = ("sgd", "momentum", "adam")
 
@@ -30,6 +36,8 @@ class SGD:
     def step(self, params: list[np.ndarray], grads: list[np.ndarray]) -> None:
         """Move every parameter a step of ``lr`` down its gradient."""
         for p, g in zip(params, grads):
+            if _fused("sgd", p, g, (), (self.lr,)):
+                continue
             g *= p.dtype.type(self.lr)  # in place: gradients are fresh each step, no new arrays
             p -= g
 
@@ -49,6 +57,8 @@ class Momentum:
         if not self._velocity:
             self._velocity = [np.zeros_like(p) for p in params]
         for p, g, v in zip(params, grads, self._velocity):
+            if _fused("momentum", p, g, (v,), (self.lr, self.momentum)):
+                continue
             v *= p.dtype.type(self.momentum)
             v += g
             g[...] = v
@@ -77,18 +87,27 @@ class Adam:
         b1, b2 = self.beta1, self.beta2
         # Fold both bias corrections into one step size instead of correcting m and v.
         step = self.lr * np.sqrt(1 - b2**self._t) / (1 - b1**self._t)
+        eps = self.eps * np.sqrt(1 - b2**self._t)
         for p, g, m, v in zip(params, grads, self._m, self._v):
             f = p.dtype.type
+            if _fused("adam", p, g, (m, v), (f(b1), f(1 - b1), f(b2), f(1 - b2), f(step), f(eps))):
+                continue
             m *= f(b1)
             m += f(1 - b1) * g
             g *= g
             v *= f(b2)
             v += f(1 - b2) * g
             np.sqrt(v, out=g)
-            g += f(self.eps * np.sqrt(1 - b2**self._t))
+            g += f(eps)
             np.divide(m, g, out=g)
             g *= f(step)
             p -= g
+
+
+def _fused(rule: str, p: np.ndarray, g: np.ndarray, state: tuple[np.ndarray, ...],
+           coeffs: tuple[float, ...]) -> bool:
+    """Let the engine do this update in one pass if it can (see `inkling.engine.Engine.fused_update`)."""
+    return current_engine().fused_update(rule, p, g, state, coeffs)
 
 
 def make_optimizer(name: str, lr: float) -> Optimizer:

@@ -22,7 +22,8 @@ from . import protocol as p
 from .blocks import MANIFEST, Block, Manifest
 from .cache import DEFAULT_TIMEOUT, Fetch, SampleCache
 from .errors import DataError, ProtocolError, WeightsError
-from .mlp import DEFAULT_SIZES, MLP, engine_name
+from .engine import engine_name
+from .mlp import DEFAULT_SIZES, MLP
 from .optim import SGD, make_optimizer
 
 # Defaults shared by the page and the CLI. Momentum SGD whose rate shrinks 0.3x after each
@@ -67,6 +68,7 @@ class Trainer:
         cache_size: int = DEFAULT_CACHE_SIZE,
         weights_in_signals: bool = True,
         weights_every_s: float = 0.0,
+        slice_s: float = 0.0,
         clock: Callable[[], float] = time.monotonic,
         fetch_attempts: int = 4,
         fetch_backoff: float = 0.25,
@@ -83,7 +85,12 @@ class Trainer:
             weights_every_s: While training, attach them to at most one signal per this
                 many seconds (replies and idle signals always carry them): the page shows
                 a few sets a second, and each set costs a copy on both threads.
-            clock: Seconds, for `weights_every_s` (tests pass a fake one).
+            slice_s: While training, take steps for up to this many seconds (at least
+                one) before sending one signal and letting the event loop run. 0 means
+                a signal and a yield after every step. In the browser each yield and
+                each message costs about as much as a whole step, and the page shows
+                only the newest signal per frame, so the worker trains in slices.
+            clock: Seconds, for `weights_every_s` and `slice_s` (tests pass a fake one).
             fetch_attempts, fetch_backoff, fetch_max_backoff, fetch_timeout: Retry policy
                 of block fetches (see `SampleCache`).
         """
@@ -97,6 +104,7 @@ class Trainer:
         self.batch_size = batch_size
         self.weights_in_signals = weights_in_signals
         self.weights_every_s = weights_every_s
+        self.slice_s = slice_s
         self._clock = clock
         self._weights_at = -math.inf
         self.training = False
@@ -174,14 +182,8 @@ class Trainer:
                 if self.training and self.waiting_for_data:
                     await self._wait_for_data()
                 elif self.training:
-                    try:
-                        await self._train_iteration()
-                    except Exception as exc:  # noqa: BLE001 - the worker edge: report, never die
-                        log.exception("training iteration failed")
-                        self.training = False
-                        self._error("internal", f"training stopped: {type(exc).__name__}: {exc}")
-                        self._signal()
-                    await asyncio.sleep(0)  # let the event loop deliver commands from the page
+                    await self._train_slice()
+                    await asyncio.sleep(0)  # let the event loop deliver commands and finished fetches
                 elif not self._inbox:
                     await self._wake.wait()
         finally:
@@ -332,17 +334,43 @@ class Trainer:
 
     # ---- training ---------------------------------------------------------------------------
 
-    async def _train_iteration(self) -> None:
+    async def _train_slice(self) -> None:
+        """Steps for up to `slice_s` seconds (at least one), then one signal if any step was taken.
+
+        The weights at the start of the slice, whose loss is the first one checked, are
+        the good ones a divergence later in the slice goes back to.
+        """
+        deadline = self._clock() + self.slice_s
+        stepped = False
+        while self.training and not self._inbox:
+            try:
+                if not await self._train_iteration(remember=not stepped):
+                    break
+            except Exception as exc:  # noqa: BLE001 - the worker edge: report, never die
+                log.exception("training iteration failed")
+                self.training = False
+                self._error("internal", f"training stopped: {type(exc).__name__}: {exc}")
+                self._signal()
+                return
+            stepped = True
+            if self._clock() >= deadline:
+                break
+        if stepped and self.training:
+            self._signal()
+
+    async def _train_iteration(self, remember: bool = True) -> bool:
+        """One step on the next batch; False if none was taken (no batch yet, or divergence)."""
         assert self.cache is not None and self.manifest is not None
         batch = await self.cache.take(self.batch_size, interrupt=self._wake)
         if batch is None:
-            return  # a command arrived while we waited for data: handle it first
+            return False  # a command arrived while we waited for data: handle it first
         x, y = batch
         result = self.model.loss_and_grads(x, y)
         if not result.loss <= DIVERGED_LOSS:  # also catches NaN
             self._diverged(result.loss)
-            return
-        self._remember_good()
+            return False
+        if remember:
+            self._remember_good()
         self.optimizer.step(self.model.params, result.grads)
         epoch_before = self.samples_seen // self.manifest.train_count
         self.iteration += 1
@@ -351,7 +379,7 @@ class Trainer:
         if self.samples_seen // self.manifest.train_count > epoch_before:
             self.optimizer.lr = max(self.optimizer.lr * self.lr_decay, min(self.optimizer.lr, MIN_LRATE))
         self._throughput.add(self.samples_seen)
-        self._signal()
+        return True
 
     def _diverged(self, loss: float) -> None:
         for w, good in zip(self.model.params, self._good):

@@ -1,4 +1,7 @@
-"""throughput: training samples/s in the page's worker vs the same Trainer in CPython (native numpy)."""
+"""throughput: training samples/s in the page's worker, per engine, vs the same Trainer in CPython (native numpy).
+
+Each engine gets its own page, forced with `?engine=NAME`; "auto" is what a user gets (the fastest that works).
+"""
 from __future__ import annotations
 
 import json
@@ -7,6 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from .harness import (Bench, measure_rate, set_field, start_training, stop_training, summary,
                       wait_signal)
@@ -14,6 +18,8 @@ from .harness import (Bench, measure_rate, set_field, start_training, stop_train
 NAME = "throughput"
 CONFIGS = ((128, 64), (128, 256), (512, 256))  # (hidden units, batch size) of a 784-h-10 MLP
 NATIVE = Path(__file__).with_name("native_step.py")
+# Slowest first; each is forced with ?engine=NAME. The ratio to native is quoted for the fastest.
+ENGINES = ("numpy", "wasm simd128", "wasm relaxed-simd")
 
 
 def _browser_rate(page: Any, hidden: int, batch: int, warmup_s: float, window_s: float) -> dict[str, float]:
@@ -39,32 +45,44 @@ def _native_rate(dist: Path, hidden: int, batch: int, warmup_s: float, window_s:
 
 
 def run(bench: Bench) -> dict[str, Any]:
-    """Per run: one fresh page measuring every configuration, then CPython measuring the same."""
+    """Per run: one fresh page per engine measuring every configuration, then CPython measuring the same."""
     warmup_s, window_s = bench.settings.pick((1.0, 2.0), (3.0, 8.0))
-    browser: dict[str, list[dict[str, float]]] = {f"784-{h}-10/b{b}": [] for h, b in CONFIGS}
-    native: dict[str, list[dict[str, Any]]] = {key: [] for key in browser}
+    keys = [f"784-{h}-10/b{b}" for h, b in CONFIGS]
+    browser: dict[str, dict[str, list[dict[str, float]]]] = {e: {key: [] for key in keys} for e in ENGINES}
+    native: dict[str, list[dict[str, Any]]] = {key: [] for key in keys}
+    engines_seen: dict[str, str] = {}
     for _ in range(bench.settings.runs):
-        with bench.ready_page() as page:
-            for hidden, batch in CONFIGS:
-                browser[f"784-{hidden}-10/b{batch}"].append(_browser_rate(page, hidden, batch, warmup_s, window_s))
-        for hidden, batch in CONFIGS:
-            native[f"784-{hidden}-10/b{batch}"].append(
-                _native_rate(bench.settings.dist, hidden, batch, 1.0, min(window_s, 4.0)))
+        for engine in ENGINES:
+            with bench.ready_page(f"?engine={quote(engine)}") as page:
+                engines_seen[engine] = page.get_by_test_id("stat-engine").text_content()
+                for (hidden, batch), key in zip(CONFIGS, keys):
+                    browser[engine][key].append(_browser_rate(page, hidden, batch, warmup_s, window_s))
+        for (hidden, batch), key in zip(CONFIGS, keys):
+            native[key].append(_native_rate(bench.settings.dist, hidden, batch, 1.0, min(window_s, 4.0)))
     result: dict[str, Any] = {}
-    for key in browser:
-        b = [r["samples_per_s"] for r in browser[key]]
+    fastest = ENGINES[-1]
+    for key in keys:
         n = [r["samples_per_s"] for r in native[key]]
-        result[key] = {
-            "browser_samples_per_s": summary(b, "samples/s"),
+        entry: dict[str, Any] = {
             "native_samples_per_s": summary(n, "samples/s"),
             "native_step_only_samples_per_s": summary([r["step_only_samples_per_s"] for r in native[key]],
                                                       "samples/s"),
-            "browser_over_native": summary([x / y for x, y in zip(b, n)], "x"),
-            "browser_cache_waits_in_window": [r["cache_waits"] for r in browser[key]],
         }
-    result["note"] = (f"browser: the page's worker, default optimizer (momentum), {window_s:g} s window after "
-                      f"{warmup_s:g} s warm-up, from the worker's own samples_seen; native: the same Trainer "
-                      "(cache, step, signal with weights) in CPython, one BLAS thread, same run, 1 s warm-up, "
+        for engine in ENGINES:
+            b = [r["samples_per_s"] for r in browser[engine][key]]
+            entry[engine] = {
+                "browser_samples_per_s": summary(b, "samples/s"),
+                "browser_over_native": summary([x / y for x, y in zip(b, n)], "x"),
+                "browser_cache_waits_in_window": [r["cache_waits"] for r in browser[engine][key]],
+            }
+        base = [r["samples_per_s"] for r in browser[ENGINES[0]][key]]
+        best = [r["samples_per_s"] for r in browser[fastest][key]]
+        entry["fastest_over_numpy_engine"] = summary([x / y for x, y in zip(best, base)], "x")
+        result[key] = entry
+    result["engines_shown"] = engines_seen
+    result["note"] = (f"browser: the page's worker with ?engine=NAME, default optimizer (momentum), {window_s:g} s "
+                      f"window after {warmup_s:g} s warm-up, from the worker's own samples_seen; native: the same "
+                      "Trainer (cache, step, signal with weights) in CPython, one BLAS thread, same run, 1 s warm-up, "
                       f"{min(window_s, 4.0):g} s window; native_step_only: loss_and_grads + optimizer step alone")
     return result
 
@@ -73,9 +91,11 @@ def rows(result: dict[str, Any]) -> list[tuple[str, Any]]:
     """The lines of the printed table."""
     lines = []
     for key, entry in result.items():
-        if key == "note":
+        if key in ("note", "engines_shown"):
             continue
-        lines.append((f"{key} browser samples/s", entry["browser_samples_per_s"]))
+        for engine in ENGINES:
+            lines.append((f"{key} browser samples/s [{engine}]", entry[engine]["browser_samples_per_s"]))
         lines.append((f"{key} native samples/s", entry["native_samples_per_s"]))
-        lines.append((f"{key} browser / native", entry["browser_over_native"]))
+        lines.append((f"{key} browser / native [{ENGINES[-1]}]", entry[ENGINES[-1]]["browser_over_native"]))
+        lines.append((f"{key} {ENGINES[-1]} / numpy engine", entry["fastest_over_numpy_engine"]))
     return lines

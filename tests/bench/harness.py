@@ -24,6 +24,9 @@ ROOT = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).resolve().parent
 PROBE_JS = (HERE / "probe.js").read_text()
 FLOOR_PREFIX = "/bench-floor/"
+KERNEL_PREFIX = "/bench-kernel/"
+# Bench-only pages served beside dist/, under the site's CSP: URL prefix -> folder.
+BENCH_PAGES = {FLOOR_PREFIX: HERE / "floor", KERNEL_PREFIX: HERE / "kernel"}
 # The flags RUNTIME.md found to work for a system Chromium here (the same as tests/browser).
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
@@ -66,9 +69,9 @@ def make_server(dist: Path) -> Any:
 
     class BenchHandler(build.SiteHandler):
         def translate_path(self, path: str) -> str:
-            if path.startswith(FLOOR_PREFIX):
-                rest = path[len(FLOOR_PREFIX):].split("?", 1)[0]
-                return str(HERE / "floor" / rest)
+            for prefix, folder in BENCH_PAGES.items():
+                if path.startswith(prefix):
+                    return str(folder / path[len(prefix):].split("?", 1)[0])
             return super().translate_path(path)
 
         def do_GET(self) -> None:
@@ -126,12 +129,12 @@ class Bench:
             context.close()
 
     @contextlib.contextmanager
-    def ready_page(self) -> Iterator[Any]:
-        """A page of the site in a fresh context, waited until ready."""
+    def ready_page(self, query: str = "") -> Iterator[Any]:
+        """A page of the site (URL query `query`, e.g. "?engine=numpy") in a fresh context, waited until ready."""
         with self.context() as context:
             page = context.new_page()
             page.on("dialog", lambda dialog: dialog.accept())
-            page.goto(self.url)
+            page.goto(self.url + query)
             wait_ready(page)
             yield page
 

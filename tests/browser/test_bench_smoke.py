@@ -11,7 +11,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 CONFIGS = ("784-128-10/b64", "784-128-10/b256", "784-512-10/b256")
-NUMBERS = ("browser_samples_per_s", "native_samples_per_s", "native_step_only_samples_per_s", "browser_over_native")
+NATIVE = ("native_samples_per_s", "native_step_only_samples_per_s", "fastest_over_numpy_engine")
+ENGINES = ("numpy", "wasm simd128", "wasm relaxed-simd")
+PER_ENGINE = ("browser_samples_per_s", "browser_over_native")
 
 
 def test_quick_throughput_bench_writes_every_number(dist_dir: Path, chromium_path: Path, tmp_path: Path) -> None:
@@ -25,9 +27,12 @@ def test_quick_throughput_bench_writes_every_number(dist_dir: Path, chromium_pat
     results = json.loads(out.read_text())
     entry = results["benchmarks"]["throughput"]
     assert entry["status"] == "ok", entry
-    for config in CONFIGS:
-        for number in NUMBERS:
-            value = entry["result"][config][number]
-            assert value["median"] > 0 and value["min"] > 0 and value["max"] > 0, (config, number, value)
-            assert len(value["runs"]) == 1
-    assert "browser / native" in done.stdout  # the printed table
+    values = [(config, number, entry["result"][config][number]) for config in CONFIGS for number in NATIVE]
+    values += [(config, f"{engine} {number}", entry["result"][config][engine][number])
+               for config in CONFIGS for engine in ENGINES for number in PER_ENGINE]
+    for config, number, value in values:
+        assert value["median"] > 0 and value["min"] > 0 and value["max"] > 0, (config, number, value)
+        assert len(value["runs"]) == 1
+    # Each engine's page really ran that engine (the browser here has relaxed SIMD).
+    assert entry["result"]["engines_shown"] == {engine: engine for engine in ENGINES}
+    assert "browser / native" in done.stdout and "[wasm simd128]" in done.stdout  # the printed table

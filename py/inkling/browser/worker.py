@@ -9,10 +9,11 @@ from __future__ import annotations
 import asyncio
 from typing import Any, Awaitable, Callable
 
+from ..blocks import DigestedBytes
 from ..cache import DEFAULT_TIMEOUT
 from ..engine.select import choose_engine
 from ..errors import DataError
-from ..mlp import use_engine
+from ..engine import use_engine
 from ..trainer import Trainer
 from .wire import from_js_message, to_js_message
 
@@ -29,6 +30,10 @@ def post(message: dict[str, Any]) -> None:
 
 # The page shows ten sets of weights a second at most; sending fewer spares both threads a copy.
 WEIGHTS_EVERY_S = 0.05
+# The page shows one signal per frame (bridge.js keeps the newest), and with the kernel a step takes
+# about as long as one yield to the event loop plus one message: so steps run in slices of a frame,
+# each ending with one signal and one yield (commands wait at most that long).
+SLICE_S = 1 / 60
 
 
 def make_fetch(data_url: str, timeout: float = DEFAULT_TIMEOUT) -> Callable[[str], Awaitable[bytes]]:
@@ -41,8 +46,10 @@ def make_fetch(data_url: str, timeout: float = DEFAULT_TIMEOUT) -> Callable[[str
     Raises (from the returned coroutine):
         DataError: The request failed, timed out, or the server did not answer 200.
     """
-    from js import AbortSignal
+    from js import AbortSignal, crypto
     from pyodide.http import pyfetch
+
+    subtle = getattr(crypto, "subtle", None)  # WebCrypto exists only in secure contexts (https, localhost)
 
     async def fetch(path: str) -> bytes:
         url = data_url + path
@@ -50,7 +57,11 @@ def make_fetch(data_url: str, timeout: float = DEFAULT_TIMEOUT) -> Callable[[str
             response = await pyfetch(url, signal=AbortSignal.timeout(int(timeout * 1000)))
             if not response.ok:
                 raise DataError(f"{url} answered HTTP {response.status}", path)
-            return await response.bytes()
+            buffer = await response.buffer()
+            if subtle is None:
+                return buffer.to_bytes()
+            digest = await subtle.digest("SHA-256", buffer)  # native, and off this thread
+            return DigestedBytes(buffer.to_bytes(), digest.to_bytes().hex())
         except DataError:
             raise
         except Exception as error:  # a failed or aborted fetch surfaces as a JS error (AbortError)
@@ -85,7 +96,7 @@ async def boot(data_url: str, engine: str = "auto") -> Callable[[Any], None]:
     use_engine(chosen)
     post({"type": "progress", "stage": "package", "detail": engine_detail(chosen.name, passed_over)})
     post({"type": "progress", "stage": "data", "detail": "reading the data manifest"})
-    trainer = Trainer(post, make_fetch(data_url), weights_every_s=WEIGHTS_EVERY_S)
+    trainer = Trainer(post, make_fetch(data_url), weights_every_s=WEIGHTS_EVERY_S, slice_s=SLICE_S)
     await trainer.setup()  # a DataError here (no manifest) fails start-up, reported by worker.js
     assert trainer.cache is not None
     post({"type": "progress", "stage": "data", "detail": "fetching the first block of MNIST"})

@@ -1,28 +1,56 @@
-"""The engine under the MLP's maths: what computes its matrix products.
+"""The engine under the MLP's maths: what computes its matrix products and optimizer steps.
 
-`inkling.mlp` sends every product through one `Engine`. By default that is
-`NumpyEngine`; in the browser, `load_kernel_engine` swaps in the WebAssembly SIMD
-kernel (``kernel.c`` beside this file) when it loads and passes its self-test.
+`inkling.mlp` sends every matrix product, and `inkling.optim` offers every update,
+to the one engine in use. By default that is `NumpyEngine`; in the browser,
+`inkling.engine.select` swaps in the WebAssembly SIMD kernel (``kernel.c`` beside
+this file) when it loads and passes its self-test.
 """
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Protocol, Sequence
 
 import numpy as np
 
 from .numpy_engine import NumpyEngine
 
-__all__ = ["ENGINE_NAMES", "Engine", "NumpyEngine"]
+__all__ = ["ENGINE_NAMES", "Engine", "NumpyEngine", "current_engine", "engine_name", "use_engine"]
 
 # What a user may see as the engine, slowest first (names are part of the protocol).
 ENGINE_NAMES = (NumpyEngine.name, "wasm simd128", "wasm relaxed-simd")
 
 
 class Engine(Protocol):
-    """Computes ``a @ b`` for 2-D arrays; ``name`` says which engine a user is running."""
+    """Computes the heavy parts of a training step; ``name`` says which engine a user is running."""
 
     name: str
 
     def matmul(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         """``a @ b`` as a new array; ``a`` and ``b`` may be transposed or sliced views."""
+
+    def fused_update(self, rule: str, p: np.ndarray, g: np.ndarray, state: Sequence[np.ndarray],
+                     coeffs: Sequence[float]) -> bool:
+        """Apply optimizer ``rule`` to ``p`` in one pass, exactly as `inkling.optim` would.
+
+        Returns False, changing nothing, where this engine cannot: the optimizer then
+        does it with numpy.
+        """
+
+
+_current: Engine = NumpyEngine()
+
+
+def use_engine(engine: Engine | None) -> None:
+    """Use ``engine`` from now on (in this runtime); ``None`` restores `NumpyEngine`."""
+    global _current
+    _current = NumpyEngine() if engine is None else engine
+
+
+def current_engine() -> Engine:
+    """The engine in use."""
+    return _current
+
+
+def engine_name() -> str:
+    """The name of the engine in use (``numpy``, ``wasm simd128``, ``wasm relaxed-simd``)."""
+    return _current.name

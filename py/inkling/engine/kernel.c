@@ -297,3 +297,59 @@ EXPORT void ink_spmm(int m, int n, const int *start, const int *index, const flo
         }
     }
 }
+
+/* ---- optimizer steps ------------------------------------------------------------------------
+ * One pass over a parameter, its gradient and the optimizer's state, where numpy makes four to
+ * eight. Each element goes through the same float32 operations in the same order as the numpy
+ * code in inkling/optim.py (multiplies and adds kept apart, never fused; wasm's sqrt and divide
+ * are correctly rounded), so both engines give bit-identical weights.
+ */
+
+/* p -= lr * g */
+EXPORT void ink_sgd(int n, float *p, const float *g, float lr) {
+    v128_t r = wasm_f32x4_splat(lr);
+    int i = 0;
+    for (; i + 4 <= n; i += 4)
+        wasm_v128_store(p + i, wasm_f32x4_sub(wasm_v128_load(p + i), wasm_f32x4_mul(wasm_v128_load(g + i), r)));
+    for (; i < n; i++) p[i] -= g[i] * lr;
+}
+
+/* v = mu * v + g; p -= lr * v */
+EXPORT void ink_momentum(int n, float *p, const float *g, float *v, float lr, float mu) {
+    v128_t r = wasm_f32x4_splat(lr), u = wasm_f32x4_splat(mu);
+    int i = 0;
+    for (; i + 4 <= n; i += 4) {
+        v128_t vi = wasm_f32x4_add(wasm_f32x4_mul(wasm_v128_load(v + i), u), wasm_v128_load(g + i));
+        wasm_v128_store(v + i, vi);
+        wasm_v128_store(p + i, wasm_f32x4_sub(wasm_v128_load(p + i), wasm_f32x4_mul(vi, r)));
+    }
+    for (; i < n; i++) {
+        v[i] = v[i] * mu + g[i];
+        p[i] -= v[i] * lr;
+    }
+}
+
+/* m = b1 * m + c1 * g; v = b2 * v + c2 * g * g; p -= step * m / (sqrt(v) + eps), where c1 and c2
+ * are 1 - b1 and 1 - b2 rounded as numpy rounds them. The caller folds Adam's bias corrections
+ * into `step` and `eps`. */
+EXPORT void ink_adam(int n, float *p, const float *g, float *m, float *v, float b1, float c1, float b2,
+                     float c2, float step, float eps) {
+    v128_t B1 = wasm_f32x4_splat(b1), B2 = wasm_f32x4_splat(b2), C1 = wasm_f32x4_splat(c1),
+           C2 = wasm_f32x4_splat(c2), S = wasm_f32x4_splat(step), E = wasm_f32x4_splat(eps);
+    int i = 0;
+    for (; i + 4 <= n; i += 4) {
+        v128_t gi = wasm_v128_load(g + i);
+        v128_t mi = wasm_f32x4_add(wasm_f32x4_mul(wasm_v128_load(m + i), B1), wasm_f32x4_mul(C1, gi));
+        v128_t vi = wasm_f32x4_add(wasm_f32x4_mul(wasm_v128_load(v + i), B2),
+                                   wasm_f32x4_mul(C2, wasm_f32x4_mul(gi, gi)));
+        wasm_v128_store(m + i, mi);
+        wasm_v128_store(v + i, vi);
+        v128_t d = wasm_f32x4_div(mi, wasm_f32x4_add(wasm_f32x4_sqrt(vi), E));
+        wasm_v128_store(p + i, wasm_f32x4_sub(wasm_v128_load(p + i), wasm_f32x4_mul(d, S)));
+    }
+    for (; i < n; i++) {
+        m[i] = m[i] * b1 + c1 * g[i];
+        v[i] = v[i] * b2 + c2 * (g[i] * g[i]);
+        p[i] -= (m[i] / (__builtin_sqrtf(v[i]) + eps)) * step;
+    }
+}

@@ -28,7 +28,12 @@ SIGNATURES: dict[str, tuple[str, str]] = {  # name: (argument kinds, result kind
     "ink_gemm_nt": ("iiipipipi", ""),
     "ink_compact": ("iipiiipppppp", "i"),
     "ink_spmm": ("iippppipi", ""),
+    "ink_sgd": ("ippf", ""),
+    "ink_momentum": ("ipppff", ""),
+    "ink_adam": ("ippppffffff", ""),
 }
+# Optimizer rule -> (kernel function, number of state arrays, number of coefficients).
+UPDATES = {"sgd": ("ink_sgd", 0, 1), "momentum": ("ink_momentum", 1, 2), "adam": ("ink_adam", 2, 6)}
 
 # Sparse or dense, measured in Chromium on MNIST batches (see the engine's benchmark):
 # the sparse product wins while at most this share of the input is non-zero.
@@ -129,7 +134,7 @@ class KernelEngine:
         self._lib = library
         self._keep = keep
         self._listings: list[_Listing] = []
-        self.counts = {"gemm": 0, "gemm_nt": 0, "sparse": 0, "numpy": 0}  # for tests and the bench
+        self.counts = {"gemm": 0, "gemm_nt": 0, "sparse": 0, "numpy": 0, "update": 0}  # for tests and the bench
 
     def matmul(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         """``a @ b`` as a new array (a new float32 array for float32 inputs)."""
@@ -166,6 +171,18 @@ class KernelEngine:
             b = np.ascontiguousarray(b)
             self._lib.call("ink_gemm", m, n, k, a, rsa, csa, b, n, out, n, 0, outputs=(out,))
         return out
+
+    def fused_update(self, rule: str, p: np.ndarray, g: np.ndarray, state: Sequence[np.ndarray],
+                     coeffs: Sequence[float]) -> bool:
+        """The optimizer step ``rule`` in one kernel pass, for float32 arrays in one piece."""
+        name, n_state, n_coeffs = UPDATES[rule]
+        arrays = (p, g, *state)
+        if len(state) != n_state or len(coeffs) != n_coeffs or not all(
+                a.dtype == F32 and a.flags.c_contiguous and a.shape == p.shape for a in arrays):
+            return False
+        self.counts["update"] += 1
+        self._lib.call(name, p.size, *arrays, *(float(c) for c in coeffs), outputs=(p, *state))
+        return True
 
     # ---- the sparse path --------------------------------------------------------------------
 

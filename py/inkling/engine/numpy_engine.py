@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from typing import Sequence
 
 import numpy as np
 
@@ -24,3 +25,8 @@ class NumpyEngine:
         if self.use_einsum and a.ndim == 2 and b.ndim == 2:
             return np.einsum("ij,jk->ik", a, b)
         return np.matmul(a, b)
+
+    def fused_update(self, rule: str, p: np.ndarray, g: np.ndarray, state: Sequence[np.ndarray],
+                     coeffs: Sequence[float]) -> bool:
+        """Never: the optimizer's own numpy code is this engine's update."""
+        return False

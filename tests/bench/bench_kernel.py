@@ -1,0 +1,61 @@
+"""kernel: each product of a training step, timed on every engine in a browser worker (us and GFLOPS).
+
+The page under /bench-kernel/ boots Pyodide, numpy and the built wheel in a worker, as the training worker does,
+and runs tests/bench/kernel/kernel_timing.py there. Sparse products count the flops of the dense product.
+"""
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from .harness import KERNEL_PREFIX, Bench, summary
+
+NAME = "kernel"
+ENGINES = ("numpy", "wasm simd128", "wasm relaxed-simd")
+HEADLINE = "784-128-10/b64"
+
+
+def run(bench: Bench) -> dict[str, Any]:
+    """One fresh page per run; medians over runs of each product's GFLOPS and time."""
+    runs = []
+    for _ in range(bench.settings.runs):
+        with bench.context() as context:
+            page = context.new_page()
+            page.goto(bench.url + KERNEL_PREFIX.lstrip("/") + "index.html" + ("?quick=1" if bench.settings.quick else ""))
+            page.wait_for_function(
+                "() => /^(done|error)/.test(document.querySelector('[data-testid=status]').textContent)",
+                timeout=600_000)
+            status = page.get_by_test_id("status").text_content()
+            if status != "done":
+                raise RuntimeError(f"the kernel timing page says {status!r}")
+            runs.append(json.loads(page.get_by_test_id("result").text_content()))
+    result: dict[str, Any] = {}
+    for engine in ENGINES:
+        if any("unavailable" in r[engine] for r in runs):
+            result[engine] = {"unavailable": runs[0][engine].get("unavailable")}
+            continue
+        result[engine] = {
+            config: {product: {key: summary([r[engine][config][product][key] for r in runs],
+                                            "us" if key == "us" else key.replace("_", "/"))
+                               for key in numbers}
+                     for product, numbers in products.items()}
+            for config, products in runs[0][engine].items()
+        }
+    result["note"] = ("a worker like the training worker; each product timed as the median of batches of calls; "
+                      "GFLOPS = 2*m*n*k / time, sparse products (19% non-zero pixels) counted as dense")
+    return result
+
+
+def rows(result: dict[str, Any]) -> list[tuple[str, Any]]:
+    """GFLOPS of each product at batch 64 and the whole step, per engine."""
+    lines = []
+    for engine in ENGINES:
+        entry = result.get(engine, {})
+        if "unavailable" in entry or HEADLINE not in entry:
+            continue
+        for product, numbers in entry[HEADLINE].items():
+            if "gflops" in numbers:
+                lines.append((f"{HEADLINE} {product} [{engine}]", numbers["gflops"]))
+        for config, products in entry.items():
+            lines.append((f"{config} step samples/s [{engine}]", products["step (loss_and_grads + momentum)"]["samples_per_s"]))
+    return lines

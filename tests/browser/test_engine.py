@@ -1,0 +1,65 @@
+"""The engine in Chromium: training and predictions run on the WebAssembly kernel, or on numpy when told.
+
+No speed is asserted (machines are shared); only which engine runs, and that training on it learns.
+"""
+from __future__ import annotations
+
+from typing import Any, Callable
+from urllib.parse import quote
+
+import pytest
+
+from test_page import number, wait_stat
+
+TRAIN_TIMEOUT_MS = 240_000
+
+
+def _train_and_watch_the_loss_fall(page: Any) -> tuple[float, float]:
+    """Start, note the first loss shown, train until the batch accuracy passes 90%, stop."""
+    page.get_by_test_id("start").click()
+    wait_stat(page, "stat-iteration", "v >= 1")
+    first = number(page, "stat-loss")
+    wait_stat(page, "stat-iteration", "v >= 300", timeout=TRAIN_TIMEOUT_MS)
+    wait_stat(page, "stat-acc", "v >= 90", timeout=TRAIN_TIMEOUT_MS)
+    page.get_by_test_id("stop").click()
+    page.wait_for_function("() => document.querySelector('[data-testid=train-state]').textContent === 'idle'")
+    return first, number(page, "stat-loss")
+
+
+def _open(page: Any, site_url: str, query: str, page_ready: Callable[..., None], log: Any) -> None:
+    page.goto(site_url + query)
+    page_ready(page, log)
+
+
+@pytest.mark.parametrize("engine", ["wasm relaxed-simd", "wasm simd128"])
+def test_training_and_predictions_run_on_the_kernel(page: Any, page_log: Any, site_url: str,
+                                                    page_ready: Callable[..., None], engine: str) -> None:
+    # No ?engine= picks the fastest that works: Chromium here has relaxed SIMD.
+    _open(page, site_url, "" if engine == "wasm relaxed-simd" else f"?engine={quote(engine)}", page_ready, page_log)
+    assert page.get_by_test_id("stat-engine").text_content() == engine  # the worker's, from its signals
+    assert page.get_by_test_id("stat-page-engine").text_content() == engine  # the grid's predictions
+    assert page.get_by_test_id("message").text_content() == ""  # nothing was passed over
+    first, last = _train_and_watch_the_loss_fall(page)
+    assert last < first / 3, (first, last)
+    assert page.get_by_test_id("stat-engine").text_content() == engine
+    # The page predicted the grid's test digits with the new weights on its own kernel: mostly right now.
+    page.wait_for_function("() => document.querySelectorAll('[data-testid^=card-].right').length >= 8",
+                           timeout=30_000)
+    assert not page_log.console_errors, page_log.summary()
+
+
+def test_the_numpy_fallback_still_trains_and_says_so(page: Any, page_log: Any, site_url: str,
+                                                     page_ready: Callable[..., None]) -> None:
+    _open(page, site_url, "?engine=numpy", page_ready, page_log)
+    assert page.get_by_test_id("stat-engine").text_content() == "numpy"
+    assert page.get_by_test_id("stat-page-engine").text_content() == "numpy"
+    first, last = _train_and_watch_the_loss_fall(page)
+    assert last < first / 3, (first, last)
+    assert not page_log.console_errors, page_log.summary()
+
+
+def test_an_unknown_engine_in_the_url_is_named_and_the_fastest_is_used(page: Any, page_log: Any, site_url: str,
+                                                                       page_ready: Callable[..., None]) -> None:
+    _open(page, site_url, "?engine=gpu", page_ready, page_log)
+    assert page.get_by_test_id("stat-engine").text_content() == "wasm relaxed-simd"
+    assert "unknown engine 'gpu'" in page.get_by_test_id("message").text_content()
