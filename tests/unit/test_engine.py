@@ -229,6 +229,18 @@ def test_an_update_the_kernel_cannot_do_falls_back_to_numpy(engine: KernelEngine
     assert engine.counts["update"] == 0
 
 
+@pytest.mark.parametrize("use_einsum", [True, False])
+def test_the_numpy_fallback_computes_the_same_products_either_way(use_einsum: bool) -> None:
+    engine = NumpyEngine(use_einsum=use_einsum)  # einsum is what Pyodide uses for wide products
+    rng = np.random.default_rng(8)
+    x = pixels(rng, 40, 784, 0.2)
+    w = rng.standard_normal((784, 64)).astype(np.float32)
+    d = rng.standard_normal((40, 10)).astype(np.float32)
+    for a, b in [(x, w), (x.T, rng.standard_normal((40, 64)).astype(np.float32)), (d, w[:10].T.T), (d.T, x)]:
+        assert_product(engine.matmul(a, b), a, b)
+    assert not engine.fused_update("sgd", w, w, (), (0.1,))
+
+
 # ---- the engine in a network, and choosing it -----------------------------------------------------
 
 
