@@ -1,8 +1,9 @@
 """What every benchmark shares: the bench's own static server, Chromium, fresh pages, summaries.
 
-The server is build.py's `SiteHandler` (same MIME types and caching as `build.py serve`) plus two
-things only a benchmark needs: a delay it can switch on for every MNIST block it serves, and the
-bare-Pyodide floor page under `/bench-floor/`, served from `tests/bench/floor/` beside `dist/`.
+The server is build.py's `SiteHandler` (same MIME types and caching as `build.py serve`) plus what
+only a benchmark needs: a delay it can switch on for every MNIST block it serves, and bench-only
+pages beside `dist/`: the bare-Pyodide floor under `/bench-floor/` (`tests/bench/floor/`) and the
+kernel timing page under `/bench-kernel/` (`tests/bench/kernel/`).
 """
 from __future__ import annotations
 
