@@ -22,6 +22,11 @@ if (LOCK && typeof navigator.locks?.request === "function") {
   });
 }
 
+// The worker hashes each data block with WebCrypto (inkling.browser.worker.make_fetch). Its first
+// digest sets WebCrypto up, which measured ~0.6 s late on a busy start-up; one tiny digest now does
+// that while Pyodide boots, instead of in front of the first block.
+globalThis.crypto?.subtle?.digest("SHA-256", new Uint8Array(1)).catch(() => {});
+
 // The Python runtime cannot go on (a fatal Pyodide error, or the handler itself throwing past
 // its own last line of defence): say why, then end, so the page starts a new worker.
 let failed = false;

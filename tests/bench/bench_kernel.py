@@ -36,7 +36,7 @@ def run(bench: Bench) -> dict[str, Any]:
             result[engine] = {"unavailable": runs[0][engine].get("unavailable")}
             continue
         result[engine] = {
-            config: {product: {key: summary([r[engine][config][product][key] for r in runs], UNITS[key])
+            config: {product: {key: summary([r[engine]["timings"][config][product][key] for r in runs], UNITS[key])
                                for key in numbers}
                      for product, numbers in products.items()}
             for config, products in runs[0][engine]["timings"].items()
