@@ -102,6 +102,50 @@ def test_start_trains_with_a_signal_per_iteration_until_stop(fake_fetch: Any) ->
     assert not np.array_equal(weights_of(sent[1])["W2"], weights_of(sent[2])["W2"])
 
 
+def test_in_slices_training_signals_once_a_slice_and_still_obeys_commands(fake_fetch: Any) -> None:
+    ticks = iter(range(10**9))
+
+    def clock() -> float:  # 1 ms passes every time the trainer looks
+        return next(ticks) / 1000
+
+    def script(message: dict[str, Any], trainer: Trainer) -> None:
+        if message.get("iteration", 0) >= 30 and message["training"]:
+            trainer.submit({"type": "stop", "id": 2})
+        if message.get("reply_to") == 2:
+            trainer.close()
+
+    sent = drive(fake_fetch, [{"type": "start", "id": 1}], script, batch_size=10, slice_s=0.004, clock=clock)
+    training = [m for m in sent if m["type"] == "signal" and m["training"] and m["reply_to"] is None]
+    steps = [b["iteration"] - a["iteration"] for a, b in zip(training, training[1:])]
+    assert steps and min(steps) > 1  # several steps per signal: the page shows one signal a frame anyway
+    assert sent[-1]["reply_to"] == 2 and not sent[-1]["training"]
+    assert sent[-1]["iteration"] == training[-1]["iteration"]  # stop took effect at the end of that slice
+    assert [m["seq"] for m in sent] == list(range(1, len(sent) + 1))
+
+
+def test_a_divergence_in_a_slice_goes_back_to_the_weights_of_its_start(fake_fetch: Any) -> None:
+    ticks = iter(range(10**9))
+
+    def clock() -> float:  # 1 ms passes every time the trainer looks: a slice of 1 s is hundreds of steps
+        return next(ticks) / 1000
+
+    def script(message: dict[str, Any], trainer: Trainer) -> None:
+        if message["type"] == "error" or message.get("iteration", 0) > 500:
+            trainer.close()
+
+    # Adam at rate 10 blows up within a few steps, all of them inside the first slice.
+    sent = drive(fake_fetch, [{"type": "set_optimizer", "optimizer": "adam"},
+                              {"type": "set_learning_rate", "lrate": 10.0}, {"type": "start"}], script,
+                 batch_size=10, slice_s=1.0, clock=clock)
+    error = next(m for m in sent if m["type"] == "error")
+    assert error["kind"] == "divergence"
+    assert [m["iteration"] for m in sent if m["type"] == "signal" and m["training"]] == [0]  # no signal mid-slice
+    after = sent[sent.index(error) + 1]
+    assert not after["training"] and after["iteration"] >= 1  # steps were taken in that slice ...
+    restored = weights_of(after)
+    assert all(np.array_equal(restored[k], v) for k, v in MLP(seed=0).get_weights().items())  # ... and undone
+
+
 def test_training_learns_the_synthetic_digits(fake_fetch: Any) -> None:
     def script(message: dict[str, Any], trainer: Trainer) -> None:
         if message.get("epoch", 0) >= 3 and message["training"]:
