@@ -173,6 +173,17 @@ def test_the_backward_product_reuses_the_forward_listing_only_for_the_same_live_
     assert_product(engine.matmul(fresh.T, d), fresh.T, d)
 
 
+def test_the_kernel_can_add_its_product_to_what_is_there(library: WasmtimeLibrary) -> None:
+    # ink_gemm's `accumulate` flag (C += A @ B): not used by the MLP today, checked so it stays right.
+    rng = np.random.default_rng(10)
+    a = rng.standard_normal((9, 33)).astype(np.float32)
+    b = rng.standard_normal((33, 15)).astype(np.float32)
+    c0 = rng.standard_normal((9, 15)).astype(np.float32)
+    c = c0.copy()
+    library.call("ink_gemm", 9, 15, 33, a, 33, 1, b, 15, c, 15, 1, outputs=(c,))
+    assert_product(c - c0, a, b)
+
+
 def test_odd_arguments_are_numpys_job_or_refused(engine: KernelEngine) -> None:
     rng = np.random.default_rng(4)
     a64, b64 = rng.standard_normal((5, 6)), rng.standard_normal((6, 7))
