@@ -86,6 +86,9 @@ FILES: dict[str, tuple[Callable[[], bytes], str]] = {
                              "cannot be read safely"),
     "nan.npz": (lambda: _with("W2", np.full((128, 10), np.nan, np.float32)), "NaN"),
     "inf.npz": (lambda: _with("b1", np.full(128, np.inf, np.float32)), "NaN or infinite"),
+    # Finite float32, but the first product overflows: every prediction would be garbage.
+    "overflow.npz": (lambda: _with("W1", np.full((784, 128), 3e38, np.float32)), "overflow to infinity"),
+    "too-large.npz": (lambda: _with("W2", _good()["W2"] * np.float32(1e6)), "far too large"),
     "extra-array.npz": (lambda: _npz(**_good(), notes=np.zeros(3, np.float32)), "unexpected array 'notes'"),
     "missing-array.npz": (lambda: _npz(W1=_good()["W1"], b1=_good()["b1"], W2=_good()["W2"]), "b2 is missing"),
     "two-hidden-layers.npz": (_deeper, "one hidden layer"),

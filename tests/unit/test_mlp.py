@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from inkling import engine
 from inkling import mlp as mlp_module
 from inkling.errors import WeightsError
-from inkling import engine
 from inkling.engine import NumpyEngine, engine_name, use_engine
 from inkling.mlp import MLP
 from inkling.optim import make_optimizer
@@ -138,6 +138,30 @@ def test_get_weights_returns_copies() -> None:
     weights = model.get_weights()
     weights["W1"][:] = 0
     assert model.params[0].any()
+
+
+@pytest.mark.parametrize(("change", "says"), [
+    ({"W1": np.full((784, 16), 3e38, np.float32)}, "overflow to infinity"),  # finite, yet inf at once
+    ({"W2": np.full((16, 10), 1e5, np.float32)}, "reach"),  # finite outputs, but far too large
+    ({"b2": np.full(10, -2e4, np.float32)}, "reach"),
+])
+def test_finite_weights_whose_outputs_overflow_are_refused_everywhere(change: dict, says: str) -> None:
+    from inkling.weights_io import weights_from_npz, weights_to_npz
+
+    model = MLP((784, 16, 10), seed=0)
+    before = model.get_weights()
+    bad = {**before, **change}
+    with pytest.raises(WeightsError, match=says):
+        MLP.from_weights(bad)  # what the page's predictor and the worker's set_weights build
+    with pytest.raises(WeightsError, match=says):
+        model.set_weights(bad)
+    assert all(np.array_equal(model.get_weights()[k], v) for k, v in before.items())  # the model is unchanged
+    with pytest.raises(WeightsError, match=says):
+        import io
+        buffer = io.BytesIO()
+        np.savez(buffer, **bad)
+        weights_from_npz(buffer.getvalue())  # an imported file, or a restored record
+    weights_from_npz(weights_to_npz(before))  # sane weights still pass
 
 
 def test_set_weights_replaces_and_casts_to_float32() -> None:
