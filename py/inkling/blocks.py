@@ -159,9 +159,9 @@ def encode_block(pixels: np.ndarray, labels: np.ndarray, rows: int = 28, cols: i
 class DigestedBytes(bytes):
     """Bytes that come with their sha256, computed by whoever fetched them.
 
-    The browser's fetcher hashes a block with WebCrypto, natively and off the
-    training thread, where Python's hashlib in WebAssembly would take about 3 ms
-    of it per block; `decode_block` then compares that digest with the manifest's.
+    The browser's fetcher hashes a block with WebCrypto, in native code, where
+    Python's hashlib in WebAssembly takes about 3 ms of the training thread per
+    block; `decode_block` then compares that digest with the manifest's.
     """
 
     sha256: str

@@ -8,9 +8,9 @@ from typing import Any, Mapping
 
 import numpy as np
 
+from ..engine import use_engine
 from ..engine.select import choose_engine
 from ..errors import DataError, InklingError, ProtocolError, WeightsError
-from ..engine import use_engine
 from ..protocol import ErrorSignal, ResponseSignal, decode_command, decode_signal, encode_command
 from ..saved_state import TrainingSettings, settings_from_signal
 from .charts import Charts
@@ -119,7 +119,7 @@ class App:
         engine, passed_over = choose_engine(URLSearchParams.new(location.search).get("engine"))
         use_engine(engine)
         set_text(by_testid("stat-page-engine"), engine.name)
-        if passed_over and passed_over != ["numpy was asked for"]:
+        if passed_over:
             self.notify("info", f"Engine: {engine.name} ({'; '.join(passed_over)}).")
 
     async def _page_setup(self) -> None:
