@@ -272,12 +272,16 @@ SHIPPED_PACKAGES = ("micropip", "numpy", "packaging")
 # The kernel's compiler: the `ziglang` wheel carries clang and wasm-ld (shared/RUNTIME.md). One pin per
 # platform whose wheel we have checked; used only when py/inkling/engine/kernel.c changes.
 ZIGLANG_VERSION = "0.17.0"
+
+
+def _ziglang_wheel(tags: str, sha256: str) -> Pin:
+    requirement = PipCarrier(f"ziglang=={ZIGLANG_VERSION}", sha256, "")
+    return Pin(f"tools/ziglang-{ZIGLANG_VERSION}-{tags}.whl", sha256, (WholeWheel(requirement),))
+
+
 ZIGLANG_PINS: dict[str, Pin] = {
-    "x86_64": Pin(
-        f"tools/ziglang-{ZIGLANG_VERSION}-py3-none-manylinux_2_12_x86_64.manylinux2010_x86_64.musllinux_1_1_x86_64.whl",
-        "97079827064a7492cce5541ceb438ae8003ce1e54e399676da2d62fb7a5dc08b",
-        (WholeWheel(PipCarrier(f"ziglang=={ZIGLANG_VERSION}",
-                               "97079827064a7492cce5541ceb438ae8003ce1e54e399676da2d62fb7a5dc08b", "")),)),
+    "x86_64": _ziglang_wheel("py3-none-manylinux_2_12_x86_64.manylinux2010_x86_64.musllinux_1_1_x86_64",
+                             "97079827064a7492cce5541ceb438ae8003ce1e54e399676da2d62fb7a5dc08b"),
 }
 
 

@@ -21,6 +21,7 @@ DEFAULT_SIZES = (784, 128, 10)
 # 784-128-10 weights give outputs under 10 on the probe inputs of `_check_outputs`.
 MAX_PROBE_OUTPUT = 1e4
 
+
 def matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Return the matrix product ``a @ b``.
 
@@ -31,6 +32,20 @@ def matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     Arguments may be transposed views; an engine takes them as they are.
     """
     return current_engine().matmul(a, b)
+
+
+def forward(params: Sequence[np.ndarray], x: np.ndarray) -> list[np.ndarray]:
+    """The activations ``[x, h1, ..., logits]`` of parameters ``[W1, b1, ..., Wk, bk]`` on a batch ``x``."""
+    acts = [x]
+    last = len(params) // 2 - 1
+    for layer in range(last + 1):
+        W, b = params[2 * layer], params[2 * layer + 1]
+        z = matmul(acts[-1], W)
+        z += b
+        if layer < last:
+            np.maximum(z, 0, out=z)  # ReLU
+        acts.append(z)
+    return acts
 
 
 class StepResult(NamedTuple):
@@ -84,16 +99,7 @@ class MLP:
         Returns:
             The activations of every layer: ``[x, h1, ..., logits]``.
         """
-        acts = [x]
-        last = len(self.params) // 2 - 1
-        for layer in range(last + 1):
-            W, b = self.params[2 * layer], self.params[2 * layer + 1]
-            z = matmul(acts[-1], W)
-            z += b
-            if layer < last:
-                np.maximum(z, 0, out=z)  # ReLU
-            acts.append(z)
-        return acts
+        return forward(self.params, x)
 
     def predict_proba(self, x: np.ndarray) -> np.ndarray:
         """Class probabilities of one sample ``(784,)`` or a batch ``(n, 784)``: shape ``(n, 10)``."""
@@ -208,8 +214,11 @@ def _checked_sizes(sizes: Sequence[int]) -> tuple[int, ...]:
     return sizes
 
 
-def checked_weights(weights: Mapping[str, np.ndarray], dtype: np.dtype) -> list[np.ndarray]:
+def checked_weights(weights: Mapping[str, np.ndarray], dtype: np.dtype, probe: bool = True) -> list[np.ndarray]:
     """Validate a mapping ``W1, b1, ..., Wk, bk`` and return copies of its arrays in that order.
+
+    ``probe=False`` skips running the network (`_check_outputs`): for weights going
+    out, which were probed when they came in.
 
     Raises:
         WeightsError: Wrong names, dtype, shape or chaining of layers, non-finite values, or
@@ -251,7 +260,8 @@ def checked_weights(weights: Mapping[str, np.ndarray], dtype: np.dtype) -> list[
                 f"W{i + 1} has {W.shape[0]} rows but W{i} has {arrays[2 * i - 2].shape[1]} columns",
                 f"W{i + 1}",
             )
-    _check_outputs(arrays)
+    if probe:
+        _check_outputs(arrays)
     return arrays
 
 
@@ -260,13 +270,8 @@ def _check_outputs(arrays: list[np.ndarray]) -> None:
     rng = np.random.default_rng(0)
     fan_in = arrays[0].shape[0]
     probe = np.vstack([np.zeros(fan_in), np.ones(fan_in), rng.random((2, fan_in))]).astype(arrays[0].dtype)
-    h = probe
-    last = len(arrays) // 2 - 1
     with np.errstate(over="ignore", invalid="ignore"):
-        for layer in range(last + 1):
-            h = h @ arrays[2 * layer] + arrays[2 * layer + 1]
-            if layer < last:
-                h = np.maximum(h, 0)
+        h = forward(arrays, probe)[-1]
     worst = float(np.max(np.abs(h))) if np.isfinite(h).all() else math.inf
     if not worst <= MAX_PROBE_OUTPUT:
         what = "overflow to infinity" if math.isinf(worst) else f"reach {worst:.3g}"

@@ -217,14 +217,15 @@ class KernelEngine:
         nnz = self._lib.call("ink_compact", m, k, a, rsa, csa, capacity, row_start, row_col, row_val,
                              col_start, col_row, col_val,
                              outputs=(row_start, row_col, row_val, col_start, col_row, col_val))
-        self._listings = [x for x in self._listings if x.key != _key(a)]
+        key = _key(a)
+        self._listings = [x for x in self._listings if x.key != key]  # an older listing of this memory is stale
         if nnz < 0:
             return None
         try:
             owner = weakref.ref(_owner(a))
         except TypeError:  # memory owned by something without weak references: use once, keep none
             owner = None
-        listing = _Listing(_key(a), owner, m, k, row_start, row_col[:nnz], row_val[:nnz],  # type: ignore[arg-type]
+        listing = _Listing(key, owner, m, k, row_start, row_col[:nnz], row_val[:nnz],  # type: ignore[arg-type]
                            col_start, col_row[:nnz], col_val[:nnz])
         if owner is not None:
             alive = [x for x in self._listings if x.owner() is not None]

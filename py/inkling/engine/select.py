@@ -90,12 +90,12 @@ def load_engine(
         try:
             engine = KernelEngine(library(str(path)), name)
         except Exception as exc:  # noqa: BLE001 - a browser without relaxed SIMD fails here, by design
-            notes.append(f"{name}: did not load ({type(exc).__name__}: {_first_line(exc)})")
+            notes.append(f"{name}: did not load ({type(exc).__name__}: {_message(exc)})")
             continue
         try:
             problem = self_test(engine)
         except Exception as exc:  # noqa: BLE001 - a kernel that cannot even be called is not trusted either
-            problem = f"{type(exc).__name__}: {_first_line(exc)}"
+            problem = f"{type(exc).__name__}: {_message(exc)}"
         if problem is not None:
             notes.append(f"{name}: failed its self-test ({problem})")
             continue
@@ -112,6 +112,7 @@ def choose_engine(choice: str | None) -> tuple[Engine, list[str]]:
         return engine, [f"{error}: using the fastest that works", *notes]
 
 
-def _first_line(exc: BaseException) -> str:
+def _message(exc: BaseException) -> str:
+    """An exception's last line: a Python error from Pyodide carries its whole traceback."""
     text = str(exc).strip()
     return text.splitlines()[-1] if text else "no message"
