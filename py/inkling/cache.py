@@ -7,8 +7,9 @@ overlaps training. Fetches go through an injected ``fetch(path) -> bytes``
 coroutine (a file reader in the CLI, ``pyfetch`` in the browser, a fake in
 tests). A failed, corrupt or stalled fetch (one that takes longer than ``timeout``)
 is counted, logged and retried with backoff; after ``attempts`` failures the block
-is skipped for this epoch. A block that has failed at least once no longer holds up
-the blocks planned after it: they are read as they arrive, and it when it does.
+is skipped for this epoch. A block that has failed at least once, or has been in flight
+longer than ``patience``, no longer holds up the blocks planned after it: they are read
+as they arrive, and it when it does.
 
 When no fetched block is left to read and the last blocks (as many as the cache
 holds) were all given up on, the cache is *starved*: it keeps one probe fetch going
@@ -35,13 +36,20 @@ log = logging.getLogger(__name__)
 # A block is 785 KB; 30 s per attempt leaves a slow link (about 2 Mbit/s shared by a full
 # cache of parallel fetches) time to finish, and still catches a server that never answers.
 DEFAULT_TIMEOUT = 30.0
+# A block from the site's own server arrives in milliseconds, and several in parallel well
+# within a second; one still missing after 2 s is stalled or slow, and training would
+# rather read the blocks behind it than wait out the timeout. Below this, reading order
+# (and so a seeded run) does not depend on how fast blocks arrive.
+DEFAULT_PATIENCE = 2.0
 
 
 @dataclass(eq=False)
 class _Slot:
-    """A planned block: its manifest index, the task fetching it, and its failed attempts so far."""
+    """A planned block: its manifest index, the task fetching it, when it was planned, and its
+    failed attempts so far."""
 
     index: int
+    planned_at: float = field(default_factory=time.monotonic)
     task: asyncio.Task[Block | None] = field(init=False)
     failures: int = 0
 
@@ -82,6 +90,7 @@ class SampleCache:
         backoff: float = 0.25,
         max_backoff: float = 4.0,
         timeout: float = DEFAULT_TIMEOUT,
+        patience: float = DEFAULT_PATIENCE,
     ) -> None:
         """Set up the cache; nothing is fetched until `replenish` or `take`.
 
@@ -96,6 +105,8 @@ class SampleCache:
                 each probe.
             timeout: Seconds one fetch attempt may take; a slower one is cancelled
                 (which aborts the request in the browser) and counts as a failure.
+            patience: Seconds a block in flight holds up the blocks planned after it;
+                after that they are read first, and it when it arrives.
         """
         if not entries:
             raise ValueError("SampleCache needs at least one block")
@@ -107,6 +118,7 @@ class SampleCache:
         self.cache_size = cache_size
         self.attempts, self.backoff, self.max_backoff = attempts, backoff, max_backoff
         self.timeout = timeout
+        self.patience = patience
         # Two streams, so the order of blocks does not depend on when blocks arrive.
         block_seed, sample_seed = np.random.SeedSequence(seed).spawn(2)
         self._block_rng = np.random.default_rng(block_seed)
@@ -163,16 +175,31 @@ class SampleCache:
         """The fetched slots that may be read next, in reading order.
 
         A slot still fetching holds up the ones after it (so the order of samples does
-        not depend on how fast blocks arrive), unless its fetch has already failed once:
-        then waiting for it could take minutes, and the blocks after it go first.
+        not depend on how fast blocks arrive), unless its fetch has already failed once or
+        has taken longer than ``patience``: then waiting for it could take a whole timeout
+        or minutes, and the blocks after it go first.
         """
         readable = []
+        now = time.monotonic()
         for slot in self._slots:
             if slot.ready():
                 readable.append(slot)
-            elif not slot.failures:
+            elif not slot.failures and now - slot.planned_at <= self.patience:
                 break
         return readable
+
+    def _patience_left(self) -> float | None:
+        """Seconds until the first slot that holds up a fetched block runs out of patience
+        (None if no fetched block is held up)."""
+        now = time.monotonic()
+        holding: _Slot | None = None
+        for slot in self._slots:
+            if not slot.ready():
+                if not slot.failures and now - slot.planned_at <= self.patience and holding is None:
+                    holding = slot
+            elif holding is not None and slot.block() is not None:
+                return max(0.0, holding.planned_at + self.patience - now)
+        return None
 
     def drain_failures(self) -> list[str]:
         """Messages about blocks skipped since the last call (for error signals)."""
@@ -334,7 +361,8 @@ class SampleCache:
             if interrupt is not None:
                 waiters.add(asyncio.ensure_future(interrupt.wait()))
             start = time.perf_counter()
-            await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+            # A block held up behind a slow one becomes readable without any fetch ending.
+            await asyncio.wait(waiters, timeout=self._patience_left(), return_when=asyncio.FIRST_COMPLETED)
             self.wait_seconds += time.perf_counter() - start
             for waiter in waiters:
                 waiter.cancel()

@@ -234,3 +234,38 @@ def test_training_survives_bad_blocks_pauses_without_data_and_resumes_by_itself(
               f"{_stat(page, 'stat-data-errors')}; iterations {_stat(page, 'stat-iteration')}; data down -> pause "
               f"message {pause_s:.1f} s; block requests while paused {probes_per_s:.2f}/s; healed -> resumed "
               f"{resume_s:.1f} s")
+
+
+def test_a_stalled_first_block_does_not_hold_training_up(
+    page_factory: Callable[[], contextlib.AbstractContextManager], page_ready: Callable[..., None],
+    dist_dir: Path, faulty_site: tuple[str, Faults],
+) -> None:
+    """The block at the head of the reading order never answers: training goes on with the blocks
+    behind it while that block's first attempt is still waiting for its 30 s timeout."""
+    url, faults = faulty_site
+
+    def start_to_iterations(page: Any, iterations: int) -> float:
+        page_ready(page, log)
+        started = time.monotonic()
+        page.get_by_test_id("start").click()
+        _wait_stat(page, "stat-iteration", "Number(text) >= arg", iterations)
+        return time.monotonic() - started
+
+    with page_factory() as (page, log):  # the same start without the fault, for the stall's cost
+        page.goto(url)
+        clean_s = start_to_iterations(page, 200)
+    head = first_blocks(dist_dir, 1)[0]
+    faults.set(head, "stall")
+    faults.requests.clear()
+    with page_factory() as (page, log):
+        page.goto(url)
+        page.evaluate(RECORD_MESSAGES)
+        stalled_s = start_to_iterations(page, 200)
+        # Measured, not asserted (shared machines are noisy): printed with -s.
+        print(f"\nstalled head block: Start -> 200 iterations {stalled_s:.1f} s, without the stall {clean_s:.1f} s; "
+              f"stall cost {stalled_s - clean_s:.1f} s")
+        # Still its first attempt: reaching here did not need the timeout (which would count a data error).
+        assert faults.requests[head] == 1, faults.requests
+        assert _stat(page, "stat-data-errors") == "0"
+        assert _stat(page, "train-state") == "training" and _stat(page, "stat-data-state") == DATA_OK
+        assert page.evaluate("window.__messages") == []  # a slow block is not an error to report

@@ -10,7 +10,7 @@ from typing import Any, Callable
 import numpy as np
 import pytest
 
-from inkling.blocks import Manifest
+from inkling.blocks import Manifest, decode_block
 from inkling.cache import SampleCache
 from inkling.errors import DataError
 
@@ -321,6 +321,36 @@ def test_a_block_that_failed_once_no_longer_holds_up_the_others(dataset: dict[st
     asyncio.run(scenario())
 
 
+def test_a_stalled_block_holds_up_the_others_only_for_its_patience(dataset: dict[str, bytes],
+                                                                   fetch_factory: Callable) -> None:
+    """The stalled head of the reading order: training reads the blocks behind it once its patience
+    runs out, long before its timeout, and reads it too once it arrives."""
+    fetch = fetch_factory(dataset)
+    calls: list[str] = []
+    release = asyncio.Event()
+    manifest = Manifest.from_json(dataset["manifest.json"])
+
+    async def first_stalls(path: str) -> bytes:
+        calls.append(path)
+        if path == calls[0]:
+            await release.wait()  # the server holds the connection until the test lets go
+        return await fetch(path)
+
+    async def scenario() -> None:
+        # A 60 s timeout: the five other blocks can only be read within the hang guard by reading past it.
+        cache = _cache(first_stalls, dataset, cache_size=6, timeout=60, patience=0.05)
+        _, y = await asyncio.wait_for(cache.take(250), timeout=20)  # a hang guard, not a speed bound
+        assert len(y) == 250 and cache.errors == 0  # no timeout: still its first attempt
+        stalled = decode_block(dataset[calls[0]], manifest.train[int(calls[0][6:9])])
+        release.set()
+        await _settle(cache)
+        _, y = await asyncio.wait_for(cache.take(50), timeout=20)
+        assert sorted(y.tolist()) == sorted(stalled.labels.tolist())  # came back to the slow one
+        cache.close()
+
+    asyncio.run(scenario())
+
+
 def test_a_healthy_slow_block_still_keeps_its_place(dataset: dict[str, bytes], fetch_factory: Callable) -> None:
     """Without failures, reading order never depends on timing (see the same-seed test above)."""
     fetch = fetch_factory(dataset)
@@ -339,8 +369,6 @@ def test_a_healthy_slow_block_still_keeps_its_place(dataset: dict[str, bytes], f
             int(calls[0][6:9])])
         assert sorted(y.tolist()) == sorted(block.labels.tolist())  # the slow first block came first
         cache.close()
-
-    from inkling.blocks import decode_block
 
     asyncio.run(scenario())
 
