@@ -28,7 +28,7 @@ from typing import Any, Awaitable, Callable, Sequence
 
 import numpy as np
 
-from .blocks import Block, BlockEntry, decode_block
+from .blocks import HEADER, Block, BlockEntry, decode_block
 from .errors import DataError
 
 Fetch = Callable[[str], Awaitable[bytes]]
@@ -41,6 +41,31 @@ DEFAULT_TIMEOUT = 30.0
 # rather read the blocks behind it than wait out the timeout. Below this, reading order
 # (and so a seeded run) does not depend on how fast blocks arrive.
 DEFAULT_PATIENCE = 2.0
+# What the cache may hold of training blocks, cached and in flight. A tab runs two Python
+# runtimes (page and worker) in 32-bit wasm; 64 MiB holds all of MNIST's training set
+# (60 blocks, 47 MB) with room to spare, and leaves the heap to the network and the page.
+MEMORY_BUDGET = 64 * 2**20
+
+
+def block_bytes(entry: BlockEntry, rows: int, cols: int) -> int:
+    """What one block of ``entry`` occupies while cached: its file, whose bytes the decoded arrays view."""
+    return HEADER.size + entry.count * (rows * cols + 1)
+
+
+def max_cache_size(entries: Sequence[BlockEntry], rows: int = 28, cols: int = 28,
+                   budget: int = MEMORY_BUDGET) -> int:
+    """The most blocks a cache over ``entries`` may hold within ``budget`` bytes (at least 1)."""
+    return max(1, budget // max(block_bytes(e, rows, cols) for e in entries))
+
+
+def size_refusal(cache_size: int, entries: Sequence[BlockEntry], rows: int = 28, cols: int = 28) -> str | None:
+    """Why a cache of ``cache_size`` blocks over ``entries`` is more than a tab can afford (None if it is not)."""
+    most = max_cache_size(entries, rows, cols)
+    if cache_size <= most:
+        return None
+    block_kb = max(block_bytes(e, rows, cols) for e in entries) / 1000
+    return (f"{cache_size} blocks are more than a tab can afford: at most {most} blocks of {block_kb:,.0f} KB "
+            f"fit the {MEMORY_BUDGET // 2**20} MiB set aside for training data")
 
 
 @dataclass(eq=False)
@@ -97,7 +122,7 @@ class SampleCache:
         Args:
             fetch: ``await fetch("train-007.bin")`` returns the file's bytes.
             entries: The blocks to draw samples from (the manifest's train list).
-            cache_size: Blocks cached or in flight, at least 1.
+            cache_size: Blocks cached or in flight, 1 to what `MEMORY_BUDGET` holds (`max_cache_size`).
             seed: Seed of the block and sample order.
             attempts: Fetch attempts per block before skipping it this epoch.
             backoff: Seconds before the first retry; doubled after each failure
@@ -110,11 +135,10 @@ class SampleCache:
         """
         if not entries:
             raise ValueError("SampleCache needs at least one block")
-        if cache_size < 1:
-            raise ValueError("cache_size must be at least 1")
         self._fetch = fetch
         self._entries = list(entries)
         self._rows, self._cols = rows, cols
+        self._check_size(cache_size)
         self.cache_size = cache_size
         self.attempts, self.backoff, self.max_backoff = attempts, backoff, max_backoff
         self.timeout = timeout
@@ -265,18 +289,24 @@ class SampleCache:
             planned += self._entries[slot.index].count
 
     def resize(self, cache_size: int) -> None:
-        """Change ``cache_size``; surplus blocks and fetches are dropped, newest first.
+        """Change ``cache_size`` (within `max_cache_size`); surplus blocks and fetches are dropped, newest first.
 
         A dropped block goes back to the front of the order, so the epoch still
         covers it. Growing takes effect at the next `replenish`.
         """
-        if cache_size < 1:
-            raise ValueError("cache_size must be at least 1")
+        self._check_size(cache_size)
         self.cache_size = cache_size
         while self._slots and (self._head is not None) + len(self._slots) > cache_size:
             slot = self._slots.pop()
             slot.task.cancel()
             self._order.appendleft(slot.index)
+
+    def _check_size(self, cache_size: int) -> None:
+        if cache_size < 1:
+            raise ValueError("cache_size must be at least 1")
+        refusal = size_refusal(cache_size, self._entries, self._rows, self._cols)
+        if refusal:
+            raise ValueError(refusal)
 
     async def load(self, entry: BlockEntry) -> Block:
         """Fetch and decode one block, retrying with backoff; every failure counts in ``errors``.

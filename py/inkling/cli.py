@@ -38,7 +38,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     try:
         summary = asyncio.run(train(args, log=None if args.json else print))
-    except DataError as exc:
+    except (DataError, ProtocolError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     if args.json:

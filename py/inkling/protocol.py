@@ -110,7 +110,11 @@ class SetLrDecay:
 
 @dataclass(frozen=True)
 class SetCacheSize:
-    """Blocks to keep cached or in flight, 1..1024; the cache grows or shrinks to it."""
+    """Blocks to keep cached or in flight, 1..1024; the cache grows or shrinks to it.
+
+    The worker refuses more blocks than its memory budget holds (``cache.max_cache_size``:
+    85 of MNIST's), which only it knows: the limit depends on the data's block size.
+    """
 
     cache_size: int
     type: ClassVar[str] = "set_cache_size"

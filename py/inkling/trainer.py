@@ -20,7 +20,7 @@ import numpy as np
 
 from . import protocol as p
 from .blocks import MANIFEST, Block, Manifest
-from .cache import DEFAULT_TIMEOUT, Fetch, SampleCache
+from .cache import DEFAULT_TIMEOUT, Fetch, SampleCache, size_refusal
 from .errors import DataError, ProtocolError, WeightsError
 from .engine import engine_name
 from .mlp import DEFAULT_SIZES, MLP
@@ -142,6 +142,7 @@ class Trainer:
         Raises:
             DataError: The manifest cannot be fetched or read, or its images do not
                 match the model's input size.
+            ProtocolError: ``cache_size`` is more than the cache's memory budget holds.
         """
         try:
             raw = await self._fetch(MANIFEST)
@@ -151,6 +152,9 @@ class Trainer:
         if manifest.rows * manifest.cols != self.model.sizes[0]:
             raise DataError(f"{MANIFEST}: images of {manifest.rows}x{manifest.cols} do not fit a "
                             f"{self.model.sizes[0]}-input network", MANIFEST)
+        refusal = size_refusal(self._cache_size, manifest.train, manifest.rows, manifest.cols)
+        if refusal:
+            raise ProtocolError("cache_size", refusal)
         self.manifest = manifest
         self.cache = SampleCache(self._fetch, manifest.train, cache_size=self._cache_size, seed=self.seed,
                                  rows=manifest.rows, cols=manifest.cols, attempts=self._fetch_attempts,
@@ -263,7 +267,10 @@ class Trainer:
         self.lr_decay = command.lr_decay
 
     def _set_cache_size(self, command: p.SetCacheSize) -> None:
-        assert self.cache is not None
+        assert self.cache is not None and self.manifest is not None
+        refusal = size_refusal(command.cache_size, self.manifest.train, self.manifest.rows, self.manifest.cols)
+        if refusal:
+            raise ProtocolError("cache_size", f"{refusal}; the cache stays at {self.cache.cache_size}")
         self.cache.resize(command.cache_size)
 
     def _set_optimizer(self, command: p.SetOptimizer) -> None:

@@ -87,6 +87,12 @@ def dataset() -> dict[str, bytes]:
     return make_dataset()
 
 
+@pytest.fixture(scope="session")
+def mnist_sized_dataset() -> dict[str, bytes]:
+    """Synthetic data in MNIST's block size (1,000 samples, 785 KB a block): 2 train blocks, 1 test."""
+    return make_dataset(train_blocks=2, test_blocks=1, block=1000)
+
+
 @pytest.fixture
 def fake_fetch(dataset: dict[str, bytes]) -> FakeFetch:
     """A FakeFetch over `dataset`, without delay."""

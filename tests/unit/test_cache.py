@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from inkling.blocks import Manifest, decode_block
-from inkling.cache import SampleCache
+from inkling.cache import MEMORY_BUDGET, SampleCache, max_cache_size
 from inkling.errors import DataError
 
 
@@ -467,3 +467,28 @@ def test_skipped_blocks_are_not_counted_as_held(dataset: dict[str, bytes], fake_
         cache.close()
 
     asyncio.run(scenario())
+
+
+# ---- what a tab can afford ---------------------------------------------------------------------
+
+
+def test_the_cache_size_is_capped_by_the_memory_budget(mnist_sized_dataset: dict[str, bytes],
+                                                       fetch_factory: Callable) -> None:
+    manifest = Manifest.from_json(mnist_sized_dataset["manifest.json"])
+    most = max_cache_size(manifest.train)
+    assert most == 85 == MEMORY_BUDGET // (16 + 1000 * 785)  # MNIST's blocks: 85 fit in 64 MiB
+    fetch = fetch_factory(mnist_sized_dataset)
+    with pytest.raises(ValueError, match="86 blocks are more than a tab can afford: at most 85 blocks of 785 KB "
+                                         "fit the 64 MiB set aside for training data"):
+        SampleCache(fetch, manifest.train, cache_size=86)
+
+    async def scenario() -> None:
+        cache = SampleCache(fetch, manifest.train, cache_size=85)
+        with pytest.raises(ValueError, match="86 blocks are more than a tab can afford"):
+            cache.resize(86)
+        assert cache.cache_size == 85
+        cache.resize(2)
+        cache.close()
+
+    asyncio.run(scenario())
+    assert max_cache_size(manifest.train, budget=1) == 1  # never below one block

@@ -84,6 +84,14 @@ def test_bad_settings_are_refused_naming_the_option(args: list[str], option: str
     assert info.value.code == 2 and option in capsys.readouterr().err
 
 
+def test_a_cache_larger_than_the_memory_budget_is_refused_saying_why(
+        tmp_path: Path, mnist_sized_dataset: dict[str, bytes], capsys: pytest.CaptureFixture[str]) -> None:
+    for name, raw in mnist_sized_dataset.items():
+        (tmp_path / name).write_bytes(raw)
+    assert main(["train", "--data", str(tmp_path), "--cache-size", "86"]) == 1
+    assert "at most 85 blocks of 785 KB fit the 64 MiB set aside" in capsys.readouterr().err
+
+
 def test_prepare_refuses_idx_files_that_are_not_mnist(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     for name in ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte",
                  "t10k-labels-idx1-ubyte"):

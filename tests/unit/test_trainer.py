@@ -202,6 +202,23 @@ def test_settings_take_effect_at_the_next_iteration(fake_fetch: Any) -> None:
     assert last["data_len"] + last["data_futures_len"] <= 2
 
 
+def test_a_cache_larger_than_a_tab_can_afford_is_refused_saying_why(mnist_sized_dataset: dict[str, bytes],
+                                                                      fetch_factory: Callable) -> None:
+    def script(message: dict[str, Any], trainer: Trainer) -> None:
+        if message["seq"] == 1:
+            trainer.submit({"type": "set_cache_size", "cache_size": 86, "id": 1})
+            trainer.submit({"type": "set_cache_size", "cache_size": 85, "id": 2})
+        if message["reply_to"] == 2:
+            trainer.close()
+
+    sent = drive(fetch_factory(mnist_sized_dataset), [{"type": "status"}], script)
+    refused = next(m for m in sent if m["reply_to"] == 1)
+    assert (refused["type"], refused["kind"], refused["field"]) == ("error", "protocol", "cache_size")
+    assert refused["message"] == ("cache_size: 86 blocks are more than a tab can afford: at most 85 blocks of 785 KB "
+                                  f"fit the 64 MiB set aside for training data; the cache stays at {DEFAULT_CACHE_SIZE}")
+    assert sent[-1]["cache_size"] == 85  # the most it can afford is accepted
+
+
 def test_divergence_stops_and_restores_the_last_good_weights(fake_fetch: Any) -> None:
     def script(message: dict[str, Any], trainer: Trainer) -> None:
         if message["type"] == "error" or message.get("iteration", 0) > 500:
