@@ -6,11 +6,13 @@ Layout of a record (all integers big-endian)::
     format version         uint16 (this module writes `FORMAT_VERSION`)
     header length          uint32
     header                 UTF-8 JSON: settings, saved_at, iteration, samples_seen, epoch,
+                           curve (from version 2: the charts' points, see `curve.Curve`),
                            weights_bytes, weights_sha256
     weights                the .npz bytes of `weights_io` (float32 W1, b1, W2, b2)
 
-`from_bytes` is strict: any damage or another version raises `SavedStateError`
-saying what is wrong; nothing is ever unpickled.
+`from_bytes` is strict: any damage or an unknown version raises `SavedStateError`
+saying what is wrong; nothing is ever unpickled. Version 1 records (no curve) are
+still read, so an upgrade keeps what the previous release saved.
 """
 
 from __future__ import annotations
@@ -24,16 +26,18 @@ from typing import Any
 
 import numpy as np
 
+from .curve import Curve
 from .errors import ProtocolError, SavedStateError, WeightsError
 from .protocol import decode_command
 from .weights_io import weights_from_npz, weights_to_npz
 
 MAGIC = b"INKSTATE"
-FORMAT_VERSION = 1
-SUPPORTED_VERSIONS = (1,)
+FORMAT_VERSION = 2
+SUPPORTED_VERSIONS = (1, 2)
 _PREFIX = struct.Struct(">HI")  # format version, header length
-_MAX_HEADER = 64 << 10  # a real header is a few hundred bytes
-_HEADER_KEYS = {"settings", "saved_at", "iteration", "samples_seen", "epoch", "weights_bytes", "weights_sha256"}
+_MAX_HEADER = 64 << 10  # a real header is a few hundred bytes, plus about 10 KB of curve
+_V1_KEYS = {"settings", "saved_at", "iteration", "samples_seen", "epoch", "weights_bytes", "weights_sha256"}
+_HEADER_KEYS = {1: _V1_KEYS, 2: _V1_KEYS | {"curve"}}
 
 
 @dataclass(frozen=True)
@@ -91,7 +95,8 @@ class TrainingSettings:
 @dataclass(frozen=True, eq=False)
 class SavedState:
     """One saved record: the weights, the settings (None in a record of the previous release),
-    when it was saved (Unix seconds) and how far training had come."""
+    when it was saved (Unix seconds), how far training had come and the charts' curve of it
+    (empty in records before version 2)."""
 
     weights: dict[str, np.ndarray]
     settings: TrainingSettings | None
@@ -99,6 +104,7 @@ class SavedState:
     iteration: int = 0
     samples_seen: int = 0
     epoch: float = 0.0
+    curve: Curve = Curve()
 
 
 def to_bytes(state: SavedState) -> bytes:
@@ -117,6 +123,7 @@ def to_bytes(state: SavedState) -> bytes:
         "iteration": int(state.iteration),
         "samples_seen": int(state.samples_seen),
         "epoch": float(state.epoch),
+        "curve": state.curve.thinned().as_dict(),
         "weights_bytes": len(weights),
         "weights_sha256": hashlib.sha256(weights).hexdigest(),
     }, allow_nan=False, sort_keys=True).encode()
@@ -146,7 +153,7 @@ def from_bytes(data: Any) -> SavedState:
     if header_len > _MAX_HEADER or start + header_len > len(data):
         raise SavedStateError(f"truncated or damaged: the header claims {header_len} bytes, "
                               f"{len(data) - start} follow the prefix")
-    header = _header(data[start:start + header_len])
+    header = _header(data[start:start + header_len], version)
     weights_data = data[start + header_len:]
     if len(weights_data) != header["weights_bytes"]:
         raise SavedStateError(f"truncated or damaged: {len(weights_data)} bytes of weights, "
@@ -158,7 +165,7 @@ def from_bytes(data: Any) -> SavedState:
     except WeightsError as error:
         raise SavedStateError(f"the weights are unusable: {error}") from None
     return SavedState(weights, TrainingSettings.from_mapping(header["settings"]), header["saved_at"],
-                      header["iteration"], header["samples_seen"], header["epoch"])
+                      header["iteration"], header["samples_seen"], header["epoch"], header["curve"])
 
 
 def from_legacy_npz(data: Any, saved_at: float = 0.0) -> SavedState:
@@ -177,16 +184,17 @@ def _reject_constant(name: str) -> Any:
     raise SavedStateError(f"damaged header: {name} is not a number JSON allows")
 
 
-def _header(raw: bytes) -> dict[str, Any]:
+def _header(raw: bytes, version: int) -> dict[str, Any]:
     try:
         header = json.loads(raw.decode("utf-8"), parse_constant=_reject_constant)
     except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as error:
         raise SavedStateError(f"damaged header (not UTF-8 JSON): {error}") from None
     if not isinstance(header, dict):
         raise SavedStateError(f"damaged header: expected an object, found {type(header).__name__}")
-    if set(header) != _HEADER_KEYS:
-        raise SavedStateError(f"damaged header: missing {sorted(_HEADER_KEYS - set(header))}, "
-                              f"unexpected {sorted(set(header) - _HEADER_KEYS)}")
+    keys = _HEADER_KEYS[version]
+    if set(header) != keys:
+        raise SavedStateError(f"damaged header: missing {sorted(keys - set(header))}, "
+                              f"unexpected {sorted(set(header) - keys)}")
     for name in ("iteration", "samples_seen", "weights_bytes"):
         value = header[name]
         if not isinstance(value, int) or isinstance(value, bool) or value < 0:
@@ -199,6 +207,10 @@ def _header(raw: bytes) -> dict[str, Any]:
     digest = header["weights_sha256"]
     if not isinstance(digest, str) or len(digest) != 64:
         raise SavedStateError(f"damaged header: weights_sha256 must be 64 hex digits, found {digest!r}")
+    try:
+        header["curve"] = Curve.from_mapping(header["curve"]) if "curve" in header else Curve()
+    except ValueError as error:
+        raise SavedStateError(f"damaged header: curve: {error}") from None
     return header
 
 

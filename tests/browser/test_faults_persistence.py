@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import json
 import struct
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -17,8 +18,9 @@ import numpy as np
 import pytest
 from playwright.sync_api import expect
 
+from inkling.curve import MAX_POINTS
 from inkling.mlp import MLP
-from inkling.saved_state import MAGIC, SavedState, TrainingSettings, from_bytes, to_bytes
+from inkling.saved_state import FORMAT_VERSION, MAGIC, SavedState, TrainingSettings, from_bytes, to_bytes
 from inkling.weights_io import weights_to_npz
 from test_page import ONE_DIGIT, number, set_setting, wait_predictions_settle, wait_stat
 
@@ -176,14 +178,32 @@ def test_a_reload_restores_the_weights_and_settings(fresh: tuple[Any, Any], site
     page.get_by_test_id("stop").click()
     expect(page.get_by_test_id("train-state")).to_have_text("idle")
     iteration = int(number(page, "stat-iteration"))
+    samples = page.get_by_test_id("stat-samples-seen").text_content()
     wait_saved(page, lambda s: s.iteration == iteration, f"the stopped run's iteration {iteration}")
     before = first_predictions(page)
+    chart = page.get_by_test_id("chart-loss")
+    expect(chart).to_have_attribute("data-last-iteration", str(iteration))
+    points = int(chart.get_attribute("data-points"))
 
     page.reload()
     page_ready(page, log, timeout_ms=WAIT_MS)
-    expect(page.get_by_test_id("message")).to_contain_text("Restored the 784-128-10 weights and settings")
+    expect(page.get_by_test_id("message")).to_contain_text(
+        "Restored the 784-128-10 weights and settings saved in this browser")
+    expect(page.get_by_test_id("message")).to_contain_text(f"{iteration:,} iterations in")
     assert_settings_shown(page)
     assert first_predictions(page) == before
+    # The run goes on where it was: its counts and its curve, not 0 and an empty chart.
+    expect(page.get_by_test_id("stat-iteration")).to_have_text(str(iteration))
+    expect(page.get_by_test_id("stat-samples-seen")).to_have_text(samples)
+    expect(chart).to_have_attribute("data-last-iteration", str(iteration))
+    assert int(chart.get_attribute("data-points")) == min(points, MAX_POINTS)
+    expect(page.locator("#charts")).not_to_have_attribute("data-empty", "")
+    page.get_by_test_id("start").click()
+    wait_stat(page, "stat-iteration", f"v >= {iteration + 50}", timeout=WAIT_MS)
+    page.get_by_test_id("stop").click()
+    page.wait_for_function(  # the same curve, continued
+        "n => Number(document.querySelector('[data-testid=chart-loss]').dataset.lastIteration) > n", arg=iteration)
+    assert int(chart.get_attribute("data-points")) > min(points, MAX_POINTS)
     assert log.console_errors == []
 
 
@@ -238,8 +258,8 @@ BAD_RECORDS = {
     "truncated": (_record()[:5000], "truncated or damaged"),
     "damaged weights": (_record()[:-300] + b"\x00" * 300, "sha256 does not match"),
     "refused setting": (_record(batch_size=0), "settings.batch_size"),
-    "newer version": (_other_version(_record(), 2),
-                      "saved in format version 2; this version of Inkling reads version 1"),
+    "newer version": (_other_version(_record(), FORMAT_VERSION + 1),
+                      f"saved in format version {FORMAT_VERSION + 1}; this version of Inkling reads version 1, 2"),
 }
 
 
@@ -258,8 +278,29 @@ def test_a_bad_stored_record_is_rejected_and_the_page_starts_fresh(
     assert_trains_and_predicts(page)
     # The bad record is replaced by a good one at the next save.
     expect(page.get_by_test_id("autosave")).to_contain_text("Autosaved")
+    assert log.console_errors == []  # the app's own; the JSON page read next may log a missing favicon
     assert from_bytes(stored(page, site_url)).settings is not None
-    assert log.console_errors == []
+
+
+def test_a_version_1_record_restores_its_weights_settings_and_counts(
+        fresh: tuple[Any, Any], site_url: str, page_ready: Callable[..., None]) -> None:
+    """Records saved before the curve was kept (format version 1) still restore, with an empty chart."""
+    data = to_bytes(SavedState(MLP((784, 16, 10), seed=1).get_weights(),
+                               TrainingSettings(40, 0.03, 1.0, "adam", 5), 1.7e9, 321, 20_544, 0.34))
+    (header_len,) = struct.unpack_from(">I", data, len(MAGIC) + 2)
+    start = len(MAGIC) + 6
+    header = json.loads(data[start:start + header_len])
+    del header["curve"]
+    raw = json.dumps(header).encode()
+    store(page := fresh[0], site_url, MAGIC + struct.pack(">HI", 1, len(raw)) + raw + data[start + header_len:])
+    log = fresh[1]
+    open_app(page, log, site_url, page_ready)
+    expect(page.get_by_test_id("message")).to_contain_text("Restored the 784-16-10 weights and settings")
+    expect(page.get_by_test_id("stat-iteration")).to_have_text("321")
+    expect(page.get_by_test_id("stat-optimizer")).to_have_text("adam")
+    expect(page.locator("#charts")).to_have_attribute("data-empty", "")
+    assert_trains_and_predicts(page)
+    wait_stat(page, "stat-iteration", "v >= 351")
 
 
 def test_a_record_of_the_previous_release_restores_its_weights(

@@ -1,4 +1,4 @@
-"""Worker restarts: the crash-loop guard and counts that go on across restarts."""
+"""Worker restarts: the crash-loop guard and counts that go on across restarts and reloads."""
 from __future__ import annotations
 
 from inkling.browser.recovery import Continuity, RestartGuard
@@ -68,3 +68,12 @@ def test_a_reset_after_a_restart_counts_from_zero_again() -> None:
     counts.restarted(signal(7, 448, 0.01))
     counts.clear()  # the page sent reset
     assert counts.apply(signal(0, 0, 0.0)).iteration == 0
+
+
+def test_counts_go_on_from_a_restored_run() -> None:
+    counts = Continuity()
+    counts.apply(signal(0, 0, 0.0))  # the fresh worker's first status
+    counts.carry(1234, 59_232, 0.9872)  # the saved record's counts
+    shown = counts.apply(signal(0, 0, 0.0))
+    assert (shown.iteration, shown.samples_seen, shown.epoch) == (1234, 59_232, 0.9872)
+    assert counts.apply(signal(6, 384, 0.0064)).iteration == 1240

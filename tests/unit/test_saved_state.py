@@ -8,6 +8,7 @@ import struct
 import numpy as np
 import pytest
 
+from inkling.curve import MAX_POINTS, Curve
 from inkling.errors import InklingError, SavedStateError
 from inkling.mlp import MLP
 from inkling.saved_state import (
@@ -15,6 +16,7 @@ from inkling.saved_state import (
 from inkling.weights_io import weights_to_npz
 
 SETTINGS = TrainingSettings(batch_size=48, lrate=0.0625, lr_decay=0.9, optimizer="momentum", cache_size=6)
+CURVE = Curve((1, 2, 1234), (2.3, 1.1, 0.25), (2.3, 2.18, 0.5), (10.0, 15.5, 91.0), (None, None, 96.87))
 PREFIX = len(MAGIC) + 6
 
 
@@ -24,7 +26,7 @@ def weights(hidden: int = 16, seed: int = 0) -> dict[str, np.ndarray]:
 
 def record(**changes) -> bytes:
     fields = dict(weights=weights(), settings=SETTINGS, saved_at=1_700_000_000.5, iteration=1234,
-                  samples_seen=59_232, epoch=0.9872)
+                  samples_seen=59_232, epoch=0.9872, curve=CURVE)
     fields.update(changes)
     return to_bytes(SavedState(**fields))
 
@@ -45,6 +47,7 @@ def test_a_round_trip_keeps_weights_settings_and_progress_exactly() -> None:
     state = from_bytes(record(weights=original))
     assert state.settings == SETTINGS
     assert (state.saved_at, state.iteration, state.samples_seen, state.epoch) == (1_700_000_000.5, 1234, 59_232, 0.9872)
+    assert state.curve == CURVE
     assert list(state.weights) == ["W1", "b1", "W2", "b2"]
     for name, array in original.items():
         assert state.weights[name].dtype == np.float32
@@ -72,7 +75,7 @@ def test_a_record_of_the_previous_release_reads_as_weights_without_settings() ->
 
 def test_another_format_version_names_both_versions() -> None:
     _, header, weights_data = split(record())
-    with pytest.raises(SavedStateError, match=r"format version 7; this version of Inkling reads version 1") as info:
+    with pytest.raises(SavedStateError, match=r"format version 7; this version of Inkling reads version 1, 2") as info:
         from_bytes(join(header, weights_data, version=7))
     assert info.value.version == 7
 
@@ -209,3 +212,48 @@ def test_saved_state_error_is_an_inkling_error() -> None:
 def test_a_state_without_settings_cannot_be_written() -> None:
     with pytest.raises(SavedStateError, match="needs its settings"):
         to_bytes(SavedState(weights(), None, 0.0))
+
+
+# ---- the charts' curve (format version 2) --------------------------------------------------------
+
+
+def test_a_version_1_record_still_reads_with_an_empty_curve() -> None:
+    _, header, weights_data = split(record())
+    del header["curve"]
+    state = from_bytes(join(header, weights_data, version=1))
+    assert (state.iteration, state.samples_seen, state.settings) == (1234, 59_232, SETTINGS)
+    assert state.curve == Curve() and len(state.curve) == 0
+    _, header, weights_data = split(record())  # a curve in a version 1 record is damage, not news
+    with pytest.raises(SavedStateError, match=r"unexpected \['curve'\]"):
+        from_bytes(join(header, weights_data, version=1))
+
+
+def test_a_long_curve_is_thinned_over_the_whole_run_and_rounded() -> None:
+    n = 5000
+    long = Curve(tuple(range(1, n + 1)), tuple(1 / i for i in range(1, n + 1)), (0.5,) * n, (None,) * n,
+                 tuple(90.123456789 if i % 1000 == 0 else None for i in range(1, n + 1)))
+    state = from_bytes(record(curve=long))
+    kept = state.curve.iteration
+    assert len(kept) <= MAX_POINTS and kept[0] == 1 and kept[-1] == n
+    assert max(b - a for a, b in zip(kept, kept[1:])) <= 2 * n / MAX_POINTS  # spread, not just the start
+    assert state.curve.loss[-1] == pytest.approx(1 / n, rel=1e-5)
+    assert all(v is None for v in state.curve.acc_smoothed)
+    assert len(record(curve=long)) - len(record(curve=Curve())) < 16_000  # what it costs each autosave
+
+
+@pytest.mark.parametrize("curve, reason", [
+    ([], "curve: expected an object"),
+    ({"iteration": []}, "curve: missing"),
+    ({**CURVE.as_dict(), "loss": [1.0]}, "one equal length"),
+    ({**CURVE.as_dict(), "iteration": [1, 1, 2]}, "increasing order"),
+    ({**CURVE.as_dict(), "iteration": [0, 1, 2]}, "above 0"),
+    ({**CURVE.as_dict(), "iteration": [1, 2.5, 3]}, "whole numbers"),
+    ({**CURVE.as_dict(), "test_acc": [None, "high", 1]}, "test_acc must hold finite numbers or null"),
+    ({**CURVE.as_dict(), "loss": [True, 1, 1]}, "loss must hold finite numbers"),
+    ({name: list(range(1, MAX_POINTS + 2)) for name in CURVE.as_dict()}, f"at most {MAX_POINTS}"),
+])
+def test_a_damaged_curve_is_refused_saying_what(curve: object, reason: str) -> None:
+    _, header, weights_data = split(record())
+    header["curve"] = curve
+    with pytest.raises(SavedStateError, match=reason):
+        from_bytes(join(header, weights_data))

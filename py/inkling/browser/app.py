@@ -141,14 +141,17 @@ class App:
             self._follow(first)
         restored = await self.autosave.restore()
         if restored is not None and await self.apply_weights(restored.weights):
-            what = "weights"
-            if restored.settings is not None:
-                what = "weights and settings"
-                reply = await self._give_settings(restored.settings)
-                if isinstance(reply, ResponseSignal):
-                    self._follow(reply)
+            what = "weights" if restored.settings is None else "weights and settings"
+            # The new worker counts from 0: the page counts on from the saved run, as after a worker's loss.
+            self.counts.carry(restored.iteration, restored.samples_seen, restored.epoch)
+            self.charts.resume(restored.curve)
+            reply = await self._give_settings(restored.settings)
+            if isinstance(reply, ResponseSignal):
+                self._follow(reply)
             when = f" at {time.strftime('%H:%M:%S', time.localtime(restored.saved_at))}" if restored.saved_at else ""
-            self.notify("info", f"Restored the {architecture(restored.weights)} {what} saved in this browser{when}.")
+            progress = f", {restored.iteration:,} iterations in" if restored.iteration else ""
+            self.notify("info", f"Restored the {architecture(restored.weights)} {what} saved in this browser"
+                                f"{when}{progress}.")
         if not self.bridge.watchesWorker:
             self.notify("info", "This page is not served from a secure context (https or localhost), so a training "
                                 "worker that is killed without an error is not noticed: reload if training stops.")
@@ -292,7 +295,7 @@ class App:
             self.predictor.use_signal_weights(signal.weights)
         self.autosave.consider(Snapshot(self.predictor.version, self.predictor.weights, bool(signal.training),
                                         settings_from_signal(signal), signal.iteration, signal.samples_seen,
-                                        signal.epoch))
+                                        signal.epoch, self.charts.curve))
 
     # ---- the worker's death ------------------------------------------------------------------
 

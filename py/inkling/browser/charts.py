@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from ..curve import Curve
 from ..protocol import ResponseSignal
 from .dom import js_object
 from .history import History, Smoother
@@ -58,8 +59,10 @@ class Chart:
         return self._on_resize
 
     def redraw(self) -> None:
-        """Show the history's current points."""
+        """Show the history's current points (and say how many, and up to which iteration, on the container)."""
         self._plot.setData(js_object(self.history.series))
+        self.container.dataset.points = str(len(self.history))
+        self.container.dataset.lastIteration = str(self.history.series[0][-1]) if len(self.history) else ""
 
 
 class Charts:
@@ -96,6 +99,30 @@ class Charts:
         if not self._dirty and self.card.hasAttribute("data-empty"):
             self.card.removeAttribute("data-empty")
         self._dirty = True
+
+    def curve(self) -> Curve:
+        """The points drawn now, as a saved record keeps them."""
+        x, loss, loss_avg = self.loss.history.series
+        _, acc_avg, test = self.acc.history.series
+        return Curve(tuple(int(i) for i in x), tuple(loss), tuple(loss_avg), tuple(acc_avg), tuple(test))
+
+    def resume(self, curve: Curve) -> None:
+        """Draw a restored run's curve; the next signals (counted on from it) continue it."""
+        if not len(curve):
+            return
+        self.loss.history.clear()
+        self.acc.history.clear()
+        for point in zip(curve.iteration, curve.loss, curve.loss_smoothed, curve.acc_smoothed, curve.test_acc):
+            i, loss, loss_avg, acc_avg, test = point
+            self.loss.history.add(i, loss, loss_avg)
+            self.acc.history.add(i, acc_avg, test)
+        # The smoothed curves go on from their last values instead of jumping to the next batch's.
+        self._loss_avg.value = next((v for v in reversed(curve.loss_smoothed) if v is not None), None)
+        acc = next((v for v in reversed(curve.acc_smoothed) if v is not None), None)
+        self._acc_avg.value = None if acc is None else acc / 100
+        self.card.removeAttribute("data-empty")
+        self._dirty = True
+        self.redraw(force=True)
 
     def redraw(self, force: bool = False) -> bool:
         """Redraw if there is news and the last redraw is old enough; True if still pending."""

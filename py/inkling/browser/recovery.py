@@ -46,9 +46,9 @@ class RestartGuard:
 
 
 class Continuity:
-    """Keeps the iteration, samples-seen and epoch counts going up across worker restarts.
+    """Keeps the iteration, samples-seen and epoch counts going up across worker restarts and reloads.
 
-    A new worker counts from 0; the page adds what the lost one had reached. A reset of the
+    A new worker counts from 0; the page adds what the lost one (or the saved run) had reached. A reset of the
     weights (the worker's own count falling, or the page sending ``reset``) starts from 0 again.
     """
 
@@ -61,8 +61,12 @@ class Continuity:
     def restarted(self, shown: ResponseSignal | None) -> None:
         """The worker was replaced; ``shown`` is the last signal the page showed (counts included)."""
         if shown is not None:
-            self.iteration, self.samples_seen, self.epoch = shown.iteration, shown.samples_seen, shown.epoch
+            self.carry(shown.iteration, shown.samples_seen, shown.epoch)
         self._last_iteration = 0
+
+    def carry(self, iteration: int, samples_seen: int, epoch: float) -> None:
+        """Count on from these counts (a run restored from a saved record, or a lost worker's)."""
+        self.iteration, self.samples_seen, self.epoch = iteration, samples_seen, epoch
 
     def clear(self) -> None:
         """The weights were reset: counts start from 0."""

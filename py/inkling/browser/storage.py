@@ -9,6 +9,7 @@ from typing import Any, Callable, Mapping
 
 import numpy as np
 
+from ..curve import Curve
 from ..errors import SavedStateError, WeightsError
 from ..saved_state import SavedState, TrainingSettings, from_bytes, from_legacy_npz, to_bytes
 from ..weights_io import check_file_size, weights_from_npz, weights_to_npz
@@ -61,7 +62,8 @@ async def read_weights_file(file: Any) -> dict[str, np.ndarray]:
 @dataclass(frozen=True)
 class Snapshot:
     """What the page would save now: the predictor's weights (``version`` says when they changed,
-    ``weights()`` copies them), the worker's settings and how far training has come."""
+    ``weights()`` copies them), the worker's settings, how far training has come and the
+    charts' curve (``curve()`` builds it, only when a save is due)."""
 
     version: int
     weights: Callable[[], Mapping[str, np.ndarray] | None]
@@ -70,6 +72,7 @@ class Snapshot:
     iteration: int = 0
     samples_seen: int = 0
     epoch: float = 0.0
+    curve: Callable[[], Curve] = Curve
 
 
 class Autosave:
@@ -142,7 +145,7 @@ class Autosave:
         self._saved = (snapshot.version, snapshot.settings)
         self._last_save = now
         state = SavedState(dict(current), snapshot.settings, time.time(), snapshot.iteration,
-                           snapshot.samples_seen, snapshot.epoch)
+                           snapshot.samples_seen, snapshot.epoch, snapshot.curve())
         self._saving = asyncio.ensure_future(self._save(to_bytes(state)))
 
     def save_now(self) -> None:
