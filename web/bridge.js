@@ -72,8 +72,16 @@ function receive(message) {
 // grants the page's own request for the same lock. An uncaught error in a worker that
 // was ready, or a report of a fatal Pyodide error, means its state is unknown: it is
 // terminated and counts as lost too. The page's Python decides whether to start another.
+//
+// Outside a secure context there are no Web Locks. There a ready worker that has been quiet
+// for a while is asked for its status, and one that leaves the question unanswered for
+// SILENCE_LIMIT_MS is lost. The limit is far above the longest step a worker takes (about
+// 4 s at the largest batch and width), so a busy worker is not mistaken for a dead one.
+// Only an unanswered question counts: timers of a hidden tab may fire a minute apart.
 const PAGE_ID = Math.random().toString(36).slice(2, 10);  // lock names are shared by the origin's tabs
 const LOCKS = typeof navigator.locks?.request === "function";  // missing outside secure contexts
+const ASK_AFTER_MS = 3000;
+const SILENCE_LIMIT_MS = 20000;
 let worker = null;  // the current worker, null between a loss and the next start
 let workerCount = 0;
 
@@ -87,14 +95,19 @@ function startWorker() {
   const started = new Worker(url, { type: "module" });
   const first = workerCount === 1;
   let ready = false;
+  let heardAt = performance.now();
   started.onmessage = ({ data }) => {
     if (started !== worker) return;  // the last words of a worker already replaced
+    heardAt = performance.now();
     if (data && data.type === "lock") {
       navigator.locks.request(lock, () => lost(started, "it stopped running (terminated or crashed)"));
     } else if (data && data.type === "fatal") {
       lost(started, `its Python runtime failed: ${data.message}`);
     } else {
-      if (data && data.type === "ready") ready = true;
+      if (data && data.type === "ready" && !ready) {
+        ready = true;
+        if (!LOCKS) watchSilence(started, () => heardAt);
+      }
       receive(data);
     }
   };
@@ -111,6 +124,23 @@ function startWorker() {
     }
   };
   worker = started;
+}
+
+function watchSilence(which, heardAt) {
+  let askedAt = null;  // when the unanswered status request was sent
+  const timer = setInterval(() => {
+    if (which !== worker) return clearInterval(timer);
+    const now = performance.now();
+    if (askedAt !== null && heardAt() < askedAt) {
+      if (now - askedAt >= SILENCE_LIMIT_MS) {
+        clearInterval(timer);
+        lost(which, `it stopped answering (nothing for ${SILENCE_LIMIT_MS / 1000} s after a status request)`);
+      }
+    } else if (now - heardAt() >= ASK_AFTER_MS) {
+      askedAt = now;
+      which.postMessage({ type: "status" });  // a protocol command; its reply is a signal like any other
+    }
+  }, 1000);
 }
 
 function lost(which, reason) {
@@ -181,8 +211,10 @@ globalThis.inklingBridge = {
   get worker() {
     return worker;
   },
-  /** Whether a worker that dies silently is noticed (Web Locks exist only in secure contexts). */
+  /** Whether a worker that dies silently is noticed at once (Web Locks exist only in secure contexts). */
   watchesWorker: LOCKS,
+  /** Without Web Locks: seconds of silence after a status request after which a worker counts as lost. */
+  silenceLimitS: SILENCE_LIMIT_MS / 1000,
   /** Start a new training worker after the last one was lost. */
   restartWorker() {
     const old = worker;

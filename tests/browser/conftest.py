@@ -27,6 +27,7 @@ from typing import Any
 import pytest
 
 # The flags RUNTIME.md found to work for a system Chromium here; Playwright adds --headless.
+INSECURE_HOST = "inkling.test"
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",
@@ -34,6 +35,9 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
     "--no-first-run",
+    # A host name of the site's own server that is not localhost: pages served under it are not a
+    # secure context (no Web Locks, no WebCrypto), as on a LAN over plain http.
+    f"--host-resolver-rules=MAP {INSECURE_HOST} 127.0.0.1",
 ]
 # Cold start of Pyodide + numpy + the inkling wheel is ~5 s alone; 2 shared cores can be slower.
 READY_TIMEOUT_MS = 120_000
@@ -97,6 +101,12 @@ def site_url(build_py: ModuleType, dist_dir: Path) -> Iterator[str]:
         server.shutdown()
         server.server_close()
         thread.join(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def insecure_site_url(site_url: str) -> str:
+    """The same server under a name that is not localhost: its pages are not a secure context."""
+    return site_url.replace("127.0.0.1", INSECURE_HOST)
 
 
 @pytest.fixture(scope="session")

@@ -154,7 +154,8 @@ class App:
                                 f"{when}{progress}.")
         if not self.bridge.watchesWorker:
             self.notify("info", "This page is not served from a secure context (https or localhost), so a training "
-                                "worker that is killed without an error is not noticed: reload if training stops.")
+                                "worker that stops without an error is noticed only when it leaves a status request "
+                                f"unanswered for {self.bridge.silenceLimitS:g} s.")
         self.autosave.enabled = True
         self._set_enabled(True)
         self.loading.ready()
