@@ -864,14 +864,16 @@ class SiteWriter:
         write_atomic(dst, data)
         self.changed += 1
 
-    def copy_tree(self, src: Path, rel: str) -> None:
-        """Copy every file under `src` (skipping hidden files and Python caches) to dist/`rel`."""
+    def copy_tree(self, src: Path, rel: str, skip: Iterable[str] = ()) -> None:
+        """Copy every file under `src` (skipping hidden files, Python caches and the relative
+        paths in `skip`) to dist/`rel`."""
         if not src.is_dir():
             return
+        skipped = set(skip)
         for path in sorted(src.rglob("*")):
             parts = path.relative_to(src).parts
             if path.is_file() and not any(p.startswith(".") or p == "__pycache__" for p in parts) \
-                    and path.suffix != ".pyc":
+                    and path.suffix != ".pyc" and "/".join(parts) not in skipped:
                 self.copy(path, "/".join(filter(None, (rel, *parts))))
 
     def remove_stale(self) -> int:
@@ -885,6 +887,27 @@ class SiteWriter:
             elif path.is_dir() and not any(path.iterdir()):
                 path.rmdir()
         return removed
+
+
+SERVICE_WORKER = "sw.js"
+_PRECACHE = re.compile(r"/\* PRECACHE \*/.*?/\* END PRECACHE \*/", re.S)
+
+
+def service_worker(dist: Path, site_files: Iterable[str], template: bytes) -> tuple[str, bytes]:
+    """The site's service worker (web/sw.js) for ``site_files`` of ``dist``: (build id, its bytes).
+
+    Every file but the service worker itself is listed with its sha256 in base64 (what the
+    browser's integrity check takes); the build id is a hash of that list, so any changed
+    file makes a new id, a new sw.js, and so an update the browser notices.
+    """
+    files = {rel: base64.b64encode(hashlib.sha256((dist / rel).read_bytes()).digest()).decode()
+             for rel in sorted(site_files) if rel != SERVICE_WORKER}
+    build = hashlib.sha256(json.dumps(files, sort_keys=True).encode()).hexdigest()[:16]
+    listing = json.dumps({"build": build, "files": files}, indent=1)
+    text, found = _PRECACHE.subn(lambda _: f"/* PRECACHE */ {listing} /* END PRECACHE */", template.decode(), count=1)
+    if not found:
+        raise BuildError(f"web/{SERVICE_WORKER} has no /* PRECACHE */ ... /* END PRECACHE */ to fill in")
+    return build, text.encode()
 
 
 def trimmed_lock(full_lock: bytes) -> bytes:
@@ -923,7 +946,7 @@ def build_site(paths: Paths, fetcher: Fetcher) -> dict[str, object]:
     if not (paths.web / "index.html").is_file():
         raise BuildError(f"{paths.web / 'index.html'} is missing: the site needs its page")
     site = SiteWriter(paths.dist)
-    site.copy_tree(paths.web, "")
+    site.copy_tree(paths.web, "", skip=[SERVICE_WORKER])  # written last, from every other file
     site.copy_tree(paths.workers, "workers")
     for pin in RUNTIME_PINS:
         if pin.name != LOCK_NAME:
@@ -947,9 +970,11 @@ def build_site(paths: Paths, fetcher: Fetcher) -> dict[str, object]:
         "kernel": {Path(arc).name: sha256_bytes(data) for arc, data in kernel.items()},
     }
     site.write("build-info.json", (json.dumps(info, indent=2) + "\n").encode())
+    build, worker = service_worker(paths.dist, site.written, (paths.web / SERVICE_WORKER).read_bytes())
+    site.write(SERVICE_WORKER, worker)
     removed = site.remove_stale()
-    fetcher.log(f"dist/ ready: {len(site.written)} files ({site.changed} updated, {removed} removed) "
-                f"in {time.monotonic() - started:.1f} s")
+    fetcher.log(f"dist/ ready: {len(site.written)} files ({site.changed} updated, {removed} removed), "
+                f"build {build}, in {time.monotonic() - started:.1f} s")
     return info
 
 

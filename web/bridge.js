@@ -171,6 +171,65 @@ addEventListener("py:progress", ({ detail }) => {
   if (typeof detail === "string") preview(`page: ${detail}`, null);
 });
 
+// ---- offline use: the service worker (sw.js) that keeps the site in this browser ------------------
+//
+// Registered only when Python asks, once the page is ready, so keeping ~70 MB of site does not
+// compete with the cold start. Its states reach Python as {type: "offline", state, detail} events:
+// "unsupported", "saving", "ready", "failed", and "update" (a newer build is installed and waits).
+const SW_URL = new URL("./sw.js", import.meta.url);
+let registration = null;
+
+function offline(state, detail = "") {
+  events.push({ type: "offline", state, detail });
+  requestFrame();
+}
+
+function follow(installing) {
+  // A first install becomes "ready" once it serves; one beside a running version waits as "update".
+  const updating = navigator.serviceWorker.controller !== null;
+  let installed = false;
+  offline(updating ? "saving_update" : "saving");
+  installing.addEventListener("statechange", () => {
+    if (installing.state === "installed") {
+      installed = true;
+      if (updating) offline("update");
+    } else if (installing.state === "activated" && !updating) {
+      offline("ready");
+    } else if (installing.state === "redundant" && !installed) {
+      offline("failed", "a file of the site could not be fetched, or did not match its sha256");
+    }
+  });
+}
+
+async function keepOffline() {
+  if (!("serviceWorker" in navigator)) {
+    offline("unsupported", "browsers keep sites only over https or on localhost");
+    return;
+  }
+  try {
+    // "none": the browser asks the server for sw.js itself at every visit, never an HTTP-cached copy.
+    registration = await navigator.serviceWorker.register(SW_URL, { updateViaCache: "none" });
+  } catch (error) {
+    offline("failed", String(error && error.message ? error.message : error));
+    return;
+  }
+  if (!registration) {  // a browser (or a test harness) that blocks service workers without saying why
+    offline("unsupported", "this browser declined to keep the site");
+    return;
+  }
+  registration.addEventListener("updatefound", () => follow(registration.installing));
+  if (registration.installing) follow(registration.installing);
+  else if (registration.waiting) offline("update");
+  else if (registration.active) offline("ready");
+}
+
+function applyUpdate() {
+  if (!registration || !registration.waiting) return false;
+  navigator.serviceWorker.addEventListener("controllerchange", () => location.reload());
+  registration.waiting.postMessage({ type: "skip_waiting" });
+  return true;
+}
+
 function openDb() {
   return new Promise((resolve, reject) => {
     const request = indexedDB.open(DB_NAME, 1);
@@ -215,6 +274,10 @@ globalThis.inklingBridge = {
   watchesWorker: LOCKS,
   /** Without Web Locks: seconds of silence after a status request after which a worker counts as lost. */
   silenceLimitS: SILENCE_LIMIT_MS / 1000,
+  /** Keep the site in this browser for offline use (its states arrive as "offline" events). */
+  keepOffline,
+  /** Switch to the newer build that waits (the page reloads under it); false if none waits. */
+  applyUpdate,
   /** Start a new training worker after the last one was lost. */
   restartWorker() {
     const old = worker;

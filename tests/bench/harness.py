@@ -120,9 +120,13 @@ class Bench:
         return self.server.url
 
     @contextlib.contextmanager
-    def context(self) -> Iterator[Any]:
-        """A fresh browser context (empty cache and storage) with the probe installed."""
-        context = self.browser.new_context()
+    def context(self, service_workers: str = "block") -> Iterator[Any]:
+        """A fresh browser context (empty cache and storage) with the probe installed.
+
+        Service workers are blocked unless asked for: keeping the site (~70 MB, fetched and
+        hashed just after the page is ready) would run inside the other benchmarks' windows.
+        """
+        context = self.browser.new_context(service_workers=service_workers)
         context.add_init_script(PROBE_JS)
         try:
             yield context

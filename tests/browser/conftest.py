@@ -133,12 +133,17 @@ def browser(chromium_path: Path) -> Iterator[Any]:
 
 
 @pytest.fixture(scope="session")
-def page_factory(browser: Any) -> Callable[[], contextlib.AbstractContextManager]:
-    """`with page_factory() as (page, log):` a page in a fresh context that records its traffic."""
+def page_factory(browser: Any) -> Callable[..., contextlib.AbstractContextManager]:
+    """`with page_factory() as (page, log):` a page in a fresh context that records its traffic.
+
+    Service workers are blocked unless `page_factory(service_workers="allow")`: otherwise every
+    fresh context would keep the whole site (~70 MB) in its storage, and a page served from that
+    copy would hide what the test's server does (faults, rebuilt files). test_offline.py allows them.
+    """
 
     @contextlib.contextmanager
-    def open_page() -> Iterator[tuple[Any, PageLog]]:
-        context = browser.new_context()
+    def open_page(service_workers: str = "block") -> Iterator[tuple[Any, PageLog]]:
+        context = browser.new_context(service_workers=service_workers)
         log = PageLog()
         # Context-level events also see requests made by the page's workers.
         context.on("request", lambda request: log.requests.append(request.url))

@@ -21,6 +21,7 @@ from inkling.protocol import decode_signal
 from inkling.browser.app import _shape_problem
 from inkling.browser.history import History, Smoother
 from inkling.browser.inference import Predictor, top_k
+from inkling.browser.offline import OFFLINE_TEXTS, OfflineStatus, offline_text
 from inkling.browser.samples import TestDigits
 from inkling.browser.settings import (
     BATCH_SIZE, CACHE_SIZE, HIDDEN_SIZE, LEARNING_RATE, LR_DECAY, SettingError, setting_command)
@@ -217,3 +218,37 @@ def test_smoother_starts_at_the_first_value_and_skips_gaps() -> None:
     assert smoother.update(2.0) == 2.0
     assert smoother.update(math.inf) == 2.0
     assert smoother.update(4.0) == 3.0
+
+
+# ---- offline use ------------------------------------------------------------------------------------------
+
+
+class _Node:
+    def __init__(self) -> None:
+        self.textContent = ""
+        self.hidden = True
+        self.listeners: dict[str, Any] = {}
+
+    def addEventListener(self, kind: str, listener: Any) -> None:  # noqa: N802 (the DOM's name)
+        self.listeners[kind] = listener
+
+
+def test_the_offline_line_says_each_state_and_offers_the_update_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    from inkling.browser import offline
+
+    monkeypatch.setattr(offline, "listen", lambda node, kind, handler: node.addEventListener(kind, handler))
+    line, button, news, updates = _Node(), _Node(), [], []
+    status = OfflineStatus(line, button, lambda kind, text: news.append((kind, text)), lambda: updates.append(1))
+    status.show("saving")
+    assert line.textContent == OFFLINE_TEXTS["saving"] and button.hidden
+    status.show("failed", "HTTP 404")
+    assert "(HTTP 404)" in line.textContent and "works online" in line.textContent
+    status.show("update")
+    status.show("update")  # said once, not at every report
+    assert not button.hidden and news == [("info", offline.UPDATE_NEWS)]
+    button.listeners["click"](None)
+    assert updates == [1]
+    status.show("ready")
+    assert button.hidden and line.textContent.startswith("Kept in this browser")
+    assert offline_text("unsupported", "") == "Offline use is not available here: no reason given."
+    assert offline_text("strange") == "Offline use: strange"

@@ -178,6 +178,34 @@ def test_warm_cache_builds_the_site_with_network_sources_disabled(warm: ModuleTy
     assert wasm.stat().st_mtime_ns == before
     assert not (dist / "stale.txt").exists()
 
+    # The service worker lists every other file of the site, each with the sha256 the browser checks.
+    precache = _precache((dist / "sw.js").read_text())
+    listed = {p.relative_to(dist).as_posix() for p in dist.rglob("*") if p.is_file()} - {"sw.js"}
+    assert set(precache["files"]) == listed
+    assert precache["files"]["index.html"] == base64.b64encode(
+        hashlib.sha256((dist / "index.html").read_bytes()).digest()).decode()
+
+
+def _precache(worker: str) -> dict:
+    start = worker.index("/* PRECACHE */") + len("/* PRECACHE */")
+    return json.loads(worker[start:worker.index("/* END PRECACHE */")])
+
+
+def test_a_changed_file_makes_a_new_service_worker_and_build_id(build_py: ModuleType, tmp_path: Path) -> None:
+    (tmp_path / "a.txt").write_text("one")
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "b.bin").write_bytes(b"\x00\x01")
+    template = (ROOT / "web" / "sw.js").read_bytes()
+    build_id, worker = build_py.service_worker(tmp_path, ["a.txt", "data/b.bin", "sw.js"], template)
+    precache = _precache(worker.decode())
+    assert precache["build"] == build_id and sorted(precache["files"]) == ["a.txt", "data/b.bin"]
+    assert build_py.service_worker(tmp_path, ["a.txt", "data/b.bin"], template) == (build_id, worker)
+    (tmp_path / "a.txt").write_text("two")
+    new_id, new_worker = build_py.service_worker(tmp_path, ["a.txt", "data/b.bin"], template)
+    assert new_id != build_id and new_worker != worker
+    with pytest.raises(build_py.BuildError, match="sw.js has no /\\* PRECACHE"):
+        build_py.service_worker(tmp_path, ["a.txt"], b"self.addEventListener('fetch', () => {});")
+
 
 def _write_project(root: Path) -> Path:
     """A tiny project (pyproject + py/pkgdemo) to build a wheel from."""

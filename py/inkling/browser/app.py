@@ -19,6 +19,7 @@ from .dom import by_testid, document, listen, set_text
 from .grid import GridManager
 from .inference import Predictor
 from .loading import Loading
+from .offline import OfflineStatus
 from .recovery import RESTART_WINDOW_S, Continuity, RestartGuard
 from .samples import TestDigits
 from .stats import data_news, stat_texts, train_state_text
@@ -70,6 +71,8 @@ class App:
                                 self.teach, self.notify, self.bridge.requestFrame)
         self.train_state = by_testid("train-state")
         self.autosave = Autosave(self.bridge, self.notify, lambda text: set_text(by_testid("autosave"), text))
+        self.offline = OfflineStatus(by_testid("offline"), by_testid("update-now"), self.notify,
+                                     lambda: self._spawn(self._switch_to_update()))
         self.signal: ResponseSignal | None = None
         self.page_ready = False
         self.worker_ready = False
@@ -159,6 +162,7 @@ class App:
         self.autosave.enabled = True
         self._set_enabled(True)
         self.loading.ready()
+        self.bridge.keepOffline()  # now, not sooner: keeping the site must not slow the start
 
     async def _give_settings(self, settings: TrainingSettings | None) -> ResponseSignal | ErrorSignal:
         """Send the worker these settings (if any); its reply to a status request once it took them."""
@@ -245,6 +249,8 @@ class App:
             self._spawn(self._recover() if self.ready else self._maybe_ready())
         elif kind == "worker_lost":
             self._worker_lost(str(message.get("reason")))
+        elif kind == "offline":
+            self.offline.show(str(message.get("state")), str(message.get("detail") or ""))
         elif kind == "error":
             self._error(message)
         elif kind == "signal":
@@ -297,6 +303,13 @@ class App:
         self.autosave.consider(Snapshot(self.predictor.version, self.predictor.weights, bool(signal.training),
                                         settings_from_signal(signal), signal.iteration, signal.samples_seen,
                                         signal.epoch, self.charts.curve))
+
+    async def _switch_to_update(self) -> None:
+        """Keep the newest weights and settings, then let the waiting build take over (the page reloads)."""
+        self.autosave.save_now()
+        await self.autosave.settled()
+        if not self.bridge.applyUpdate():
+            self.notify("error", "No new version of Inkling is waiting any more: reload the page to look again.")
 
     # ---- the worker's death ------------------------------------------------------------------
 

@@ -155,6 +155,11 @@ class Autosave:
             self.consider(self._latest)
             self.enabled = enabled
 
+    async def settled(self) -> None:
+        """Return once no save is under way (the newest one has reached storage, or failed and said so)."""
+        while self._saving is not None:
+            await self._saving
+
     async def _save(self, data: bytes) -> None:
         try:
             await self._bridge.save(STATE_KEY, to_uint8array(data))

@@ -1,0 +1,155 @@
+"""Offline use: the service worker keeps the built site in this browser.
+
+With the server gone, a reload is ready, trains, evaluates and predicts, and no request fails. A
+rebuilt site is fetched at the next visit, the page says a new version is ready, and the version
+after that (or "Update now") runs it. Each test serves its own copy of dist/ so it can stop the
+server or rebuild files without touching the other tests' site.
+"""
+from __future__ import annotations
+
+import contextlib
+import shutil
+import socket
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+from urllib.parse import urlparse
+
+import pytest
+from playwright.sync_api import expect
+
+from inkling.browser.offline import OFFLINE_TEXTS, UPDATE_NEWS
+from test_page import ONE_DIGIT, number, wait_stat
+
+WAIT_MS = 120_000  # hang guards: keeping ~70 MB and booting two runtimes on 2 busy cores
+
+
+class SiteCopy:
+    """A copy of the built site served on a fixed 127.0.0.1 port (one origin across restarts)."""
+
+    def __init__(self, build_py: ModuleType, dist: Path, root: Path) -> None:
+        self._build = build_py
+        self.root = root
+        shutil.copytree(dist, root)
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            self.port = probe.getsockname()[1]
+        self.url = f"http://127.0.0.1:{self.port}/"
+        self._server: Any = None
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        self._server = self._build.SiteServer(self.root, self.port)
+        self._thread = threading.Thread(target=self._server.serve_forever, name="offline-site", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            assert self._thread is not None
+            self._thread.join(timeout=10)
+            self._server = None
+
+    def rebuild(self, marker: str) -> None:
+        """A new build: the page changed (it carries ``marker``), and a service worker made for it."""
+        index = self.root / "index.html"
+        index.write_text(index.read_text().replace("<head>", f"<head>\n  <meta name=\"build-marker\" content=\"{marker}\">", 1))
+        files = [p.relative_to(self.root).as_posix() for p in self.root.rglob("*") if p.is_file()]
+        template = (self._build.Paths().web / self._build.SERVICE_WORKER).read_bytes()
+        _, worker = self._build.service_worker(self.root, files, template)
+        (self.root / self._build.SERVICE_WORKER).write_bytes(worker)
+
+
+@pytest.fixture
+def own_site(build_py: ModuleType, dist_dir: Path, tmp_path: Path) -> Iterator[SiteCopy]:
+    site = SiteCopy(build_py, dist_dir, tmp_path / "site")
+    site.start()
+    try:
+        yield site
+    finally:
+        site.stop()
+
+
+def marker(page: Any) -> str | None:
+    return page.evaluate("document.querySelector('meta[name=build-marker]')?.content ?? null")
+
+
+def open_ready(page: Any, log: Any, url: str, page_ready: Callable[..., None]) -> None:
+    page.goto(url)
+    page_ready(page, log, timeout_ms=WAIT_MS)
+
+
+def test_with_the_server_gone_a_reload_is_ready_trains_evaluates_and_predicts(
+        page_factory: Callable[..., contextlib.AbstractContextManager], page_ready: Callable[..., None],
+        own_site: SiteCopy) -> None:
+    with page_factory(service_workers="allow") as (page, log):
+        open_ready(page, log, own_site.url, page_ready)
+        expect(page.get_by_test_id("offline")).to_have_text(OFFLINE_TEXTS["ready"], timeout=WAIT_MS)
+        own_site.stop()
+        first_visit = len(log.requests)
+
+        page.reload()
+        page_ready(page, log, timeout_ms=WAIT_MS)
+        assert page.evaluate("navigator.serviceWorker.controller !== null"), "the page is served by the worker"
+        expect(page.get_by_test_id("prediction-0")).to_have_text(ONE_DIGIT)
+        page.get_by_test_id("start").click()
+        wait_stat(page, "stat-iteration", "v >= 300", timeout=WAIT_MS)
+        page.get_by_test_id("stop").click()
+        expect(page.get_by_test_id("train-state")).to_have_text("idle")
+        page.get_by_test_id("evaluate").click()
+        expect(page.get_by_test_id("message")).to_contain_text("Test accuracy", timeout=WAIT_MS)
+        assert number(page, "stat-test-acc") > 50
+        assert number(page, "stat-data-errors") == 0
+        served = log.requests[first_visit:]
+        assert any(url.endswith("/data/manifest.json") for url in served)  # it did ask, and was answered
+        assert log.failed_requests == [], log.failed_requests
+        assert {urlparse(url).netloc for url in log.requests} == {urlparse(own_site.url).netloc}
+        assert log.console_errors == []
+
+
+def test_a_rebuilt_site_is_picked_up_on_the_next_visit_or_at_once_with_update_now(
+        page_factory: Callable[..., contextlib.AbstractContextManager], page_ready: Callable[..., None],
+        own_site: SiteCopy) -> None:
+    with page_factory(service_workers="allow") as (page, log):
+        open_ready(page, log, own_site.url, page_ready)
+        expect(page.get_by_test_id("offline")).to_have_text(OFFLINE_TEXTS["ready"], timeout=WAIT_MS)
+        expect(page.get_by_test_id("update-now")).to_be_hidden()
+
+        # The site is rebuilt while the person is away; their next visit still runs the kept
+        # version (it starts from local storage), fetches the new one and says it is ready.
+        own_site.rebuild("second")
+        page.reload()
+        page_ready(page, log, timeout_ms=WAIT_MS)
+        assert marker(page) is None
+        expect(page.get_by_test_id("offline")).to_have_text(OFFLINE_TEXTS["update"], timeout=WAIT_MS)
+        expect(page.get_by_test_id("message")).to_contain_text(UPDATE_NEWS)
+        expect(page.get_by_test_id("update-now")).to_be_visible()
+
+        # The visit after that runs the new build.
+        context = page.context
+        page.close()
+        page = context.new_page()
+        open_ready(page, log, own_site.url, page_ready)
+        assert marker(page) == "second"
+        expect(page.get_by_test_id("offline")).to_have_text(OFFLINE_TEXTS["ready"], timeout=WAIT_MS)
+
+        # Rebuilt again: "Update now" keeps the weights and switches this very tab.
+        page.get_by_test_id("start").click()
+        wait_stat(page, "stat-iteration", "v >= 100", timeout=WAIT_MS)
+        page.get_by_test_id("stop").click()
+        expect(page.get_by_test_id("train-state")).to_have_text("idle")
+        iteration = int(number(page, "stat-iteration"))
+        own_site.rebuild("third")
+        page.reload()
+        page_ready(page, log, timeout_ms=WAIT_MS)
+        expect(page.get_by_test_id("update-now")).to_be_visible(timeout=WAIT_MS)
+        with page.expect_navigation(timeout=WAIT_MS):
+            page.get_by_test_id("update-now").click()
+        page_ready(page, log, timeout_ms=WAIT_MS)
+        assert marker(page) == "third"
+        expect(page.get_by_test_id("message")).to_contain_text("Restored the 784-128-10 weights and settings")
+        expect(page.get_by_test_id("stat-iteration")).to_have_text(str(iteration))
+        assert log.failed_requests == [], log.failed_requests
