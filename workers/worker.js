@@ -59,7 +59,8 @@ async function boot() {
   let stage = "runtime";
   try {
     progress(stage, "loading the Python runtime (Pyodide)");
-    const pyodide = await loadPyodide({ indexURL: PYODIDE_URL });
+    // numpy named here starts its download while the runtime boots, instead of after it.
+    const pyodide = await loadPyodide({ indexURL: PYODIDE_URL, packages: ["numpy"] });
     // Pyodide's hook for its fatal errors (private API of 0.27; absent elsewhere, then the
     // uncaught error that follows a fatal error reaches the page as an error event instead).
     if (pyodide._api) pyodide._api.on_fatal = fatal;

@@ -3,8 +3,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from inkling.browser.offline import OFFLINE_TEXTS
-
 from .harness import FLOOR_PREFIX, Bench, summary, wait_ready
 
 NAME = "startup"
@@ -50,8 +48,8 @@ def run(bench: Bench) -> dict[str, Any]:
             page.goto(bench.url)
             cold.append(_load(page))
             # The second visit: once the service worker has kept the site, the page starts from it.
-            page.wait_for_function("text => document.querySelector('[data-testid=offline]').textContent === text",
-                                   arg=OFFLINE_TEXTS["ready"], timeout=120_000)
+            page.evaluate("() => { navigator.serviceWorker.ready.then(() => { window.__kept = true; }); }")
+            page.wait_for_function("() => window.__kept === true", timeout=120_000)
             page.reload()
             warm.append(_load(page))
         with bench.context() as context:
