@@ -123,11 +123,17 @@ def test_a_start_up_failure_says_what_failed(page_factory: Callable[[], contextl
 @pytest.fixture(scope="module")
 def lab(page_factory: Callable[[], contextlib.AbstractContextManager], page_ready: Callable[..., None],
         site_url: str) -> Iterator[tuple[Any, Any]]:
-    """One page, loaded to ready, shared by the tests below in order."""
+    """One page, loaded to ready, shared by the tests below in order.
+
+    Its learning rate does not decay: with the kernel an epoch takes about a second and a half, so
+    a decaying rate would change between a test's reading of it and its check (0.015 -> 0.0045).
+    """
     with page_factory() as (page, log):
         page.set_viewport_size({"width": 1400, "height": 1000})
         page.goto(site_url)
         page_ready(page, log)
+        set_setting(page, "lr-decay", "1")
+        wait_stat(page, "stat-lr-decay", "v === 1")
         yield page, log
 
 
