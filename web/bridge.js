@@ -175,7 +175,8 @@ addEventListener("py:progress", ({ detail }) => {
 //
 // Registered only when Python asks, once the page is ready, so keeping ~70 MB of site does not
 // compete with the cold start. Its states reach Python as {type: "offline", state, detail} events:
-// "unsupported", "saving", "ready", "failed", and "update" (a newer build is installed and waits).
+// "unsupported", "saving", "ready", "failed", "saving_update" (a newer build arrives) and "update"
+// (it is kept and waits).
 const SW_URL = new URL("./sw.js", import.meta.url);
 let registration = null;
 
@@ -196,7 +197,10 @@ function follow(installing) {
     } else if (installing.state === "activated" && !updating) {
       offline("ready");
     } else if (installing.state === "redundant" && !installed) {
-      offline("failed", "a file of the site could not be fetched, or did not match its sha256");
+      // A failed update leaves the kept version serving (the next visit tries again); a failed
+      // first install leaves nothing kept.
+      if (updating) offline("ready");
+      else offline("failed", "a file of the site could not be fetched, or did not match its sha256");
     }
   });
 }

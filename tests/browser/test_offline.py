@@ -153,3 +153,19 @@ def test_a_rebuilt_site_is_picked_up_on_the_next_visit_or_at_once_with_update_no
         expect(page.get_by_test_id("message")).to_contain_text("Restored the 784-128-10 weights and settings")
         expect(page.get_by_test_id("stat-iteration")).to_have_text(str(iteration))
         assert log.failed_requests == [], log.failed_requests
+
+
+def test_a_file_that_does_not_match_its_sha256_is_not_kept_and_the_page_says_so(
+        page_factory: Callable[..., contextlib.AbstractContextManager], page_ready: Callable[..., None],
+        own_site: SiteCopy) -> None:
+    block = own_site.root / "data" / "test-009.bin"  # altered on the server after the build listed it
+    data = bytearray(block.read_bytes())
+    data[100] ^= 0xFF
+    block.write_bytes(bytes(data))
+    with page_factory(service_workers="allow") as (page, log):
+        open_ready(page, log, own_site.url, page_ready)
+        expect(page.get_by_test_id("offline")).to_have_text(
+            OFFLINE_TEXTS["failed"].format(detail="a file of the site could not be fetched, or did not match its "
+                                                  "sha256"), timeout=WAIT_MS)
+        assert page.evaluate("navigator.serviceWorker.getRegistration().then(r => !r || !r.active)")
+        expect(page.get_by_test_id("prediction-0")).to_have_text(ONE_DIGIT)  # online, the page works as before
