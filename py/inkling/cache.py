@@ -293,6 +293,9 @@ class SampleCache:
 
         A dropped block goes back to the front of the order, so the epoch still
         covers it. Growing takes effect at the next `replenish`.
+
+        Raises:
+            ValueError: Below 1 or above what the memory budget holds (nothing changes); says why.
         """
         self._check_size(cache_size)
         self.cache_size = cache_size

@@ -20,7 +20,7 @@ import numpy as np
 
 from . import protocol as p
 from .blocks import MANIFEST, Block, Manifest
-from .cache import DEFAULT_TIMEOUT, Fetch, SampleCache, size_refusal
+from .cache import DEFAULT_TIMEOUT, Fetch, SampleCache
 from .errors import DataError, ProtocolError, WeightsError
 from .engine import engine_name
 from .mlp import DEFAULT_SIZES, MLP
@@ -152,14 +152,14 @@ class Trainer:
         if manifest.rows * manifest.cols != self.model.sizes[0]:
             raise DataError(f"{MANIFEST}: images of {manifest.rows}x{manifest.cols} do not fit a "
                             f"{self.model.sizes[0]}-input network", MANIFEST)
-        refusal = size_refusal(self._cache_size, manifest.train, manifest.rows, manifest.cols)
-        if refusal:
-            raise ProtocolError("cache_size", refusal)
-        self.manifest = manifest
-        self.cache = SampleCache(self._fetch, manifest.train, cache_size=self._cache_size, seed=self.seed,
-                                 rows=manifest.rows, cols=manifest.cols, attempts=self._fetch_attempts,
-                                 backoff=self._fetch_backoff, max_backoff=self._fetch_max_backoff,
-                                 timeout=self._fetch_timeout)
+        try:  # the cache is the one judge of what it may hold (its memory budget)
+            cache = SampleCache(self._fetch, manifest.train, cache_size=self._cache_size, seed=self.seed,
+                                rows=manifest.rows, cols=manifest.cols, attempts=self._fetch_attempts,
+                                backoff=self._fetch_backoff, max_backoff=self._fetch_max_backoff,
+                                timeout=self._fetch_timeout)
+        except ValueError as exc:
+            raise ProtocolError("cache_size", str(exc)) from None
+        self.manifest, self.cache = manifest, cache
 
     def submit(self, raw: Any) -> None:
         """Queue a wire command; it is decoded and applied between iterations."""
@@ -267,11 +267,11 @@ class Trainer:
         self.lr_decay = command.lr_decay
 
     def _set_cache_size(self, command: p.SetCacheSize) -> None:
-        assert self.cache is not None and self.manifest is not None
-        refusal = size_refusal(command.cache_size, self.manifest.train, self.manifest.rows, self.manifest.cols)
-        if refusal:
-            raise ProtocolError("cache_size", f"{refusal}; the cache stays at {self.cache.cache_size}")
-        self.cache.resize(command.cache_size)
+        assert self.cache is not None
+        try:
+            self.cache.resize(command.cache_size)
+        except ValueError as exc:  # resize changes nothing when it refuses
+            raise ProtocolError("cache_size", f"{exc}; the cache stays at {self.cache.cache_size}") from None
 
     def _set_optimizer(self, command: p.SetOptimizer) -> None:
         self.optimizer = make_optimizer(command.optimizer, self.optimizer.lr)
