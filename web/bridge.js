@@ -1,13 +1,12 @@
 // Glue between the page's Python (PyScript) and the training worker.
 //
-// Why JS: the worker may send a signal after every iteration (100+ per second).
-// Handing each one to Python would cost the main thread a call per message, so
-// this file keeps only the newest signal (and the newest weights) and gives
-// Python one batch per animation frame. It also starts the worker while
-// PyScript is still loading (and again when Python asks, after one died),
-// notices a worker's death, shows PyScript's loading steps, and wraps the few
-// browser APIs (IndexedDB, downloads) that are callback-shaped.
-// No logic of the product lives here.
+// Why JS: every message from the worker would otherwise be a call into Python. This file keeps
+// only the newest signal (and the newest weights) and gives Python one batch per animation
+// frame; Python answers how long until it wants a frame of its own accord (a chart redraw
+// that waits), and gets it from a timer instead of every frame in between. It also starts the
+// worker while PyScript is still loading (and again when Python asks, after one died), notices a
+// worker's death, shows PyScript's loading steps, and wraps the few browser APIs (IndexedDB,
+// downloads) that are callback-shaped. No logic of the product lives here.
 
 const WORKER_URL = new URL("./workers/worker.js", import.meta.url);
 const DB_NAME = "inkling";
@@ -18,6 +17,7 @@ let latestWeights = null;  // newest "weights" seen in any signal (later ones ma
 let events = [];           // every other message (progress, ready, error) and every reply, in order
 let onFrame = null;        // Python's frame handler, once the page's Python runs
 let framePending = false;
+let wakeTimer = null;      // the frame Python asked for, later
 
 function frame() {
   framePending = false;
@@ -27,10 +27,15 @@ function frame() {
   latestWeights = null;
   events = [];
   const started = performance.now();
+  let wakeInMs;
   try {
-    onFrame(batch);
+    wakeInMs = onFrame(batch);
   } catch (error) {
     console.error("inkling: frame handler failed", error);
+  }
+  if (typeof wakeInMs === "number") {
+    clearTimeout(wakeTimer);
+    wakeTimer = setTimeout(requestFrame, wakeInMs);
   }
   // What the main thread spends per frame on the worker's news (read by the measuring script).
   const spent = performance.now() - started;

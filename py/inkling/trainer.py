@@ -68,6 +68,7 @@ class Trainer:
         cache_size: int = DEFAULT_CACHE_SIZE,
         weights_in_signals: bool = True,
         weights_every_s: float = 0.0,
+        signal_every_s: float = 0.0,
         slice_s: float = 0.0,
         clock: Callable[[], float] = time.monotonic,
         fetch_attempts: int = 4,
@@ -85,12 +86,16 @@ class Trainer:
             weights_every_s: While training, attach them to at most one signal per this
                 many seconds (replies and idle signals always carry them): the page shows
                 a few sets a second, and each set costs a copy on both threads.
+            signal_every_s: While training, send at most one progress signal per this
+                many seconds (replies, errors and changes of state are never held back):
+                each one wakes the page's main thread, which shows ten a second at most.
             slice_s: While training, take steps for up to this many seconds (at least
                 one) before sending one signal and letting the event loop run. 0 means
                 a signal and a yield after every step. In the browser each yield and
                 each message costs about as much as a whole step, and the page shows
                 only the newest signal per frame, so the worker trains in slices.
-            clock: Seconds, for `weights_every_s` and `slice_s` (tests pass a fake one).
+            clock: Seconds, for `weights_every_s`, `signal_every_s` and `slice_s` (tests
+                pass a fake one).
             fetch_attempts, fetch_backoff, fetch_max_backoff, fetch_timeout: Retry policy
                 of block fetches (see `SampleCache`).
         """
@@ -104,9 +109,11 @@ class Trainer:
         self.batch_size = batch_size
         self.weights_in_signals = weights_in_signals
         self.weights_every_s = weights_every_s
+        self.signal_every_s = signal_every_s
         self.slice_s = slice_s
         self._clock = clock
         self._weights_at = -math.inf
+        self._signal_at = -math.inf
         self.training = False
         self.iteration = 0
         self.samples_seen = 0
@@ -362,7 +369,7 @@ class Trainer:
             stepped = True
             if self._clock() >= deadline:
                 break
-        if stepped and self.training:
+        if stepped and self.training and self._clock() - self._signal_at >= self.signal_every_s:
             self._signal()
 
     async def _train_iteration(self, remember: bool = True) -> bool:
@@ -410,6 +417,7 @@ class Trainer:
 
     def _signal(self, reply_to: int | None = None) -> None:
         cache = self.cache
+        self._signal_at = self._clock()
         train_count = self.manifest.train_count if self.manifest else 0
         self._send(p.encode_signal(p.ResponseSignal(
             seq=self._next_seq(),
@@ -442,7 +450,10 @@ class Trainer:
         if not self.weights_in_signals:
             return None
         now = self._clock()
-        if self.training and reply_to is None and now - self._weights_at < self.weights_every_s:
+        # Progress signals come every signal_every_s or so: without the half period of slack, one
+        # that came a little early would hold the weights back a whole period.
+        due = self.weights_every_s - self.signal_every_s / 2
+        if self.training and reply_to is None and now - self._weights_at < due:
             return None
         self._weights_at = now
         return self.model.get_weights()

@@ -123,6 +123,28 @@ def test_in_slices_training_signals_once_a_slice_and_still_obeys_commands(fake_f
     assert [m["seq"] for m in sent] == list(range(1, len(sent) + 1))
 
 
+def test_progress_signals_come_at_most_every_signal_every_s_and_replies_at_once(fake_fetch: Any) -> None:
+    ticks = iter(range(10**9))
+
+    def clock() -> float:  # 1 ms passes every time the trainer looks
+        return next(ticks) / 1000
+
+    def script(message: dict[str, Any], trainer: Trainer) -> None:
+        if message.get("reply_to") == 2:
+            trainer.close()
+        elif message["type"] == "signal" and message["training"] and message["iteration"] >= 200:
+            trainer.submit({"type": "status", "id": 2})
+
+    sent = drive(fake_fetch, [{"type": "start", "id": 1}], script, batch_size=10, signal_every_s=0.05, clock=clock)
+    progress = [m for m in sent if m["type"] == "signal" and m["training"] and m["reply_to"] is None]
+    steps = [b["iteration"] - a["iteration"] for a, b in zip(progress, progress[1:])]
+    # Every step looks at the clock a few times: a signal per 50 ms is one per several steps.
+    assert len(progress) >= 3 and min(steps) >= 5
+    reply = sent[-1]
+    assert reply["reply_to"] == 2 and reply["training"]  # the reply was not held back for the pace
+    assert [m["seq"] for m in sent] == list(range(1, len(sent) + 1))
+
+
 def test_a_divergence_in_a_slice_goes_back_to_the_weights_of_its_start(fake_fetch: Any) -> None:
     ticks = iter(range(10**9))
 

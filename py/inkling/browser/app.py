@@ -15,11 +15,12 @@ from ..protocol import ErrorSignal, ResponseSignal, decode_command, decode_signa
 from ..saved_state import TrainingSettings, settings_from_signal
 from .charts import Charts
 from .controls import Controls
-from .dom import by_testid, document, listen, set_text
+from .dom import LiveText, by_testid, document, listen, set_text
 from .grid import GridManager
 from .inference import Predictor
 from .loading import Loading
 from .offline import OfflineStatus
+from .pacing import SIGNAL_EVERY_S
 from .recovery import RESTART_WINDOW_S, Continuity, RestartGuard
 from .samples import TestDigits
 from .stats import data_news, stat_texts, train_state_text
@@ -27,11 +28,6 @@ from .storage import AUTOSAVE_EVERY_S, Autosave, Snapshot, architecture, export_
 from .wire import from_js_message, to_js_message
 
 CELLS = 12  # tiles in the grid
-# While training, the newest signal reaches the stats at most this often and the newest weights
-# the predictions: numbers at 20 and predictions at 10 updates a second look live, and doing it
-# every frame would only cost the main thread layout and paint work (idle: at once).
-SIGNAL_EVERY_S = 0.05
-WEIGHTS_EVERY_S = 0.1
 FIRST_DIGITS = 8  # of them start with a test digit; the rest wait for a drawing
 INPUT, CLASSES = 784, 10
 DATA_URL = "./data/"  # relative to the page
@@ -77,13 +73,7 @@ class App:
         self.page_ready = False
         self.worker_ready = False
         self.ready = False
-        self._stat_nodes: dict[str, Any] = {}
-        self._stat_shown: dict[str, str] = {}
-        self._raw_signal: dict[str, Any] | None = None  # the newest signal, without weights
-        self._pending_weights: Any = None  # newer weights than the predictions use (a JS object)
-        self._weights_at = 0.0
-        self._signal_shown = True  # the newest signal is on display
-        self._signal_at = 0.0
+        self._stat_nodes: dict[str, LiveText] = {}
         self._next_id = 1
         self._replies: dict[int, asyncio.Future] = {}
         self._tasks: set[asyncio.Task] = set()
@@ -203,39 +193,36 @@ class App:
         self._replies[command_id] = future
         return await future
 
-    def on_frame(self, batch: Any) -> None:
-        """Called by the bridge at most once per animation frame with what arrived since the last one."""
+    def on_frame(self, batch: Any) -> float | None:
+        """Called by the bridge at most once per animation frame with what arrived since the last one.
+
+        The worker already paces its signals and weights (`pacing`), so whatever arrived is shown.
+        Returns the milliseconds until this page wants a frame of its own accord (a chart redraw or
+        a tile's prediction that waits), or None: the bridge sets a timer instead of asking for
+        every frame in between.
+        """
         for event in batch.events:
             try:
                 self._event(from_js_message(event))
             except Exception as error:  # one bad message must not stop the page
                 self.notify("error", f"A message from the worker could not be handled: {error}")
-        if self.recovering:
-            # A new worker's signals (its random first weights) must not reach the predictions
-            # or the autosave until it holds the page's weights.
-            batch.signal = batch.weights = None
-        if batch.signal is not None:
-            self._raw_signal = from_js_message(batch.signal)
-            self._signal_shown = False
-        if batch.weights is not None:
-            self._pending_weights = batch.weights  # still a JS object: converting costs, so only when due
-        now = time.monotonic()
-        idle = self._raw_signal is not None and not self._raw_signal.get("training")
-        show = not self._signal_shown and (idle or now - self._signal_at >= SIGNAL_EVERY_S)
-        due = self._pending_weights is not None and (idle or now - self._weights_at >= WEIGHTS_EVERY_S)
-        if (show or due) and self._raw_signal is not None:
-            raw = dict(self._raw_signal)
-            raw["weights"] = from_js_message(self._pending_weights) if due else None
-            self._signal_shown, self._signal_at = True, now
-            if due:
-                self._pending_weights, self._weights_at = None, now
+        # A new worker's signals (its random first weights) must not reach the predictions
+        # or the autosave until it holds the page's weights.
+        if batch.signal is not None and not self.recovering:
+            raw = from_js_message(batch.signal)
+            raw["weights"] = None if batch.weights is None else from_js_message(batch.weights)
             try:
                 self._follow(decode_signal(raw))
             except (ProtocolError, WeightsError) as error:
                 self.notify("error", f"The worker sent a signal the page cannot use: {error}")
-        self.grid.refresh()
-        if self.charts.redraw() or not self._signal_shown or self._pending_weights is not None:
-            self.bridge.requestFrame()  # a redraw, a newer signal or newer weights are due a little later
+        now = time.monotonic()
+        chart_wait = self.charts.redraw(now)
+        if chart_wait is not None and self.signal is not None and self.signal.training:
+            # The next progress signal's frame redraws the charts: a frame of their own would cost a
+            # second commit. The timer is only for a signal that does not come (data ran out).
+            chart_wait = max(chart_wait, 1.5 * SIGNAL_EVERY_S)
+        waits = [wait for wait in (self.grid.refresh(now), chart_wait) if wait is not None]
+        return 1000 * min(waits) if waits else None
 
     def _event(self, message: dict[str, Any]) -> None:
         kind = message.get("type")
@@ -289,12 +276,10 @@ class App:
             self.notify("info", news)
         self.signal = signal
         for testid, text in stat_texts(signal).items():
-            if self._stat_shown.get(testid) != text:  # only what changed touches the DOM
-                node = self._stat_nodes.get(testid)
-                if node is None:
-                    node = self._stat_nodes[testid] = by_testid(testid)
-                node.textContent = text
-                self._stat_shown[testid] = text
+            node = self._stat_nodes.get(testid)
+            if node is None:
+                node = self._stat_nodes[testid] = LiveText(by_testid(testid))
+            node.set(text)  # only what changed touches the DOM
         self.charts.add(signal)
         self.controls.sync(signal)
         set_text(self.train_state, train_state_text(signal))  # also says when it waits for data
@@ -327,8 +312,6 @@ class App:
         self.autosave.enabled = False
         self.recovering = True
         self.worker_ready = False
-        # What the lost worker sent last is not shown any more: its successor's counts start at 0.
-        self._raw_signal, self._pending_weights, self._signal_shown = None, None, True
         self._losses += 1
         self._fail_pending(f"the training worker stopped ({reason})")
         self._set_training_enabled(False)

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any, Protocol
 
 import numpy as np
 
 from ..drawing import preprocess_drawing
-from .dom import element, js_object, listen, set_text
+from .dom import LiveText, element, js_object, listen, set_text
 from .inference import top_k
 from .samples import Sample
 
@@ -19,7 +20,7 @@ INK = "#ffffff"
 class CellOwner(Protocol):
     """What a cell asks of the grid that owns it."""
 
-    def cell_changed(self, cell: GridCell) -> None: ...
+    def cell_changed(self, cell: GridCell, at_once: bool = False) -> None: ...
 
     def request_sample(self, cell: GridCell) -> None: ...
 
@@ -41,7 +42,12 @@ class GridCell:
         self.sample: Sample | None = None
         self.has_ink = False
         self.dirty = False  # input changed: prediction must be recomputed
+        self.urgent = False  # ... and not just by a stroke going on, so without waiting
         self.shown_version = -1  # weights version of the prediction on display
+        self.shown_at = -math.inf  # when it was computed (time.monotonic)
+        # The canvas area that holds the drawing's ink, (left, top, right, bottom), or None:
+        # reading back only that much is what makes a prediction per stroke cheap.
+        self._ink_box: tuple[float, float, float, float] | None = None
         self._input: np.ndarray | None = None
         self._input_stale = False
         self._view: tuple | None = None  # what show_prediction last rendered
@@ -68,7 +74,7 @@ class GridCell:
         self.thumb_ctx = self.thumb.getContext("2d")
 
         pred = element("div", cls="pred", parent=self.root)
-        self.digit = element("span", cls="pred-digit", parent=pred, data_testid=f"prediction-{i}")
+        self.digit = LiveText(element("span", cls="pred-digit", parent=pred, data_testid=f"prediction-{i}"))
         self.probs = element("div", cls="probs", parent=pred, data_testid=f"probs-{i}")
         self.prob_rows = []
         for _ in range(3):
@@ -77,7 +83,7 @@ class GridCell:
             bar = element("span", cls="bar", parent=row)
             fill = element("span", parent=bar)
             pct = element("span", cls="pct", parent=row)
-            self.prob_rows.append((row, label, fill, pct))
+            self.prob_rows.append((row, LiveText(label), fill, LiveText(pct)))
 
         actions = element("div", cls="cell-actions", parent=self.root)
         clear = element("button", parent=actions, text="Clear", data_testid=f"clear-{i}", title="Empty this tile")
@@ -116,6 +122,7 @@ class GridCell:
         self.ctx.clearRect(0, 0, SIZE, SIZE)
         self.sample = None
         self.has_ink = False
+        self._ink_box = None
         self._changed()
 
     def show_sample(self, sample: Sample) -> None:
@@ -133,6 +140,7 @@ class GridCell:
         self.ctx.drawImage(self.thumb, 0, 0, SIZE, SIZE)
         self.sample = sample
         self.has_ink = True
+        self._ink_box = None  # a drawing on it starts from a clear canvas
         self._changed()
 
     def input(self) -> np.ndarray | None:
@@ -152,10 +160,15 @@ class GridCell:
             return self.sample.pixels
         if not self.has_ink:
             return None
-        data = self.ctx.getImageData(0, 0, SIZE, SIZE).data
-        rgba = np.empty(SIZE * SIZE * 4, np.uint8)
+        if self._ink_box is None:
+            return None
+        # Everything outside the box is blank, and preprocessing crops to the ink anyway.
+        left, top, right, bottom = (int(v) for v in self._ink_box)
+        width, height = right - left, bottom - top
+        data = self.ctx.getImageData(left, top, width, height).data
+        rgba = np.empty(width * height * 4, np.uint8)
         data.assign_to(rgba)
-        alpha = rgba[3::4].reshape(SIZE, SIZE)
+        alpha = rgba[3::4].reshape(height, width)
         if not alpha.any():
             return None
         return preprocess_drawing(alpha)
@@ -172,18 +185,18 @@ class GridCell:
         image.data.assign(rgba.reshape(-1))
         self.thumb_ctx.putImageData(image, 0, 0)
 
-    def _changed(self) -> None:
+    def _changed(self, at_once: bool = False) -> None:
         self._input_stale = True
-        self.dirty = True
+        self.dirty = self.urgent = True
         self._render_state()
-        self.owner.cell_changed(self)
+        self.owner.cell_changed(self, at_once)
 
     # ---- prediction -------------------------------------------------------------------
 
     def show_prediction(self, probs: np.ndarray | None, version: int) -> None:
         """Show the predicted digit and the top probabilities (``probs`` None: nothing to show)."""
         self.shown_version = version
-        self.dirty = False
+        self.dirty = self.urgent = False
         # Whole percents, and runners-up under 1% left out: finer detail would flicker while
         # training (near-zero digits swap places all the time) and cost DOM work each time.
         ranked = None if probs is None else [
@@ -196,19 +209,19 @@ class GridCell:
             return  # while training most updates change nothing visible: skip the DOM work
         self._view = view
         if ranked is None:
-            set_text(self.digit, "")
+            self.digit.set("")
             self.probs.hidden = True
         else:
-            set_text(self.digit, str(ranked[0][0]))
+            self.digit.set(str(ranked[0][0]))
             self.probs.hidden = False
             for rank, (row, label, fill, pct) in enumerate(self.prob_rows):
                 shown = rank < len(ranked)
                 row.className = "prob" if shown else "prob faint"
                 if shown:
                     digit, text = ranked[rank]
-                    set_text(label, str(digit))
+                    label.set(str(digit))
                     fill.style.width = text
-                    set_text(pct, text)
+                    pct.set(text)
         self.root.className = f"cell {verdict}".strip()
 
     def _render_state(self) -> None:
@@ -253,6 +266,7 @@ class GridCell:
         if self.sample is not None:
             self.ctx.clearRect(0, 0, SIZE, SIZE)
             self.sample = None
+            self._ink_box = None
         self.ctx.fillStyle = INK
         self.ctx.strokeStyle = INK
         self.ctx.lineWidth = STROKE
@@ -263,8 +277,9 @@ class GridCell:
         self.ctx.arc(x, y, STROKE / 2, 0, 2 * np.pi)
         self.ctx.fill()
         self._strokes[event.pointerId] = (x, y)
+        self._add_ink([(x, y)])
         self.has_ink = True
-        self._changed()
+        self._changed(at_once=True)
 
     def _pointer_move(self, event: Any) -> None:
         last = self._strokes.get(event.pointerId)
@@ -279,10 +294,23 @@ class GridCell:
             self.ctx.lineTo(x, y)
         self.ctx.stroke()
         self._strokes[event.pointerId] = points[-1]
+        self._add_ink(points)
         # Only the input changed (the tile's state did on pointerdown): no DOM work per move.
         self._input_stale = True
         self.dirty = True
         self.owner.cell_changed(self)
+
+    def _add_ink(self, points: list[tuple[float, float]]) -> None:
+        """Grow the ink box by pen-sized discs at these points (their segments lie inside)."""
+        reach = STROKE / 2 + 2  # the pen's radius and its anti-aliased edge
+        xs, ys = [x for x, _ in points], [y for _, y in points]
+        box = (min(xs) - reach, min(ys) - reach, max(xs) + reach, max(ys) + reach)
+        if self._ink_box is not None:
+            old = self._ink_box
+            box = (min(box[0], old[0]), min(box[1], old[1]), max(box[2], old[2]), max(box[3], old[3]))
+        left, top = min(max(0, math.floor(box[0])), SIZE - 1), min(max(0, math.floor(box[1])), SIZE - 1)
+        right, bottom = min(SIZE, math.ceil(box[2])), min(SIZE, math.ceil(box[3]))
+        self._ink_box = (left, top, max(right, left + 1), max(bottom, top + 1))
 
     def _pointer_up(self, event: Any) -> None:
         if self._strokes.pop(event.pointerId, None) is not None:

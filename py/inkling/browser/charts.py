@@ -9,9 +9,9 @@ from ..curve import Curve
 from ..protocol import ResponseSignal
 from .dom import js_object
 from .history import History, Smoother
+from .pacing import CHART_EVERY_S, wait_left
 
 HEIGHT = 210
-REDRAW_EVERY_S = 0.25  # the curves move smoothly at 4 redraws/s; more would only cost the main thread
 POINTS = 1500  # per chart at most (older points are thinned): enough for a 1000-pixel-wide plot
 MUTED = "#667085"
 GRID = "#eef0f4"
@@ -124,16 +124,19 @@ class Charts:
         self._dirty = True
         self.redraw(force=True)
 
-    def redraw(self, force: bool = False) -> bool:
-        """Redraw if there is news and the last redraw is old enough; True if still pending."""
+    def redraw(self, now: float | None = None, force: bool = False) -> float | None:
+        """Redraw if there is news and the last redraw is old enough (`CHART_EVERY_S`).
+
+        Returns the seconds until a redraw that waits is due, or None when nothing waits.
+        """
         if not self._dirty:
-            return False
-        now = time.monotonic()
-        if not force and now - self._last_redraw < REDRAW_EVERY_S:
-            return True
+            return None
+        now = time.monotonic() if now is None else now
+        wait = wait_left(self._last_redraw, CHART_EVERY_S, now)
+        if wait > 0 and not force:
+            return wait
         self.loss.redraw()
         self.acc.redraw()
         self._last_redraw = now
         self._dirty = False
-        return False
-
+        return None

@@ -71,3 +71,24 @@ def set_text(node: Any, text: str) -> None:
     """Set ``textContent`` only when it changes (no needless layout work)."""
     if node.textContent != text:
         node.textContent = text
+
+
+class LiveText:
+    """An element whose text changes often (a number while training), written only when it changes.
+
+    Setting ``textContent`` removes the element's text node and adds a new one, which the browser
+    lays out again from scratch; this keeps one text node and changes its data. It also knows the
+    text on display, so deciding to skip a write costs no call into JS.
+    """
+
+    def __init__(self, node: Any) -> None:
+        self.element = node
+        self.text = str(node.textContent)
+        self._node = document().createTextNode(self.text)
+        node.replaceChildren(self._node)
+
+    def set(self, text: str) -> None:
+        """Show ``text``."""
+        if text != self.text:
+            self._node.data = text
+            self.text = text

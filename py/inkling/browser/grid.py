@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import Any, Callable
 
 import numpy as np
@@ -10,6 +11,7 @@ import numpy as np
 from ..errors import InklingError
 from .cell import GridCell
 from .inference import Predictor
+from .pacing import STROKE_EVERY_S, wait_left
 from .samples import TestDigits
 
 Notify = Callable[[str, str], None]  # (kind "info" | "error", message)
@@ -48,9 +50,16 @@ class GridManager:
 
     # ---- what cells ask for -------------------------------------------------------------
 
-    def cell_changed(self, cell: GridCell) -> None:
-        """A cell's content changed: predict again on the next frame."""
-        self._request_frame()
+    def cell_changed(self, cell: GridCell, at_once: bool = False) -> None:
+        """A cell's content changed: predict again on the next frame (``at_once``: now).
+
+        A stroke's first point is predicted at once, in its pointerdown handler: the answer
+        then shows in the very next frame, and that frame's own work stays small.
+        """
+        if at_once:
+            self.refresh(time.monotonic())
+        else:
+            self._request_frame()
 
     def request_sample(self, cell: GridCell) -> None:
         """Load the next test digit into ``cell``."""
@@ -92,17 +101,32 @@ class GridManager:
         for cell in self.cells:
             cell.set_enabled(enabled)
 
-    def refresh(self) -> None:
-        """Recompute the predictions that are stale (content or weights changed), in one batch."""
+    def refresh(self, now: float) -> float | None:
+        """Recompute the stale predictions (content or weights changed) in one batch.
+
+        A tile whose stroke is still being drawn is predicted at most every `STROKE_EVERY_S`
+        (each prediction reads its canvas back): returns the seconds until the next of those
+        is due, or None when none waits.
+        """
         version = self.predictor.version
-        stale = [c for c in self.cells if c.dirty or c.shown_version != version]
+        stale, waits = [], []
+        for cell in self.cells:
+            if not (cell.dirty or cell.shown_version != version):
+                continue
+            wait = 0.0 if cell.urgent else wait_left(cell.shown_at, STROKE_EVERY_S, now)
+            if wait > 0 and cell.shown_version == version:
+                waits.append(wait)
+            else:
+                stale.append(cell)
         if not stale:
-            return
+            return min(waits, default=None)
+        for cell in stale:
+            cell.shown_at = now
         if not self.predictor.ready:
             for cell in stale:
                 cell.input()  # keep the thumbnail current even before weights arrive
                 cell.show_prediction(None, version)
-            return
+            return min(waits, default=None)
         inputs = [(cell, cell.input()) for cell in stale]
         present = [(cell, x) for cell, x in inputs if x is not None]
         for cell, x in inputs:
@@ -112,6 +136,7 @@ class GridManager:
             probs = self.predictor.proba(np.stack([x for _, x in present]))
             for (cell, _), row in zip(present, probs):
                 cell.show_prediction(row, version)
+        return min(waits, default=None)
 
     # ---- helpers -------------------------------------------------------------------------
 

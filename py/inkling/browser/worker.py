@@ -15,6 +15,7 @@ from ..engine import use_engine
 from ..engine.select import choose_engine
 from ..errors import DataError
 from ..trainer import Trainer
+from .pacing import SIGNAL_EVERY_S, WEIGHTS_EVERY_S
 from .wire import from_js_message, to_js_message
 
 _running: set[asyncio.Task] = set()  # the trainer loop; asyncio only keeps weak references
@@ -28,11 +29,9 @@ def post(message: dict[str, Any]) -> None:
     worker_scope.postMessage(js_message, transfer)
 
 
-# The page shows ten sets of weights a second at most; sending fewer spares both threads a copy.
-WEIGHTS_EVERY_S = 0.05
-# The page shows one signal per frame (bridge.js keeps the newest), and with the kernel a step takes
-# about as long as one yield to the event loop plus one message: so steps run in slices of a frame,
-# each ending with one signal and one yield (commands wait at most that long).
+# With the kernel a step takes about as long as one yield to the event loop: so steps run in slices
+# of a frame, each ending with one yield (commands wait at most that long). Progress signals and
+# weights go out at the rates the page shows them (`pacing`), not after every slice.
 SLICE_S = 1 / 60
 
 
@@ -97,7 +96,8 @@ async def boot(data_url: str, engine: str = "auto") -> Callable[[Any], None]:
     use_engine(chosen)
     post({"type": "progress", "stage": "package", "detail": engine_detail(chosen.name, passed_over)})
     post({"type": "progress", "stage": "data", "detail": "reading the data manifest"})
-    trainer = Trainer(post, make_fetch(data_url), weights_every_s=WEIGHTS_EVERY_S, slice_s=SLICE_S)
+    trainer = Trainer(post, make_fetch(data_url), weights_every_s=WEIGHTS_EVERY_S, signal_every_s=SIGNAL_EVERY_S,
+                      slice_s=SLICE_S)
     await trainer.setup()  # a DataError here (no manifest) fails start-up, reported by worker.js
     assert trainer.cache is not None
     post({"type": "progress", "stage": "data", "detail": "fetching the first block of MNIST"})
