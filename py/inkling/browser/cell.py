@@ -47,7 +47,7 @@ class GridCell:
         self.shown_at = -math.inf  # when it was computed (time.monotonic)
         # The canvas area that holds the drawing's ink, (left, top, right, bottom), or None:
         # reading back only that much is what makes a prediction per stroke cheap.
-        self._ink_box: tuple[float, float, float, float] | None = None
+        self._ink_box: tuple[int, int, int, int] | None = None
         self._input: np.ndarray | None = None
         self._input_stale = False
         self._view: tuple | None = None  # what show_prediction last rendered
@@ -163,7 +163,7 @@ class GridCell:
         if self._ink_box is None:
             return None
         # Everything outside the box is blank, and preprocessing crops to the ink anyway.
-        left, top, right, bottom = (int(v) for v in self._ink_box)
+        left, top, right, bottom = self._ink_box
         width, height = right - left, bottom - top
         data = self.ctx.getImageData(left, top, width, height).data
         rgba = np.empty(width * height * 4, np.uint8)
