@@ -37,11 +37,21 @@ def _load(page: Any) -> dict[str, float | None]:
     return _stages(page.evaluate("() => window.__bench.stages"))
 
 
+def _floor(bench: Bench, workers: int) -> float:
+    """ms from navigation until ``workers`` bare Pyodide + numpy workers, started at once, are all ready."""
+    with bench.context() as context:
+        page = context.new_page()
+        page.goto(bench.url + FLOOR_PREFIX.lstrip("/") + f"index.html?workers={workers}")
+        wait_ready(page)
+        return page.evaluate("() => window.floorReadyAt")
+
+
 def run(bench: Bench) -> dict[str, Any]:
     """Cold (fresh context) and warm (reload in it) loads per run, and the floor page per run."""
     cold: list[dict[str, float | None]] = []
     warm: list[dict[str, float | None]] = []
     floor: list[float] = []
+    floor2: list[float] = []
     for _ in range(bench.settings.runs):
         with bench.context(service_workers="allow") as context:
             page = context.new_page()
@@ -52,11 +62,8 @@ def run(bench: Bench) -> dict[str, Any]:
             page.wait_for_function("() => window.__kept === true", timeout=120_000)
             page.reload()
             warm.append(_load(page))
-        with bench.context() as context:
-            page = context.new_page()
-            page.goto(bench.url + FLOOR_PREFIX.lstrip("/") + "index.html")
-            wait_ready(page)
-            floor.append(page.evaluate("() => window.__bench.stages.worker_ready"))
+        floor.append(_floor(bench, 1))
+        floor2.append(_floor(bench, 2))
 
     def by_stage(loads: list[dict[str, float | None]]) -> dict[str, Any]:
         return {key: summary([load[key] for load in loads], "ms") for key in loads[0]}
@@ -64,6 +71,10 @@ def run(bench: Bench) -> dict[str, Any]:
     ratios_ready = [c["page_ready_ms"] / f for c, f in zip(cold, floor) if c["page_ready_ms"]]
     ratios_worker = [c["worker_ready_ms"] / f for c, f in zip(cold, floor) if c["worker_ready_ms"]]
     ratios_warm = [w["page_ready_ms"] / f for w, f in zip(warm, floor) if w["page_ready_ms"]]
+    # cold / floor = (two bare runtimes / one) x (cold / two bare runtimes): what this machine's cores
+    # allow two runtimes booting at once, and what Inkling adds on top of that.
+    ratios_two = [f2 / f for f2, f in zip(floor2, floor)]
+    ratios_over_two = [c["page_ready_ms"] / f2 for c, f2 in zip(cold, floor2) if c["page_ready_ms"]]
     return {
         "cold": by_stage(cold),
         "warm": by_stage(warm),
@@ -71,9 +82,13 @@ def run(bench: Bench) -> dict[str, Any]:
         "cold_page_ready_over_floor": summary(ratios_ready, "x"),
         "cold_worker_ready_over_floor": summary(ratios_worker, "x"),
         "warm_page_ready_over_floor": summary(ratios_warm, "x"),
+        "floor_two_runtimes_ms": summary(floor2, "ms"),
+        "two_runtimes_over_floor": summary(ratios_two, "x"),
+        "cold_page_ready_over_two_runtimes": summary(ratios_over_two, "x"),
         "note": "ms since navigation start; warm = the second visit (a reload in the same context once "
                 "the service worker has kept the site: every file from local storage); floor = a blank "
-                "page whose worker boots Pyodide + numpy only, cold",
+                "page whose worker boots Pyodide + numpy only, cold; two runtimes = the same page booting "
+                "two such workers at once (Inkling boots two runtimes: the page's and the worker's)",
     }
 
 
@@ -91,4 +106,6 @@ def rows(result: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
         ("floor: bare Pyodide + numpy worker", result["floor_bare_pyodide_numpy_ms"]),
         ("cold page ready / floor", result["cold_page_ready_over_floor"]),
         ("warm page ready / floor", result["warm_page_ready_over_floor"]),
+        ("two bare runtimes at once / floor", result["two_runtimes_over_floor"]),
+        ("cold page ready / two bare runtimes at once", result["cold_page_ready_over_two_runtimes"]),
     ]
