@@ -890,6 +890,22 @@ class SiteWriter:
 
 
 SERVICE_WORKER = "sw.js"
+# The wheel's file name (it carries the version) is known to the build alone: the files that load
+# the wheel say this instead, and the build fills the name in (dist path -> source path).
+WHEEL_PLACEHOLDER = "{{inkling_wheel}}"
+NAME_THE_WHEEL = {"pyscript.json": ("web", "pyscript.json"), "workers/worker.js": ("workers", "worker.js")}
+
+
+def name_the_wheel(rel: str, text: bytes, wheel: str) -> bytes:
+    """Site file ``rel`` with the wheel's file name in place of `WHEEL_PLACEHOLDER`.
+
+    Raises:
+        BuildError: The file does not name the wheel that way (it would load a stale or missing one).
+    """
+    if WHEEL_PLACEHOLDER.encode() not in text:
+        raise BuildError(f"{rel} must load the inkling wheel as '{WHEEL_PLACEHOLDER}' (the build fills in "
+                         f"its file name, {wheel}); it does not")
+    return text.replace(WHEEL_PLACEHOLDER.encode(), wheel.encode())
 _PRECACHE = re.compile(r"/\* PRECACHE \*/.*?/\* END PRECACHE \*/", re.S)
 
 
@@ -945,16 +961,18 @@ def build_site(paths: Paths, fetcher: Fetcher) -> dict[str, object]:
         prepare_data(paths, fetcher)
     if not (paths.web / "index.html").is_file():
         raise BuildError(f"{paths.web / 'index.html'} is missing: the site needs its page")
+    kernel = build_kernel(paths, fetcher)
+    name, wheel = build_wheel(paths.py, paths.pyproject, kernel)
     site = SiteWriter(paths.dist)
-    site.copy_tree(paths.web, "", skip=[SERVICE_WORKER])  # written last, from every other file
-    site.copy_tree(paths.workers, "workers")
+    site.copy_tree(paths.web, "", skip=[SERVICE_WORKER, "pyscript.json"])  # sw.js last, from every other file
+    site.copy_tree(paths.workers, "workers", skip=["worker.js"])
+    for rel, (folder, source) in NAME_THE_WHEEL.items():
+        site.write(rel, name_the_wheel(rel, (getattr(paths, folder) / source).read_bytes(), name))
     for pin in RUNTIME_PINS:
         if pin.name != LOCK_NAME:
             site.copy(fetched[pin.name], pin.name)
     lock = trimmed_lock(fetched[LOCK_NAME].read_bytes())
     site.write(LOCK_NAME, lock)
-    kernel = build_kernel(paths, fetcher)
-    name, wheel = build_wheel(paths.py, paths.pyproject, kernel)
     site.write(f"wheels/{name}", wheel)
     for rel in data_files(paths.data):
         site.copy(paths.data / rel, f"data/{rel}")

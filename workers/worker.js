@@ -5,7 +5,8 @@ import { loadPyodide } from "../pyodide/pyodide.mjs";
 
 // One place for the site layout as seen from this file (dist/workers/).
 const PYODIDE_URL = new URL("../pyodide/", import.meta.url).href;
-const WHEEL_URL = new URL("../wheels/inkling-0.1.0-py3-none-any.whl", import.meta.url).href;
+// The wheel's file name carries the version: build.py fills it in (name_the_wheel).
+const WHEEL_URL = new URL("../wheels/{{inkling_wheel}}", import.meta.url).href;
 const DATA_URL = new URL("../data/", import.meta.url).href;
 // Which engine computes the products: "auto" (the fastest that works) unless the page's URL said
 // otherwise (?engine=numpy, passed on by bridge.js); inkling.engine.select checks the name.

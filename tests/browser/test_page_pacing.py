@@ -31,8 +31,8 @@ def test_while_training_the_page_runs_a_few_times_a_second_and_still_shows_every
     assert number(page, "stat-iteration") > iteration  # the numbers still move ...
     # ... and the predictions follow the new weights (the grid's percentages change as the network learns).
     page.wait_for_function(
-        "before => [...document.querySelectorAll('[data-testid^=probs-]')].map(e => e.textContent).join() !== before.join()",
-        arg=predictions, timeout=60_000)
+        "before => [...document.querySelectorAll('[data-testid^=probs-]')].map(e => e.textContent).join()"
+        " !== before.join()", arg=predictions, timeout=60_000)
     page.get_by_test_id("stop").click()
     page.wait_for_function("() => document.querySelector('[data-testid=train-state]').textContent === 'idle'")
     # Once idle, the last progress is drawn, and the page stops waking.

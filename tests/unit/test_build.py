@@ -6,6 +6,7 @@ import csv
 import hashlib
 import io
 import json
+import re
 import shutil
 import signal
 import subprocess
@@ -165,6 +166,10 @@ def test_warm_cache_builds_the_site_with_network_sources_disabled(warm: ModuleTy
         assert build.sha256_file(dist / "pyodide" / entry["file_name"]) == entry["sha256"]
     assert info["pyodide"] == "0.27.7" and info["pyscript"] == "0.6.66"
     assert (dist / info["inkling_wheel"]).is_file()
+    # The page (via PyScript's config) and the worker load exactly the wheel this build wrote.
+    wheel = info["inkling_wheel"].removeprefix("wheels/")
+    assert f"./wheels/{wheel}" in json.loads((dist / "pyscript.json").read_bytes())["packages"]
+    assert f'"../wheels/{wheel}"' in (dist / "workers" / "worker.js").read_text()
     assert json.loads((dist / "build-info.json").read_bytes()) == info
     manifest = json.loads((dist / "data" / "manifest.json").read_bytes())
     assert all((dist / "data" / entry["file"]).is_file() for entry in manifest["train"] + manifest["test"])
@@ -322,3 +327,16 @@ def test_missing_chromium_names_the_install_command(build_py: ModuleType, monkey
     assert build_py.find_chromium() is None
     message = build_py.chromium_missing_message()
     assert "apt-get install -y chromium" in message and "no-such-chromium" in message
+
+
+def test_only_the_build_names_the_wheel(build_py: ModuleType) -> None:
+    # Its file name carries the version: written by hand anywhere, it goes stale at the next release.
+    for folder in ("web", "workers", "py"):
+        for path in (ROOT / folder).rglob("*"):
+            if path.is_file() and path.suffix in (".py", ".js", ".json", ".html"):
+                assert not re.search(r"inkling-\d", path.read_text()), f"{path} names the wheel by hand"
+    wheel = "inkling-9.9-py3-none-any.whl"
+    filled = build_py.name_the_wheel("workers/worker.js", b'new URL("../wheels/{{inkling_wheel}}")', wheel)
+    assert filled == b'new URL("../wheels/inkling-9.9-py3-none-any.whl")'
+    with pytest.raises(build_py.BuildError, match=r"pyscript.json must load the inkling wheel as '\{\{inkling"):
+        build_py.name_the_wheel("pyscript.json", b'{"packages": ["./wheels/inkling-0.1.0-py3-none-any.whl"]}', "x.whl")
