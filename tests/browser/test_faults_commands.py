@@ -126,8 +126,9 @@ def test_junk_commands_get_named_errors_and_change_nothing(fuzz_page: Any) -> No
     assert {k: during[k] for k in SETTINGS} == {k: settings[k] for k in SETTINGS}
     _poll(page, lambda: _status(page, 7)["iteration"] > during["iteration"] + 5, "training to go on after the fuzz")
 
-    # And a valid setting still applies.
-    page.evaluate("() => inklingFuzz.send({type: 'set_batch_size', batch_size: 32, id: 8})")
-    assert _reply(page, 8)["batch_size"] == 32
+    # And a valid setting still applies (64: not the default, nor any value the fuzz left).
+    assert settings["batch_size"] != 64
+    page.evaluate("() => inklingFuzz.send({type: 'set_batch_size', batch_size: 64, id: 8})")
+    assert _reply(page, 8)["batch_size"] == 64
     page.evaluate("() => inklingFuzz.send({type: 'stop', id: 9})")
     assert _reply(page, 9)["training"] is False

@@ -186,15 +186,24 @@ def test_settings_changed_while_training_show_in_the_next_signals(
     wait_stat(page, stat, f"v === {float(default)}")
 
 
-def test_the_optimizer_can_change_while_training(lab: tuple[Any, Any]) -> None:
+def test_choosing_another_optimizer_while_training_sets_its_suggested_rate(lab: tuple[Any, Any]) -> None:
     page, _ = lab
     default = page.get_by_test_id("stat-optimizer").text_content()
-    page.get_by_test_id("optimizer").select_option("momentum")
-    expect(page.get_by_test_id("stat-optimizer")).to_have_text("momentum")
+    rate = page.get_by_test_id("stat-lrate").text_content()
+    assert default == "momentum" and rate == "0.05"  # the page's defaults (lr-decay is off in the lab)
+    # Adam at momentum's rate would diverge within a few steps: its own suggested rate comes with it.
+    page.get_by_test_id("optimizer").select_option("adam")
+    expect(page.get_by_test_id("stat-optimizer")).to_have_text("adam")
+    expect(page.get_by_test_id("stat-lrate")).to_have_text("0.001")
+    expect(page.get_by_test_id("learning-rate")).to_have_value("0.001")
+    expect(page.get_by_test_id("message")).to_contain_text("Optimizer adam: the learning rate is now 0.001")
     before = number(page, "stat-iteration")
-    wait_stat(page, "stat-iteration", f"v > {before}")
+    wait_stat(page, "stat-iteration", f"v > {before + 50}")
+    expect(page.get_by_test_id("train-state")).to_have_text("training")  # no divergence stopped it
+    assert number(page, "stat-loss") < math.log(10)
     page.get_by_test_id("optimizer").select_option(default)
     expect(page.get_by_test_id("stat-optimizer")).to_have_text(default)
+    expect(page.get_by_test_id("stat-lrate")).to_have_text(rate)
 
 
 @pytest.mark.parametrize("bad", ["0", "-3", "NaN", "abc", "99999999"])
@@ -279,6 +288,22 @@ def test_evaluate_reports_at_least_95_percent_on_the_test_set(lab: tuple[Any, An
         expect(page.get_by_test_id("train-state")).to_have_text("idle", timeout=WAIT_MS)
     assert accuracy >= 95.0
     assert number(page, "stat-samples-seen") <= 600_000  # "a short run": at most 10 epochs
+
+
+def test_each_test_digit_is_marked_right_or_wrong_by_its_label(lab: tuple[Any, Any]) -> None:
+    page, _ = lab
+    # The first eight tiles hold the test set's first digits (the tests after this one rely on which).
+    # One read of the whole grid: a tile's label, prediction and mark change together.
+    tiles = page.evaluate("""() => [...Array(8).keys()].map(i => ({
+        badge: document.querySelector(`[data-testid=truth-${i}]`).textContent,
+        predicted: document.querySelector(`[data-testid=prediction-${i}]`).textContent,
+        mark: document.querySelector(`[data-testid=card-${i}]`).className}))""")
+    for i, tile in enumerate(tiles):
+        label = re.search(r"label (\d)", tile["badge"]).group(1)
+        assert ONE_DIGIT.match(tile["predicted"]), (i, tile)
+        expected = "right" if tile["predicted"] == label else "wrong"
+        assert tile["mark"].split() == ["cell", expected], (i, tile)
+    assert sum("right" in tile["mark"].split() for tile in tiles) >= 6  # a trained network reads most
 
 
 def test_clearly_drawn_digits_are_recognised(lab: tuple[Any, Any]) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any, Callable
 
 from ..protocol import ResponseSignal
+from ..trainer import SUGGESTED_LRATES
 from .dom import by_testid, document, listen, set_text
 from .settings import (
     BATCH_SIZE, CACHE_SIZE, HIDDEN_SIZE, INPUT_OF_FIELD, LEARNING_RATE, LR_DECAY, Setting, SettingError, setting_command)
@@ -50,8 +51,7 @@ class Controls:
             listen(self.inputs[setting.testid], "change", lambda _e, s=setting: self._apply(s))
             listen(self.inputs[setting.testid], "input", lambda _e, s=setting: self._mark(s.testid, None))
         listen(self.inputs[HIDDEN_SIZE.testid], "change", lambda _e: self._hidden_changed())
-        listen(self.optimizer, "change", lambda _e: self._command(
-            {"type": "set_optimizer", "optimizer": self.optimizer.value}, "optimizer"))
+        listen(self.optimizer, "change", lambda _e: self._optimizer_chosen())
 
     # ---- commands ------------------------------------------------------------------------
 
@@ -70,6 +70,18 @@ class Controls:
             return
         self._mark(setting.testid, None)
         self._command(command, setting.testid)
+
+    def _optimizer_chosen(self) -> None:
+        # A rate that suits one optimizer can wreck another (Adam at momentum's 0.05 diverges within
+        # a few steps), so choosing one also sets its suggested rate, and says so.
+        name = self.optimizer.value
+        rate = SUGGESTED_LRATES[name]
+        self._command({"type": "set_optimizer", "optimizer": name}, "optimizer")
+        self._mark(LEARNING_RATE.testid, None)
+        self.inputs[LEARNING_RATE.testid].value = f"{rate:g}"
+        self._command({"type": "set_learning_rate", "lrate": rate}, LEARNING_RATE.testid)
+        self._notify("info", f"Optimizer {name}: the learning rate is now {rate:g}, the rate that suits it "
+                             "(type another to change it).")
 
     def _hidden_value(self) -> int | None:
         """The hidden size typed in, or None (and a message) when it is not valid."""
