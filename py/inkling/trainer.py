@@ -90,8 +90,8 @@ class Trainer:
                 many seconds (replies, errors and changes of state are never held back):
                 each one wakes the page's main thread, which shows ten a second at most.
             slice_s: While training, take steps for up to this many seconds (at least
-                one) before sending one signal and letting the event loop run. 0 means
-                a signal and a yield after every step. In the browser each yield and
+                one) before sending a signal (if `signal_every_s` allows) and letting the
+                event loop run. 0 means a yield after every step. In the browser each yield and
                 each message costs about as much as a whole step, and the page shows
                 only the newest signal per frame, so the worker trains in slices.
             clock: Seconds, for `weights_every_s`, `signal_every_s` and `slice_s` (tests
