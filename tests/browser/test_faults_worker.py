@@ -92,10 +92,12 @@ def lab(page_factory: Callable[[], contextlib.AbstractContextManager], site_url:
     with page_factory() as (page, log):
         page.goto(site_url)
         page_ready(page, log)
+        # The optimizer first: choosing one sets its suggested rate, which 0.07 then replaces.
+        page.get_by_test_id("optimizer").select_option("momentum")
         set_setting(page, "batch-size", "48")
         set_setting(page, "learning-rate", "0.07")
-        page.get_by_test_id("optimizer").select_option("momentum")
         wait_stat(page, "stat-batch-size", "v === 48")
+        wait_stat(page, "stat-lrate", "v === 0.07")
         page.get_by_test_id("start").click()
         wait_stat(page, "stat-iteration", "v >= 400", timeout=RECOVER_MS)
         wait_stat(page, "stat-loss", "v < 0.8", timeout=RECOVER_MS)
