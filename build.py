@@ -891,9 +891,9 @@ class SiteWriter:
 
 SERVICE_WORKER = "sw.js"
 # The wheel's file name (it carries the version) is known to the build alone: the files that load
-# the wheel say this instead, and the build fills the name in (dist path -> source path).
+# the wheel say this instead, and the build fills the name in. By source folder (a `Paths` name).
 WHEEL_PLACEHOLDER = "{{inkling_wheel}}"
-NAME_THE_WHEEL = {"pyscript.json": ("web", "pyscript.json"), "workers/worker.js": ("workers", "worker.js")}
+NAME_THE_WHEEL = {"web": ("pyscript.json",), "workers": ("worker.js",)}
 
 
 def name_the_wheel(rel: str, text: bytes, wheel: str) -> bytes:
@@ -906,6 +906,8 @@ def name_the_wheel(rel: str, text: bytes, wheel: str) -> bytes:
         raise BuildError(f"{rel} must load the inkling wheel as '{WHEEL_PLACEHOLDER}' (the build fills in "
                          f"its file name, {wheel}); it does not")
     return text.replace(WHEEL_PLACEHOLDER.encode(), wheel.encode())
+
+
 _PRECACHE = re.compile(r"/\* PRECACHE \*/.*?/\* END PRECACHE \*/", re.S)
 
 
@@ -964,10 +966,12 @@ def build_site(paths: Paths, fetcher: Fetcher) -> dict[str, object]:
     kernel = build_kernel(paths, fetcher)
     name, wheel = build_wheel(paths.py, paths.pyproject, kernel)
     site = SiteWriter(paths.dist)
-    site.copy_tree(paths.web, "", skip=[SERVICE_WORKER, "pyscript.json"])  # sw.js last, from every other file
-    site.copy_tree(paths.workers, "workers", skip=["worker.js"])
-    for rel, (folder, source) in NAME_THE_WHEEL.items():
-        site.write(rel, name_the_wheel(rel, (getattr(paths, folder) / source).read_bytes(), name))
+    for folder, prefix, later in (("web", "", [SERVICE_WORKER]), ("workers", "workers", [])):  # sw.js: last
+        source = getattr(paths, folder)
+        site.copy_tree(source, prefix, skip=[*later, *NAME_THE_WHEEL[folder]])
+        for file in NAME_THE_WHEEL[folder]:
+            rel = "/".join(filter(None, (prefix, file)))
+            site.write(rel, name_the_wheel(rel, (source / file).read_bytes(), name))
     for pin in RUNTIME_PINS:
         if pin.name != LOCK_NAME:
             site.copy(fetched[pin.name], pin.name)

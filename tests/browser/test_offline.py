@@ -82,12 +82,17 @@ def open_ready(page: Any, log: Any, url: str, page_ready: Callable[..., None]) -
     page_ready(page, log, timeout_ms=WAIT_MS)
 
 
+def open_kept(page: Any, log: Any, url: str, page_ready: Callable[..., None]) -> None:
+    """Open the site, ready, and wait until the service worker has kept it."""
+    open_ready(page, log, url, page_ready)
+    expect(page.get_by_test_id("offline")).to_have_text(OFFLINE_TEXTS["ready"], timeout=WAIT_MS)
+
+
 def test_with_the_server_gone_a_reload_is_ready_trains_evaluates_and_predicts(
         page_factory: Callable[..., contextlib.AbstractContextManager], page_ready: Callable[..., None],
         own_site: SiteCopy) -> None:
     with page_factory(service_workers="allow") as (page, log):
-        open_ready(page, log, own_site.url, page_ready)
-        expect(page.get_by_test_id("offline")).to_have_text(OFFLINE_TEXTS["ready"], timeout=WAIT_MS)
+        open_kept(page, log, own_site.url, page_ready)
         own_site.stop()
         first_visit = len(log.requests)
 
@@ -114,8 +119,7 @@ def test_a_rebuilt_site_is_picked_up_on_the_next_visit_or_at_once_with_update_no
         page_factory: Callable[..., contextlib.AbstractContextManager], page_ready: Callable[..., None],
         own_site: SiteCopy) -> None:
     with page_factory(service_workers="allow") as (page, log):
-        open_ready(page, log, own_site.url, page_ready)
-        expect(page.get_by_test_id("offline")).to_have_text(OFFLINE_TEXTS["ready"], timeout=WAIT_MS)
+        open_kept(page, log, own_site.url, page_ready)
         expect(page.get_by_test_id("update-now")).to_be_hidden()
 
         # The site is rebuilt while the person is away; their next visit still runs the kept

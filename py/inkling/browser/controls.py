@@ -75,13 +75,11 @@ class Controls:
         # A rate that suits one optimizer can wreck another (Adam at momentum's 0.05 diverges within
         # a few steps), so choosing one also sets its suggested rate, and says so.
         name = self.optimizer.value
-        rate = SUGGESTED_LRATES[name]
         self._command({"type": "set_optimizer", "optimizer": name}, "optimizer")
-        self._mark(LEARNING_RATE.testid, None)
-        self.inputs[LEARNING_RATE.testid].value = f"{rate:g}"
-        self._command({"type": "set_learning_rate", "lrate": rate}, LEARNING_RATE.testid)
-        self._notify("info", f"Optimizer {name}: the learning rate is now {rate:g}, the rate that suits it "
-                             "(type another to change it).")
+        self.inputs[LEARNING_RATE.testid].value = f"{SUGGESTED_LRATES[name]:g}"
+        self._apply(LEARNING_RATE)  # as if typed: checked, sent, and followed like any rate
+        self._notify("info", f"Optimizer {name}: the learning rate is now {SUGGESTED_LRATES[name]:g}, the rate "
+                             "that suits it (type another to change it).")
 
     def _hidden_value(self) -> int | None:
         """The hidden size typed in, or None (and a message) when it is not valid."""

@@ -82,7 +82,6 @@ class LiveText:
     """
 
     def __init__(self, node: Any) -> None:
-        self.element = node
         self.text = str(node.textContent)
         self._node = document().createTextNode(self.text)
         node.replaceChildren(self._node)
