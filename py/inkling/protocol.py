@@ -17,6 +17,7 @@ from typing import Any, Callable, ClassVar, Mapping, Union
 
 import numpy as np
 
+from .confusion import Confusion
 from .engine import ENGINE_NAMES
 from .errors import ProtocolError
 from .optim import OPTIMIZERS
@@ -184,6 +185,8 @@ class ResponseSignal:
             or ``wasm relaxed-simd`` (see `inkling.engine`).
         reply_to: The ``id`` of the command this answers, if any.
         weights: ``{"W1": array, ...}`` of the model after this iteration, or None.
+        confusion: The confusion matrix of the evaluation this signal answers (or the
+            first signal after one), else None: it rides once, not on every signal.
     """
 
     seq: int
@@ -209,6 +212,7 @@ class ResponseSignal:
     engine: str = "numpy"
     reply_to: int | None = None
     weights: dict[str, np.ndarray] | None = None
+    confusion: Confusion | None = None
     type: ClassVar[str] = "signal"
 
 
@@ -491,6 +495,7 @@ _SIGNALS: dict[str, tuple[type, dict[str, Check]]] = {
         "cache_waits": _COUNT, "data_errors": _COUNT, "test_acc": _optional(_RATIO),
         "samples_seen": _COUNT, "epoch": _number(0.0, math.inf), "waiting_for_data": _boolean,
         "engine": _text(ENGINE_NAMES), "reply_to": _optional(_ID), "weights": _optional(_weights),
+        "confusion": _optional(Confusion.from_wire),
     }),
     "error": (ErrorSignal, {
         "seq": _COUNT, "kind": _text(ERROR_KINDS), "message": _text(), "field": _optional(_text()),
@@ -501,12 +506,23 @@ _SIGNALS: dict[str, tuple[type, dict[str, Check]]] = {
 }
 
 
+# Signal fields that are left out of the wire dict when None (rare, and only some signals carry them).
+_ABSENT_MEANS_NONE = frozenset({"confusion"})
+
+
 def encode_signal(signal: Signal) -> dict[str, Any]:
-    """The wire dict of a signal; weights become ``{name: {"shape", "data"}}``."""
+    """The wire dict of a signal; weights become ``{name: {"shape", "data"}}``, a confusion matrix
+    plain lists (left out when there is none)."""
     out: dict[str, Any] = {"type": signal.type}
     for f in fields(signal):
         value = getattr(signal, f.name)
-        out[f.name] = _encode_weights(value) if f.name == "weights" and value is not None else value
+        if value is not None and f.name == "weights":
+            value = _encode_weights(value)
+        elif f.name in _ABSENT_MEANS_NONE:
+            if value is None:
+                continue
+            value = value.to_wire()
+        out[f.name] = value
     return out
 
 
@@ -521,5 +537,5 @@ def decode_signal(raw: Any) -> Signal:
     """
     kind = _message_type(raw, "signal", _SIGNALS)
     cls, checks = _SIGNALS[kind]
-    _exact_keys("", raw, {"type", *checks}, list(checks))
-    return cls(**{name: check(name, raw[name]) for name, check in checks.items()})
+    _exact_keys("", raw, {"type", *checks}, [name for name in checks if name not in _ABSENT_MEANS_NONE])
+    return cls(**{name: check(name, raw.get(name)) for name, check in checks.items()})

@@ -21,6 +21,7 @@ import numpy as np
 from . import protocol as p
 from .blocks import MANIFEST, Block, Manifest
 from .cache import DEFAULT_TIMEOUT, Fetch, SampleCache
+from .confusion import Confusion
 from .errors import DataError, ProtocolError, WeightsError
 from .engine import engine_name
 from .mlp import DEFAULT_SIZES, MLP
@@ -120,6 +121,8 @@ class Trainer:
         self.loss: float | None = None
         self.acc: float | None = None
         self.test_acc: float | None = None
+        self.confusion: Confusion | None = None  # of the last evaluation, like test_acc
+        self._confusion_due = False  # the next signal carries it (once: it is only news once)
         self.manifest: Manifest | None = None
         self.cache: SampleCache | None = None
         self._cache_size = cache_size
@@ -203,8 +206,9 @@ class Trainer:
     def _report_data(self) -> None:
         """Report blocks given up on, and pausing for (or resuming with) data.
 
-        While the cache is starved the trainer says so once, then stays quiet about
-        each further block it cannot fetch (``data_errors`` still counts them).
+        Each block given up on is told once: in an error of its own, or as the last one
+        in the message that training pauses. While the cache is starved the trainer stays
+        quiet about each further block it cannot fetch (``data_errors`` still counts them).
         """
         assert self.cache is not None
         failures = self.cache.drain_failures()
@@ -213,6 +217,9 @@ class Trainer:
         if starved != self.waiting_for_data:
             self.waiting_for_data = starved
             if starved:
+                # Given up on before the trainer looked (it may have been idle): the pause names the last.
+                for failure in failures[:-1]:
+                    self._error("data", failure)
                 self._error("data", (
                     f"No training data could be fetched: the last {self.cache.skipped_in_row} blocks all failed "
                     f"(last: {self.cache.last_failure}). Training is paused and resumes by itself when blocks "
@@ -329,17 +336,21 @@ class Trainer:
                     raise next(r for r in failed if not isinstance(r, DataError))
                 raise DataError(f"could not fetch the test set ({'; '.join(map(str, failed))}); try evaluate again")
             self._test_blocks = [r for r in results if isinstance(r, Block)]
-        correct = 0
+        predicted = []
         for block in self._test_blocks:
-            correct += int((self.model.predict(block.pixels / np.float32(255)) == block.labels).sum())
+            predicted.append(self.model.predict(block.pixels / np.float32(255)))
             await asyncio.sleep(0)  # one block at a time, so the worker stays responsive
-        self.test_acc = correct / sum(len(b) for b in self._test_blocks)
+        labels = np.concatenate([b.labels for b in self._test_blocks])
+        self.confusion = Confusion.tally(labels, np.concatenate(predicted), self.model.sizes[-1])
+        self.test_acc = self.confusion.accuracy()
+        self._confusion_due = True
 
     def _use_model(self, model: MLP) -> None:
         """Swap in a new model: fresh optimizer state, no test accuracy yet."""
         self.model = model
         self.optimizer = make_optimizer(self.optimizer.name, self.optimizer.lr)
         self.test_acc = None
+        self.confusion = None
         self._good = [w.copy() for w in model.params]
 
     def _remember_good(self) -> None:
@@ -443,7 +454,12 @@ class Trainer:
             engine=engine_name(),
             reply_to=reply_to,
             weights=self._weights_for_signal(reply_to),
+            confusion=self._confusion_for_signal(),
         )))
+
+    def _confusion_for_signal(self) -> Confusion | None:
+        due, self._confusion_due = self._confusion_due, False
+        return self.confusion if due else None
 
     def _weights_for_signal(self, reply_to: int | None) -> dict[str, np.ndarray] | None:
         """A copy of the weights if this signal should carry them, else None (and no copy)."""

@@ -296,13 +296,22 @@ def test_reset_starts_over_with_a_new_hidden_size_and_seed(fake_fetch: Any) -> N
 
 
 def test_evaluate_measures_the_whole_test_set(dataset: dict[str, bytes], fake_fetch: Any) -> None:
-    sent = drive(fake_fetch, [{"type": "evaluate", "id": 3}], close_after(1))
+    sent = drive(fake_fetch, [{"type": "evaluate", "id": 3}, {"type": "status", "id": 4}], close_after(2))
     manifest = Manifest.from_json(dataset["manifest.json"])
     blocks = [decode_block(dataset[e.file], e) for e in manifest.test]
     model = MLP(seed=0)
-    expected = np.mean(np.concatenate([model.predict(b.pixels / 255) == b.labels for b in blocks]))
-    assert sent[0]["reply_to"] == 3 and sent[0]["test_acc"] == pytest.approx(expected)
+    labels = np.concatenate([b.labels for b in blocks])
+    predicted = np.concatenate([model.predict(b.pixels / 255) for b in blocks])
+    assert sent[0]["reply_to"] == 3 and sent[0]["test_acc"] == pytest.approx(np.mean(predicted == labels))
     assert sorted(c for c in fake_fetch.calls if c.startswith("test")) == ["test-000.bin", "test-001.bin"]
+    # The reply carries the confusion matrix, once: the next signal keeps the accuracy but not the matrix.
+    confusion = p.decode_signal(sent[0]).confusion
+    assert confusion is not None and confusion.total == len(labels) == manifest.test_count
+    for r, c in [(int(labels[k]), int(predicted[k])) for k in (0, len(labels) - 1)]:
+        assert confusion.counts[r, c] == np.sum((labels == r) & (predicted == c))
+        assert all(labels[i] == r and predicted[i] == c for i in confusion.pair_examples(r, c))
+    assert confusion.accuracy() == sent[0]["test_acc"]
+    assert "confusion" not in sent[1] and sent[1]["test_acc"] == sent[0]["test_acc"]
 
 
 def test_evaluate_reports_unfetchable_test_blocks(fake_fetch: Any) -> None:
@@ -430,6 +439,23 @@ def test_when_no_block_can_be_fetched_training_pauses_once_and_resumes_by_itself
     after = [m for m in sent[resumed:] if m["type"] == "signal"]
     assert after[-1]["iteration"] == 10 and not any(m["waiting_for_data"] for m in after)
     assert sent[-1]["data_errors"] >= counts[-1]
+
+
+def test_blocks_given_up_on_together_as_the_cache_starves_are_each_named_once(fake_fetch: Any) -> None:
+    # Every fetch fails at once (no delay): the cache's three blocks are given up on before the
+    # trainer looks, and the same look finds it starved.
+    for i in range(60):
+        fake_fetch.fail[f"train-{i:03d}.bin"] = math.inf
+
+    def script(message: dict[str, Any], trainer: Trainer) -> None:
+        if message["type"] == "error" and PAUSED in message["message"]:
+            trainer.close()
+
+    sent = drive(fake_fetch, [{"type": "start", "id": 1}], script, fetch_attempts=1, cache_size=3)
+    errors = [m["message"] for m in sent if m["type"] == "error"]
+    assert sum(PAUSED in m for m in errors) == 1 and PAUSED in errors[-1]
+    for file in [c for c in fake_fetch.calls if c.endswith(".bin")][:3]:  # the pause names the last one; each other has its own message
+        assert sum(file in m for m in errors) == 1, (file, errors)
 
 
 def test_data_that_goes_away_mid_run_pauses_training_and_its_return_resumes_it(fake_fetch: Any) -> None:

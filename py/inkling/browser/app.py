@@ -13,7 +13,9 @@ from ..engine.select import choose_engine
 from ..errors import DataError, InklingError, ProtocolError, WeightsError
 from ..protocol import ErrorSignal, ResponseSignal, decode_command, decode_signal, encode_command
 from ..saved_state import TrainingSettings, settings_from_signal
+from ..confusion import Confusion
 from .charts import Charts
+from .confusion_view import ConfusionView
 from .controls import Controls
 from .dom import LiveText, by_testid, document, listen, set_text
 from .grid import GridManager
@@ -65,6 +67,7 @@ class App:
         self.charts = Charts(document().getElementById("charts"), by_testid("chart-loss"), by_testid("chart-acc"))
         self.grid = GridManager(by_testid("grid"), CELLS, self.predictor, TestDigits(fetch_site_file),
                                 self.teach, self.notify, self.bridge.requestFrame)
+        self.confusion = ConfusionView(by_testid("confusion-matrix"), self._show_pair)
         self.train_state = by_testid("train-state")
         self.autosave = Autosave(self.bridge, self.notify, lambda text: set_text(by_testid("autosave"), text))
         self.offline = OfflineStatus(by_testid("offline"), by_testid("update-now"), self.notify,
@@ -242,7 +245,10 @@ class App:
             self._error(message)
         elif kind == "signal":
             # Replies come here too (each one, never dropped), without their weights.
-            self._reply(message.get("reply_to"), decode_signal(message))
+            reply = decode_signal(message)
+            if isinstance(reply, ResponseSignal) and reply.confusion is not None:
+                self.confusion.show(reply.confusion)  # rides once: a newer signal in this frame lacks it
+            self._reply(message.get("reply_to"), reply)
 
     def _error(self, message: dict[str, Any]) -> None:
         try:
@@ -281,6 +287,7 @@ class App:
                 node = self._stat_nodes[testid] = LiveText(by_testid(testid))
             node.set(text)  # only what changed touches the DOM
         self.charts.add(signal)
+        self.confusion.follow(signal)
         self.controls.sync(signal)
         set_text(self.train_state, train_state_text(signal))  # also says when it waits for data
         if signal.weights is not None:
@@ -382,6 +389,15 @@ class App:
             button.disabled = False
         if isinstance(reply, ResponseSignal) and reply.test_acc is not None:
             self.notify("info", f"Test accuracy: {100 * reply.test_acc:.2f}% of the 10,000 test digits.")
+
+    def _show_pair(self, true: int, predicted: int, confusion: Confusion) -> None:
+        """Fill the grid with the test digits labelled ``true`` that were read as ``predicted``."""
+        indices = confusion.pair_examples(true, predicted)
+        count = int(confusion.counts[true, predicted])
+        self.grid.show_digits(indices)
+        what = "read right" if true == predicted else f"read as {predicted}"
+        self.notify("info", f"The grid shows {len(indices)} of the {count:,} test digits that are {true}, {what} "
+                            "at the last evaluation.")
 
     def teach(self, pixels: np.ndarray, label: int) -> None:
         """Train on one drawing (already preprocessed) as digit ``label``."""

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import time
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
@@ -91,6 +92,10 @@ class GridManager:
         """Every cell gets the next test digit."""
         self._spawn(self._load_samples(self.cells))
 
+    def show_digits(self, indices: Sequence[int]) -> None:
+        """Put these test digits (test-set indices) in the first tiles, in one go, and empty the rest."""
+        self._spawn(self._show_digits(list(indices[:len(self.cells)])))
+
     def clear_all(self) -> None:
         """Empty every cell."""
         for cell in self.cells:
@@ -148,6 +153,18 @@ class GridManager:
             if raise_errors:
                 raise
             self._notify("error", f"Could not load a test digit: {error}")
+
+    async def _show_digits(self, indices: list[int]) -> None:
+        try:
+            samples = [await self.digits.get(index) for index in indices]
+        except (InklingError, IndexError) as error:
+            self._notify("error", f"Could not load a test digit: {error}")
+            return
+        for cell, sample in itertools.zip_longest(self.cells, samples):
+            if sample is None:
+                cell.clear()
+            else:
+                cell.show_sample(sample)
 
     def _spawn(self, coroutine: Any) -> None:
         task = asyncio.ensure_future(coroutine)

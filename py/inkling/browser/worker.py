@@ -56,7 +56,13 @@ def make_fetch(data_url: str, timeout: float = DEFAULT_TIMEOUT) -> Callable[[str
             response = await pyfetch(url, signal=AbortSignal.timeout(int(timeout * 1000)))
             if not response.ok:
                 raise DataError(f"{url} answered HTTP {response.status}", path)
-            buffer = await response.buffer()
+            # Not response.buffer(): pyodide 0.27's wrapper turns a body that breaks off (a dropped
+            # connection) into "'NoneType' object has no attribute 'message'"; the JS read says why.
+            try:
+                buffer = await response.js_response.arrayBuffer()
+            except asyncio.CancelledError:  # the cache's own timeout: free the connection now
+                response.abort()
+                raise
             if subtle is None:
                 return buffer.to_bytes()
             # Native code: hashlib in WebAssembly took ~3 ms a block, and training ran 10-17% faster without it.
