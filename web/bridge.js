@@ -60,7 +60,8 @@ function receive(message) {
     }
     latestSignal = message;
     // A reply to a command is never dropped: Python waits for it (weights travel in latestWeights).
-    if (message.reply_to !== null && message.reply_to !== undefined) events.push(message);
+    // Nor is a confusion matrix: it rides one signal only, which a newer one may replace.
+    if ((message.reply_to !== null && message.reply_to !== undefined) || message.confusion) events.push(message);
   } else {
     events.push(message);
     if (message && message.type === "progress") preview(`worker: ${message.detail}`, message.stage);

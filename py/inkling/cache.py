@@ -143,10 +143,7 @@ class SampleCache:
         self.attempts, self.backoff, self.max_backoff = attempts, backoff, max_backoff
         self.timeout = timeout
         self.patience = patience
-        # Two streams, so the order of blocks does not depend on when blocks arrive.
-        block_seed, sample_seed = np.random.SeedSequence(seed).spawn(2)
-        self._block_rng = np.random.default_rng(block_seed)
-        self._sample_rng = np.random.default_rng(sample_seed)
+        self._seed_order(seed)
         self._order: deque[int] = deque()  # block indices still to fetch, this epoch and next
         self._slots: deque[_Slot] = deque()  # in reading order
         self._head: Block | None = None  # the block being read
@@ -357,6 +354,27 @@ class SampleCache:
         self.skipped_in_row = 0
         self._changed()
         return block
+
+    def _seed_order(self, seed: int) -> None:
+        # Two streams, so the order of blocks does not depend on when blocks arrive.
+        block_seed, sample_seed = np.random.SeedSequence(seed).spawn(2)
+        self._block_rng = np.random.default_rng(block_seed)
+        self._sample_rng = np.random.default_rng(sample_seed)
+
+    def reseed(self, seed: int) -> None:
+        """Start the order of blocks and samples again from ``seed``, as a new cache would.
+
+        What is held or in flight is dropped: the next samples must not depend on what the
+        previous order had fetched. The counts (errors, waits, ...) go on.
+        """
+        self.close()
+        self._seed_order(seed)
+        self._order.clear()
+        self._head_order = np.empty(0, np.intp)
+        self._head_pos = 0
+        self.skipped_in_row = 0
+        self.epochs_started = 0
+        self._changed()
 
     def close(self) -> None:
         """Cancel every fetch in flight."""

@@ -28,6 +28,7 @@ MAX_CACHE_SIZE = 1024
 MAX_HIDDEN = 4096
 MAX_LRATE = 10.0
 MAX_SEED = 2**32 - 1
+MAX_EPOCHS = 1000
 MAX_WEIGHT_ARRAYS = 64
 MAX_WEIGHT_VALUES = 1 << 24
 N_PIXELS = 784
@@ -40,8 +41,10 @@ ERROR_KINDS = ("protocol", "weights", "data", "divergence", "internal")
 
 @dataclass(frozen=True)
 class Start:
-    """Begin (or resume) training."""
+    """Begin (or resume) training; with ``epochs``, stop by itself once that many more epochs of
+    samples have been trained on (a run that two tabs can repeat exactly)."""
 
+    epochs: int | None = None
     type: ClassVar[str] = "start"
     id: int | None = None
 
@@ -178,6 +181,8 @@ class ResponseSignal:
         test_acc: Accuracy on the test set at the last ``evaluate`` since the model
             was last reset or replaced, else None.
         samples_seen: Training samples consumed since the last reset.
+        seed: Seed of the weights at the last reset and of the data order since; None once
+            weights were set from outside (an import, a restore): no seed made them.
         epoch: ``samples_seen`` in epochs of the training set (fractional).
         waiting_for_data: No training block could be fetched lately: training is
             paused until one arrives (it resumes by itself).
@@ -210,6 +215,7 @@ class ResponseSignal:
     epoch: float
     waiting_for_data: bool = False
     engine: str = "numpy"
+    seed: int | None = 0
     reply_to: int | None = None
     weights: dict[str, np.ndarray] | None = None
     confusion: Confusion | None = None
@@ -416,7 +422,7 @@ def _exact_keys(name: str, raw: Mapping[Any, Any], allowed: set[str], required: 
 _ID = _integer(0, MAX_ID)
 _COMMANDS: dict[str, tuple[type, dict[str, Check], set[str]]] = {
     # type: (class, {field: check}, required fields)
-    "start": (Start, {}, set()),
+    "start": (Start, {"epochs": _optional(_integer(1, MAX_EPOCHS))}, set()),
     "stop": (Stop, {}, set()),
     "status": (Status, {}, set()),
     "evaluate": (Evaluate, {}, set()),
@@ -455,7 +461,7 @@ def encode_command(command: Command) -> dict[str, Any]:
             value = _encode_weights(value)
         elif f.name == "pixels":
             value = np.ascontiguousarray(value, dtype=np.float32).reshape(-1)
-        if value is not None:  # absent and None mean the same: id, and reset's hidden/seed
+        if value is not None:  # absent and None mean the same: id, start's epochs, reset's hidden/seed
             out[f.name] = value
     return out
 
@@ -494,7 +500,7 @@ _SIGNALS: dict[str, tuple[type, dict[str, Check]]] = {
         "cache_size": _integer(1, MAX_CACHE_SIZE), "samples_per_s": _number(0.0, math.inf),
         "cache_waits": _COUNT, "data_errors": _COUNT, "test_acc": _optional(_RATIO),
         "samples_seen": _COUNT, "epoch": _number(0.0, math.inf), "waiting_for_data": _boolean,
-        "engine": _text(ENGINE_NAMES), "reply_to": _optional(_ID), "weights": _optional(_weights),
+        "engine": _text(ENGINE_NAMES), "seed": _optional(_integer(0, MAX_SEED)), "reply_to": _optional(_ID), "weights": _optional(_weights),
         "confusion": _optional(Confusion.from_wire),
     }),
     "error": (ErrorSignal, {

@@ -19,9 +19,10 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from . import protocol as p
-from .blocks import MANIFEST, Block, Manifest
+from .blocks import MANIFEST, Manifest
 from .cache import DEFAULT_TIMEOUT, Fetch, SampleCache
 from .confusion import Confusion
+from .evaluation import EvaluationPass, TestSet
 from .errors import DataError, ProtocolError, WeightsError
 from .engine import engine_name
 from .mlp import DEFAULT_SIZES, MLP
@@ -71,6 +72,7 @@ class Trainer:
         weights_every_s: float = 0.0,
         signal_every_s: float = 0.0,
         slice_s: float = 0.0,
+        eval_every_s: float = 0.0,
         clock: Callable[[], float] = time.monotonic,
         fetch_attempts: int = 4,
         fetch_backoff: float = 0.25,
@@ -95,6 +97,8 @@ class Trainer:
                 event loop run. 0 means a yield after every step. In the browser each yield and
                 each message costs about as much as a whole step, and the page shows
                 only the newest signal per frame, so the worker trains in slices.
+            eval_every_s: While training, measure the test accuracy (and confusion matrix) by
+                itself about this often, a block per slice; 0: only when asked (``evaluate``).
             clock: Seconds, for `weights_every_s`, `signal_every_s` and `slice_s` (tests
                 pass a fake one).
             fetch_attempts, fetch_backoff, fetch_max_backoff, fetch_timeout: Retry policy
@@ -102,7 +106,8 @@ class Trainer:
         """
         self._send = send
         self._fetch = fetch
-        self.seed = seed
+        self.seed = seed  # of the data order, and of the weights at the next reset
+        self.run_seed: int | None = seed  # what made the weights in use: None for weights set from outside
         self.model = MLP(sizes, seed)
         self.optimizer = make_optimizer(optimizer, lrate)
         self.base_lrate = lrate  # the rate last chosen; per-epoch decay starts from it
@@ -123,6 +128,7 @@ class Trainer:
         self.test_acc: float | None = None
         self.confusion: Confusion | None = None  # of the last evaluation, like test_acc
         self._confusion_due = False  # the next signal carries it (once: it is only news once)
+        self._stop_at: int | None = None  # samples_seen at which a Start with epochs stops
         self.manifest: Manifest | None = None
         self.cache: SampleCache | None = None
         self._cache_size = cache_size
@@ -135,7 +141,10 @@ class Trainer:
         self._seq = 0
         self._good = [w.copy() for w in self.model.params]  # last weights whose loss was sane
         self._throughput = _Throughput()
-        self._test_blocks: list[Block] | None = None
+        self._test_set: TestSet | None = None
+        self.eval_every_s = eval_every_s
+        self._passing: EvaluationPass | None = None  # an evaluation in passing, part done
+        self._next_eval_at = 0.0
         self._handlers: dict[type, Callable[[Any], Any]] = {
             p.Start: self._start, p.Stop: self._stop, p.Status: _nothing, p.Evaluate: self._evaluate,
             p.SetWeights: self._set_weights, p.SetBatchSize: self._set_batch_size,
@@ -170,6 +179,7 @@ class Trainer:
         except ValueError as exc:
             raise ProtocolError("cache_size", str(exc)) from None
         self.manifest, self.cache = manifest, cache
+        self._test_set = TestSet(cache.load, manifest.test)
 
     def submit(self, raw: Any) -> None:
         """Queue a wire command; it is decoded and applied between iterations."""
@@ -197,6 +207,7 @@ class Trainer:
                     await self._wait_for_data()
                 elif self.training:
                     await self._train_slice()
+                    self._evaluate_in_passing()
                     await asyncio.sleep(0)  # let the event loop deliver commands and finished fetches
                 elif not self._inbox:
                     await self._wake.wait()
@@ -263,13 +274,21 @@ class Trainer:
             else:
                 self._signal(reply_to=reply_to)
 
-    def _start(self, _: p.Start) -> None:
+    def _start(self, command: p.Start) -> None:
         if not self.training:
             self._throughput.reset()
+            self._next_eval_at = self._clock() + self.eval_every_s
+            if self.eval_every_s > 0 and self._test_set is not None:
+                self._test_set.start_loading()  # so the first evaluation in passing need not wait for it
         self.training = True
+        assert self.manifest is not None
+        self._stop_at = None if command.epochs is None else (
+            self.samples_seen + command.epochs * self.manifest.train_count)
 
     def _stop(self, _: p.Stop) -> None:
         self.training = False
+        self._stop_at = None
+        self._passing = None
 
     def _set_batch_size(self, command: p.SetBatchSize) -> None:
         self.batch_size = command.batch_size
@@ -298,6 +317,7 @@ class Trainer:
                 f"{self.model.sizes[0]} inputs and {self.model.sizes[-1]} classes"
             )
         self._use_model(model)
+        self.run_seed = None
 
     def _reset(self, command: p.Reset) -> None:
         sizes = self.model.sizes
@@ -306,6 +326,12 @@ class Trainer:
         if command.seed is not None:
             self.seed = command.seed
         self._use_model(MLP(sizes, self.seed))
+        self.run_seed = self.seed
+        # A reset is a new run from its seed: the data order too starts again, so two tabs with
+        # the same seed and settings train the same weights.
+        if self.cache is not None:
+            self.cache.reseed(self.seed)
+        self._stop_at = None
         self.optimizer.lr = self.base_lrate
         self.iteration = self.samples_seen = 0
         self.loss = self.acc = None
@@ -326,24 +352,36 @@ class Trainer:
         self._remember_good()
 
     async def _evaluate(self, _: p.Evaluate) -> None:
-        assert self.cache is not None and self.manifest is not None
-        if self._test_blocks is None:
-            # Fetched once, in parallel, with the cache's retries; kept for later evaluations.
-            results = await asyncio.gather(*(self.cache.load(e) for e in self.manifest.test), return_exceptions=True)
-            failed = [r for r in results if isinstance(r, BaseException)]
-            if failed:
-                if not all(isinstance(r, DataError) for r in failed):
-                    raise next(r for r in failed if not isinstance(r, DataError))
-                raise DataError(f"could not fetch the test set ({'; '.join(map(str, failed))}); try evaluate again")
-            self._test_blocks = [r for r in results if isinstance(r, Block)]
-        predicted = []
-        for block in self._test_blocks:
-            predicted.append(self.model.predict(block.pixels / np.float32(255)))
+        assert self._test_set is not None
+        evaluation = EvaluationPass(self.model, await self._test_set.load())
+        while not evaluation.done:
+            evaluation.step()
             await asyncio.sleep(0)  # one block at a time, so the worker stays responsive
-        labels = np.concatenate([b.labels for b in self._test_blocks])
-        self.confusion = Confusion.tally(labels, np.concatenate(predicted), self.model.sizes[-1])
+        self._evaluated(evaluation)
+
+    def _evaluated(self, evaluation: EvaluationPass) -> None:
+        self.confusion = evaluation.result()
         self.test_acc = self.confusion.accuracy()
         self._confusion_due = True
+
+    def _evaluate_in_passing(self) -> None:
+        """While training: every `eval_every_s`, measure the weights of that moment on the test set,
+        one block per slice (no long pause); the signal after the last block carries the result."""
+        if self.eval_every_s <= 0 or self._test_set is None:
+            return
+        if self._passing is None:
+            if self._clock() < self._next_eval_at:
+                return
+            if self._test_set.blocks is None:
+                self._test_set.start_loading()  # a failure is tried again a period later
+                self._next_eval_at = self._clock() + self.eval_every_s
+                return
+            self._passing = EvaluationPass(self.model, self._test_set.blocks)
+        self._passing.step()
+        if self._passing.done:
+            self._evaluated(self._passing)
+            self._passing = None
+            self._next_eval_at = self._clock() + self.eval_every_s
 
     def _use_model(self, model: MLP) -> None:
         """Swap in a new model: fresh optimizer state, no test accuracy yet."""
@@ -351,6 +389,7 @@ class Trainer:
         self.optimizer = make_optimizer(self.optimizer.name, self.optimizer.lr)
         self.test_acc = None
         self.confusion = None
+        self._passing = None  # it judged weights that are gone
         self._good = [w.copy() for w in model.params]
 
     def _remember_good(self) -> None:
@@ -404,6 +443,10 @@ class Trainer:
         if self.samples_seen // self.manifest.train_count > epoch_before:
             self.optimizer.lr = max(self.optimizer.lr * self.lr_decay, min(self.optimizer.lr, MIN_LRATE))
         self._throughput.add(self.samples_seen)
+        if self._stop_at is not None and self.samples_seen >= self._stop_at:
+            self.training = False  # the epochs asked for are done
+            self._stop_at = None
+            self._signal()
         return True
 
     def _diverged(self, loss: float) -> None:
@@ -452,6 +495,7 @@ class Trainer:
             epoch=self.samples_seen / train_count if train_count else 0.0,
             waiting_for_data=self.waiting_for_data,
             engine=engine_name(),
+            seed=self.run_seed,
             reply_to=reply_to,
             weights=self._weights_for_signal(reply_to),
             confusion=self._confusion_for_signal(),

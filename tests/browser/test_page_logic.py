@@ -183,7 +183,7 @@ def _signal(**overrides) -> dict:
     signal = {"type": "signal", "seq": 3, "iteration": 120, "training": True, "loss": 0.31234, "acc": 0.921875,
               "batch_size": 64, "lrate": 0.1, "lr_decay": 1.0, "optimizer": "sgd", "hidden": 128, "data_len": 7,
               "data_futures_len": 1, "cache_size": 8, "samples_per_s": 5843.7, "cache_waits": 2,
-              "data_errors": 0, "test_acc": None, "samples_seen": 7680, "epoch": 0, "waiting_for_data": False, "engine": "wasm simd128", "reply_to": None,
+              "data_errors": 0, "test_acc": None, "samples_seen": 7680, "epoch": 0, "waiting_for_data": False, "engine": "wasm simd128", "seed": 0, "reply_to": None,
               "weights": None}
     return {**signal, **overrides}
 

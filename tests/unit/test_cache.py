@@ -107,6 +107,26 @@ def test_same_seed_same_order_whatever_the_fetch_timing(dataset: dict[str, bytes
     assert a != asyncio.run(order(2, False))
 
 
+def test_reseeding_starts_the_order_again_as_a_new_cache_with_that_seed(dataset: dict[str, bytes],
+                                                                         fake_fetch: Any) -> None:
+    async def take(cache: SampleCache, batches: int) -> list[np.ndarray]:
+        return [(await cache.take(45))[0] for _ in range(batches)]
+
+    async def run() -> tuple[list[np.ndarray], list[np.ndarray]]:
+        fresh = _cache(fake_fetch, dataset, cache_size=3, seed=7)
+        expected = await take(fresh, 8)
+        fresh.close()
+        used = _cache(fake_fetch, dataset, cache_size=3, seed=1)
+        await take(used, 5)  # mid-epoch, with blocks held and in flight
+        used.reseed(7)
+        got = await take(used, 8)
+        used.close()
+        return expected, got
+
+    expected, got = asyncio.run(run())
+    assert all(np.array_equal(a, b) for a, b in zip(expected, got, strict=True))
+
+
 def test_failures_and_corrupt_blocks_are_counted_retried_and_survived(
     dataset: dict[str, bytes], fake_fetch: Any
 ) -> None:

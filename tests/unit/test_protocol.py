@@ -19,7 +19,7 @@ WEIGHTS = MLP((784, 16, 10), seed=0).get_weights()
 PIXELS = np.linspace(0, 1, 784, dtype=np.float32)
 
 COMMANDS = [
-    p.Start(), p.Start(id=1), p.Stop(id=2), p.Status(), p.Evaluate(id=p.MAX_ID),
+    p.Start(), p.Start(id=1), p.Start(epochs=1), p.Start(epochs=p.MAX_EPOCHS, id=3), p.Stop(id=2), p.Status(), p.Evaluate(id=p.MAX_ID),
     p.SetWeights(WEIGHTS, id=3), p.SetBatchSize(1), p.SetBatchSize(4096, id=4),
     p.SetLearningRate(1e-9), p.SetLearningRate(10.0), p.SetLrDecay(1.0), p.SetLrDecay(0.3),
     p.SetCacheSize(1), p.SetCacheSize(1024), p.SetOptimizer("sgd"), p.SetOptimizer("momentum"),
@@ -191,6 +191,9 @@ INVALID: list[tuple[str, Any, str]] = [
     ("hidden huge", {"type": "reset", "hidden": 4097}, "hidden"),
     ("hidden bool", {"type": "reset", "hidden": True}, "hidden"),
     ("hidden float", {"type": "reset", "hidden": 128.0}, "hidden"),
+    ("epochs zero", {"type": "start", "epochs": 0}, "epochs"),
+    ("epochs huge", {"type": "start", "epochs": 1001}, "epochs"),
+    ("epochs fraction", {"type": "start", "epochs": 0.5}, "epochs"),
     ("seed negative", {"type": "reset", "seed": -1}, "seed"),
     ("seed huge", {"type": "reset", "seed": 2**32}, "seed"),
     ("seed nan", {"type": "reset", "seed": NAN}, "seed"),

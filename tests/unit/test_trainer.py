@@ -295,6 +295,42 @@ def test_reset_starts_over_with_a_new_hidden_size_and_seed(fake_fetch: Any) -> N
     assert all(np.array_equal(weights_of(reply)[k], v) for k, v in MLP((784, 32, 10), seed=3).get_weights().items())
 
 
+def _one_epoch_from_seed_5(fetch: Any, train_first: bool) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    """Reset to seed 5 (after some training of seed 0, or at once), train one epoch; the signal that
+    says it stopped, and the weights."""
+    run_from_seed = [{"type": "reset", "seed": 5}, {"type": "start", "epochs": 1}]
+    reset = not train_first
+    stopped: dict[str, Any] = {}
+
+    def script(message: dict[str, Any], trainer: Trainer) -> None:
+        nonlocal reset
+        if message["type"] != "signal":
+            return
+        if not reset and message["iteration"] >= 4:
+            reset = True
+            for command in run_from_seed:
+                trainer.submit(command)
+        elif reset and message["iteration"] > 0 and not message["training"]:
+            stopped.update(message)
+            trainer.close()
+
+    start = [{"type": "start"}] if train_first else run_from_seed
+    drive(fetch, [{"type": "set_batch_size", "batch_size": 32}, *start], script)
+    return stopped, drive.trainer.model.get_weights()  # type: ignore[attr-defined]
+
+
+def test_start_for_one_epoch_stops_by_itself_and_a_seed_repeats_the_run_exactly(fake_fetch: Any) -> None:
+    stopped, weights = _one_epoch_from_seed_5(fake_fetch, train_first=False)
+    train_count = 300  # the synthetic data: 6 blocks of 50
+    assert stopped["samples_seen"] == math.ceil(train_count / 32) * 32 and stopped["seed"] == 5
+    # A run that trained on seed 0 first, then reset to seed 5, trains the very same weights:
+    # the reset reseeds the data order too, dropping what the old order had fetched.
+    stopped_again, weights_again = _one_epoch_from_seed_5(fake_fetch, train_first=True)
+    assert stopped_again["samples_seen"] == stopped["samples_seen"]
+    assert all(np.array_equal(weights[k], weights_again[k]) for k in weights)
+    assert stopped_again["iteration"] == stopped["iteration"] and stopped_again["loss"] == stopped["loss"]
+
+
 def test_evaluate_measures_the_whole_test_set(dataset: dict[str, bytes], fake_fetch: Any) -> None:
     sent = drive(fake_fetch, [{"type": "evaluate", "id": 3}, {"type": "status", "id": 4}], close_after(2))
     manifest = Manifest.from_json(dataset["manifest.json"])
@@ -312,6 +348,27 @@ def test_evaluate_measures_the_whole_test_set(dataset: dict[str, bytes], fake_fe
         assert all(labels[i] == r and predicted[i] == c for i in confusion.pair_examples(r, c))
     assert confusion.accuracy() == sent[0]["test_acc"]
     assert "confusion" not in sent[1] and sent[1]["test_acc"] == sent[0]["test_acc"]
+
+
+def test_while_training_the_test_accuracy_and_matrix_refresh_by_themselves(fake_fetch: Any) -> None:
+    measured: list[dict[str, Any]] = []
+
+    def script(message: dict[str, Any], trainer: Trainer) -> None:
+        if message["type"] == "signal" and message.get("confusion") is not None:
+            measured.append(message)
+            if len(measured) == 3:
+                trainer.close()
+
+    sent = drive(fake_fetch, [{"type": "start"}], script, eval_every_s=0.02)
+    assert all(m["training"] and m["reply_to"] is None for m in measured)  # nobody asked: progress signals
+    assert [m["iteration"] for m in measured] == sorted({m["iteration"] for m in measured})  # training went on
+    for message in measured:
+        confusion = p.decode_signal(message).confusion
+        assert confusion is not None and confusion.total == 100 and message["test_acc"] == confusion.accuracy()
+    # Between refreshes the accuracy stays on the signals, the matrix does not (it rides once).
+    between = [m for m in sent if m["type"] == "signal" and m["iteration"] > measured[0]["iteration"]
+               and "confusion" not in m]
+    assert between and all(m["test_acc"] is not None for m in between)
 
 
 def test_evaluate_reports_unfetchable_test_blocks(fake_fetch: Any) -> None:

@@ -20,6 +20,7 @@ from .controls import Controls
 from .dom import LiveText, by_testid, document, listen, set_text
 from .grid import GridManager
 from .inference import Predictor
+from .link import Link, changes, describe, link_query, read_link
 from .loading import Loading
 from .offline import OfflineStatus
 from .pacing import SIGNAL_EVERY_S
@@ -87,6 +88,8 @@ class App:
         self._losses = 0  # bumped at every loss, so a recovery that outlived its worker stops
         self._resume_training = False
         self._lost_settings: TrainingSettings | None = None
+        self._link = Link()  # the settings the page's address asked for when it opened
+        self._address_key: tuple | None = None  # None: the address is not written to before its link applied
 
         self.export_button = by_testid("export-weights")
         self.import_input = by_testid("import-weights")
@@ -94,6 +97,7 @@ class App:
         listen(self.import_input, "change", lambda _e: self._import_chosen())
         listen(by_testid("samples-all"), "click", lambda _e: self.grid.new_samples())
         listen(by_testid("clear-all"), "click", lambda _e: self.grid.clear_all())
+        listen(by_testid("share-link"), "click", lambda _e: self._spawn(self.share_link()))
         self._set_enabled(False)
 
     # ---- start-up ----------------------------------------------------------------------------
@@ -102,6 +106,9 @@ class App:
         """Take over from the bridge: receive frames, load the first test digits."""
         from pyodide.ffi import create_proxy
 
+        from js import location
+
+        self._link = read_link(str(location.search))  # before any signal writes the address
         self._use_engine()
         self._frame_proxy = create_proxy(self.on_frame)  # lives as long as the page
         self.bridge.attach(self._frame_proxy)
@@ -136,6 +143,7 @@ class App:
         if isinstance(first, ResponseSignal):
             self._follow(first)
         restored = await self.autosave.restore()
+        said: list[tuple[str, str]] = []
         if restored is not None and await self.apply_weights(restored.weights):
             what = "weights" if restored.settings is None else "weights and settings"
             # The new worker counts from 0: the page counts on from the saved run, as after a worker's loss.
@@ -146,8 +154,13 @@ class App:
                 self._follow(reply)
             when = f" at {time.strftime('%H:%M:%S', time.localtime(restored.saved_at))}" if restored.saved_at else ""
             progress = f", {restored.iteration:,} iterations in" if restored.iteration else ""
-            self.notify("info", f"Restored the {architecture(restored.weights)} {what} saved in this browser"
-                                f"{when}{progress}.")
+            said.append(("info", f"Restored the {architecture(restored.weights)} {what} saved in this browser"
+                                  f"{when}{progress}."))
+        else:
+            restored = None
+        said += await self._apply_link(restored is not None)
+        if said:
+            self.notify("error" if any(kind == "error" for kind, _ in said) else "info", " ".join(t for _, t in said))
         if not self.bridge.watchesWorker:
             self.notify("info", "This page is not served from a secure context (https or localhost), so a training "
                                 "worker that stops without an error is noticed only when it leaves a status request "
@@ -156,6 +169,58 @@ class App:
         self._set_enabled(True)
         self.loading.ready()
         self.bridge.keepOffline()  # now, not sooner: keeping the site must not slow the start
+
+    async def _apply_link(self, restored: bool) -> list[tuple[str, str]]:
+        """Apply what the page's address asks for and differs from now; what to tell the user.
+
+        A run the link names (hidden units, seed) replaces fresh weights at once, but never weights
+        restored from this browser: its values are filled in for Reset instead.
+        """
+        link = changes(self._link, self.signal) if self.signal is not None else self._link
+        said: list[tuple[str, str]] = []
+        for command in link.commands:
+            self.send(command)
+        if link.run and not restored:
+            self.send({"type": "reset", **link.run})
+        if link.commands or (link.run and not restored):
+            reply = await self.request({"type": "status"})
+            if isinstance(reply, ResponseSignal):
+                self._follow(reply)
+            applied = Link(link.commands, {} if restored else link.run)
+            said.append(("info", f"This link's settings apply: {describe(applied)}."))
+        if link.run and restored:
+            self.controls.propose_run(link.run.get("hidden"), link.run.get("seed"))
+            said.append(("info", f"This link's run ({describe(Link(run=link.run))}) starts when you press Reset "
+                                 "weights: its values are filled in."))
+        if link.refused:
+            said.append(("error", f"This link's {'; '.join(link.refused)} could not be used; the rest applies."))
+        self._address_key = ()  # from now on the address follows the settings
+        if self.signal is not None:
+            self._show_in_address(self.signal)
+        return said
+
+    def _show_in_address(self, signal: ResponseSignal) -> None:
+        """Write the settings into the page's address (without a new history entry), when they change."""
+        from js import history, location
+
+        key = (signal.optimizer, signal.lrate, signal.lr_decay, signal.batch_size, signal.cache_size,
+               signal.hidden, signal.seed)
+        if self._address_key is None or key == self._address_key:
+            return
+        self._address_key = key
+        history.replaceState(None, "", link_query(signal, str(location.search)))
+
+    async def share_link(self) -> None:
+        """Copy the page's address (which carries the settings and seed) to the clipboard."""
+        from js import location, navigator
+
+        href = str(location.href)
+        try:
+            await navigator.clipboard.writeText(href)
+        except Exception:  # noqa: BLE001 - no clipboard here (an insecure page, a refused permission)
+            self.notify("info", f"Copy this link to share these settings: {href}")
+            return
+        self.notify("info", f"Copied a link to these settings: {href}")
 
     async def _give_settings(self, settings: TrainingSettings | None) -> ResponseSignal | ErrorSignal:
         """Send the worker these settings (if any); its reply to a status request once it took them."""
@@ -174,6 +239,7 @@ class App:
         self.export_button.disabled = not enabled
         self.import_input.disabled = not enabled
         by_testid("samples-all").disabled = not enabled
+        by_testid("share-link").disabled = not enabled
         by_testid("clear-all").disabled = not enabled
 
     # ---- talking to the worker -------------------------------------------------------------------
@@ -244,7 +310,7 @@ class App:
         elif kind == "error":
             self._error(message)
         elif kind == "signal":
-            # Replies come here too (each one, never dropped), without their weights.
+            # Replies come here too, and signals with a confusion matrix: each one, never dropped.
             reply = decode_signal(message)
             if isinstance(reply, ResponseSignal) and reply.confusion is not None:
                 self.confusion.show(reply.confusion)  # rides once: a newer signal in this frame lacks it
@@ -289,6 +355,7 @@ class App:
         self.charts.add(signal)
         self.confusion.follow(signal)
         self.controls.sync(signal)
+        self._show_in_address(signal)
         set_text(self.train_state, train_state_text(signal))  # also says when it waits for data
         if signal.weights is not None:
             self.predictor.use_signal_weights(signal.weights)

@@ -59,9 +59,12 @@ class Chart:
         return self._on_resize
 
     def redraw(self) -> None:
-        """Show the history's current points (and say how many, and up to which iteration, on the container)."""
+        """Show the history's current points (and say how many, up to which iteration, and how many
+        values each curve has, on the container)."""
         self._plot.setData(js_object(self.history.series))
         self.container.dataset.points = str(len(self.history))
+        self.container.dataset.values = ",".join(
+            str(sum(v is not None for v in values)) for values in self.history.series[1:])
         self.container.dataset.lastIteration = str(self.history.series[0][-1]) if len(self.history) else ""
 
 

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import random
 from typing import Any, Callable
 
-from ..protocol import ResponseSignal
+from ..protocol import MAX_SEED, ResponseSignal
 from ..trainer import SUGGESTED_LRATES
 from .dom import by_testid, document, listen, set_text
 from .settings import (
-    BATCH_SIZE, CACHE_SIZE, HIDDEN_SIZE, INPUT_OF_FIELD, LEARNING_RATE, LR_DECAY, Setting, SettingError, setting_command)
+    BATCH_SIZE, CACHE_SIZE, HIDDEN_SIZE, INPUT_OF_FIELD, LEARNING_RATE, LR_DECAY, SEED, Setting, SettingError,
+    setting_command)
 
 Send = Callable[[dict[str, Any]], int]  # sends a command, returns its id
 Notify = Callable[[str, str], None]
@@ -36,14 +38,15 @@ class Controls:
         self.signal: ResponseSignal | None = None
         self._in_flight: dict[str, int] = {}  # input testid -> id of the command that sets it
         self._synced: tuple | None = None  # what `sync` last showed
-        self.buttons = {name: by_testid(name) for name in ("start", "stop", "evaluate", "reset")}
-        self.inputs = {s.testid: by_testid(s.testid) for s in (*_LIVE_SETTINGS, HIDDEN_SIZE)}
+        self.buttons = {name: by_testid(name) for name in ("start", "train-epoch", "stop", "evaluate", "reset")}
+        self.inputs = {s.testid: by_testid(s.testid) for s in (*_LIVE_SETTINGS, HIDDEN_SIZE, SEED)}
         self.optimizer = by_testid("optimizer")
         self.hidden_note = by_testid("hidden-note")
         self.train_state = by_testid("train-state")
         self.enabled = False
 
         listen(self.buttons["start"], "click", lambda _e: self._command({"type": "start"}))
+        listen(self.buttons["train-epoch"], "click", lambda _e: self._command({"type": "start", "epochs": 1}))
         listen(self.buttons["stop"], "click", lambda _e: self._command({"type": "stop"}))
         listen(self.buttons["evaluate"], "click", lambda _e: evaluate())
         listen(self.buttons["reset"], "click", lambda _e: self._reset())
@@ -51,6 +54,7 @@ class Controls:
             listen(self.inputs[setting.testid], "change", lambda _e, s=setting: self._apply(s))
             listen(self.inputs[setting.testid], "input", lambda _e, s=setting: self._mark(s.testid, None))
         listen(self.inputs[HIDDEN_SIZE.testid], "change", lambda _e: self._hidden_changed())
+        listen(self.inputs[SEED.testid], "input", lambda _e: self._mark(SEED.testid, None))
         listen(self.optimizer, "change", lambda _e: self._optimizer_chosen())
 
     # ---- commands ------------------------------------------------------------------------
@@ -81,16 +85,19 @@ class Controls:
         self._notify("info", f"Optimizer {name}: the learning rate is now {SUGGESTED_LRATES[name]:g}, the rate "
                              "that suits it (type another to change it).")
 
-    def _hidden_value(self) -> int | None:
-        """The hidden size typed in, or None (and a message) when it is not valid."""
+    def _reset_value(self, setting: Setting) -> int | None:
+        """A whole number typed for the next Reset, or None (and a message) when it is not valid."""
         try:
-            command = setting_command(HIDDEN_SIZE, self.inputs[HIDDEN_SIZE.testid].value)
+            command = setting_command(setting, self.inputs[setting.testid].value)
         except SettingError as error:
-            self._mark(HIDDEN_SIZE.testid, str(error))
+            self._mark(setting.testid, str(error))
             self._notify("error", str(error))
             return None
-        self._mark(HIDDEN_SIZE.testid, None)
-        return int(command["hidden"])
+        self._mark(setting.testid, None)
+        return int(command[setting.field])
+
+    def _hidden_value(self) -> int | None:
+        return self._reset_value(HIDDEN_SIZE)
 
     def _hidden_changed(self) -> None:
         hidden = self._hidden_value()
@@ -102,13 +109,27 @@ class Controls:
                                    "(that starts a new network: the current weights are discarded).")
         self.hidden_note.hidden = False
 
+    def propose_run(self, hidden: int | None, seed: int | None) -> None:
+        """Fill in a run's hidden units and seed for the next Reset (a link named them)."""
+        if seed is not None:
+            self.inputs[SEED.testid].value = str(seed)
+        if hidden is not None:
+            self.inputs[HIDDEN_SIZE.testid].value = str(hidden)
+            self._hidden_changed()
+
     def _reset(self) -> None:
         hidden = self._hidden_value()
         if hidden is None:
             return
+        typed = self.inputs[SEED.testid].value.strip() != ""
+        # No seed typed: a new random run each time; the seed drawn is shown, so it can be repeated.
+        seed = self._reset_value(SEED) if typed else random.SystemRandom().randint(0, MAX_SEED)
+        if seed is None:
+            return
         self.hidden_note.hidden = True
-        self._command({"type": "reset", "hidden": hidden}, HIDDEN_SIZE.testid)
-        self._notify("info", f"New random weights with {hidden} hidden units.")
+        self._command({"type": "reset", "hidden": hidden, "seed": seed}, HIDDEN_SIZE.testid)
+        self._notify("info", f"New random weights with {hidden} hidden units from seed {seed}"
+                             f"{'' if typed else ' (drawn at random: type it under Seed to repeat this run)'}.")
 
     # ---- feedback ------------------------------------------------------------------------
 
@@ -178,6 +199,7 @@ class Controls:
         training = self.signal is not None and self.signal.training
         known = self.signal is not None
         self.buttons["start"].disabled = not (self.enabled and known and not training)
+        self.buttons["train-epoch"].disabled = not (self.enabled and known and not training)
         self.buttons["stop"].disabled = not (self.enabled and training)
         self.buttons["reset"].disabled = not self.enabled
         if not self.buttons["evaluate"].hasAttribute("data-busy"):

@@ -40,8 +40,9 @@ LEARNING_RATE = Setting("learning-rate", "Learning rate", "set_learning_rate", "
 CACHE_SIZE = Setting("cache-size", "Cache size", "set_cache_size", "cache_size", whole=True)
 LR_DECAY = Setting("lr-decay", "Learning-rate decay", "set_lr_decay", "lr_decay", whole=False)
 HIDDEN_SIZE = Setting("hidden-size", "Hidden units", "reset", "hidden", whole=True)
+SEED = Setting("seed", "Seed", "reset", "seed", whole=True)
 
-SETTINGS = (BATCH_SIZE, LEARNING_RATE, CACHE_SIZE, LR_DECAY, HIDDEN_SIZE)
+SETTINGS = (BATCH_SIZE, LEARNING_RATE, CACHE_SIZE, LR_DECAY, HIDDEN_SIZE, SEED)
 
 # Which input a worker error's `field` belongs to, so it can be marked there.
 INPUT_OF_FIELD = {s.field: s.testid for s in SETTINGS} | {"optimizer": "optimizer"}

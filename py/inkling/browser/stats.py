@@ -41,6 +41,7 @@ def stat_texts(signal: ResponseSignal) -> dict[str, str]:
         "stat-lr-decay": f"{signal.lr_decay:g}",
         "stat-optimizer": signal.optimizer,
         "stat-hidden": str(signal.hidden),
+        "stat-seed": DASH if signal.seed is None else str(signal.seed),
         "stat-cache-size": str(signal.cache_size),
         "stat-data-len": str(signal.data_len),
         "stat-data-futures-len": str(signal.data_futures_len),

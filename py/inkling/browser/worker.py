@@ -15,7 +15,7 @@ from ..engine import use_engine
 from ..engine.select import choose_engine
 from ..errors import DataError
 from ..trainer import Trainer
-from .pacing import SIGNAL_EVERY_S, WEIGHTS_EVERY_S
+from .pacing import EVAL_EVERY_S, SIGNAL_EVERY_S, WEIGHTS_EVERY_S
 from .wire import from_js_message, to_js_message
 
 _running: set[asyncio.Task] = set()  # the trainer loop; asyncio only keeps weak references
@@ -103,7 +103,7 @@ async def boot(data_url: str, engine: str = "auto") -> Callable[[Any], None]:
     post({"type": "progress", "stage": "package", "detail": engine_detail(chosen.name, passed_over)})
     post({"type": "progress", "stage": "data", "detail": "reading the data manifest"})
     trainer = Trainer(post, make_fetch(data_url), weights_every_s=WEIGHTS_EVERY_S, signal_every_s=SIGNAL_EVERY_S,
-                      slice_s=SLICE_S)
+                      slice_s=SLICE_S, eval_every_s=EVAL_EVERY_S)
     await trainer.setup()  # a DataError here (no manifest) fails start-up, reported by worker.js
     assert trainer.cache is not None
     post({"type": "progress", "stage": "data", "detail": "fetching the first block of MNIST"})
