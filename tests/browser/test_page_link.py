@@ -56,3 +56,25 @@ def test_a_link_applies_its_settings_and_seed_and_the_address_follows_every_chan
         _expect_stats(page, optimizer="adam", lrate="0.002", batch_size="80", hidden="64", seed="99",
                       iteration="0")
         expect(page.get_by_test_id("message")).to_contain_text("This link's settings apply")
+
+
+def test_a_link_never_replaces_weights_restored_in_this_browser(
+        page_factory: Callable[[], contextlib.AbstractContextManager], page_ready: Callable[..., None],
+        site_url: str) -> None:
+    with page_factory() as (page, log):
+        page.goto(site_url)
+        page_ready(page, log)
+        set_setting(page, "batch-size", "40")  # a change: autosaved at once
+        expect(page.get_by_test_id("autosave")).to_contain_text("Autosaved")
+        page.goto(site_url + "?hidden-size=32&seed=5&batch-size=56")
+        page_ready(page, log)
+        message = page.get_by_test_id("message")
+        expect(message).to_contain_text("Restored the 784-128-10")
+        expect(message).to_contain_text("This link's settings apply: batch size 56")
+        expect(message).to_contain_text("starts when you press Reset weights")
+        _expect_stats(page, hidden="128", seed="–", batch_size="56")  # the saved weights, the link's settings
+        expect(page.get_by_test_id("hidden-size")).to_have_value("32")
+        expect(page.get_by_test_id("seed")).to_have_value("5")
+        page.get_by_test_id("reset").click()
+        _expect_stats(page, hidden="32", seed="5")
+        page.wait_for_function("() => new URLSearchParams(location.search).get('seed') === '5'")

@@ -21,6 +21,7 @@ from .dom import LiveText, by_testid, document, listen, set_text
 from .grid import GridManager
 from .inference import Predictor
 from .link import Link, changes, describe, link_query, read_link
+from .weights_view import WeightsView
 from .loading import Loading
 from .offline import OfflineStatus
 from .pacing import SIGNAL_EVERY_S
@@ -69,6 +70,7 @@ class App:
         self.grid = GridManager(by_testid("grid"), CELLS, self.predictor, TestDigits(fetch_site_file),
                                 self.teach, self.notify, self.bridge.requestFrame)
         self.confusion = ConfusionView(by_testid("confusion-matrix"), self._show_pair)
+        self.weights_view = WeightsView(by_testid("weights-view"), self.predictor)
         self.train_state = by_testid("train-state")
         self.autosave = Autosave(self.bridge, self.notify, lambda text: set_text(by_testid("autosave"), text))
         self.offline = OfflineStatus(by_testid("offline"), by_testid("update-now"), self.notify,
@@ -189,9 +191,12 @@ class App:
             applied = Link(link.commands, {} if restored else link.run)
             said.append(("info", f"This link's settings apply: {describe(applied)}."))
         if link.run and restored:
+            # Filled in for Reset. Said only if the network differs: a plain reload of a seeded run lands
+            # here too (no record keeps the restored weights' seed), and needs no words.
             self.controls.propose_run(link.run.get("hidden"), link.run.get("seed"))
-            said.append(("info", f"This link's run ({describe(Link(run=link.run))}) starts when you press Reset "
-                                 "weights: its values are filled in."))
+            if self.signal is not None and link.run.get("hidden", self.signal.hidden) != self.signal.hidden:
+                said.append(("info", f"This link's network ({describe(Link(run=link.run))}) starts when you press "
+                                     "Reset weights: its values are filled in."))
         if link.refused:
             said.append(("error", f"This link's {'; '.join(link.refused)} could not be used; the rest applies."))
         self._address_key = ()  # from now on the address follows the settings
@@ -290,7 +295,8 @@ class App:
             # The next progress signal's frame redraws the charts: a frame of their own would cost a
             # second commit. The timer is only for a signal that does not come (data ran out).
             chart_wait = max(chart_wait, 1.5 * SIGNAL_EVERY_S)
-        waits = [wait for wait in (self.grid.refresh(now), chart_wait) if wait is not None]
+        waits = [wait for wait in (self.grid.refresh(now), chart_wait, self.weights_view.refresh(now))
+                 if wait is not None]
         return 1000 * min(waits) if waits else None
 
     def _event(self, message: dict[str, Any]) -> None:

@@ -54,6 +54,10 @@ class Predictor:
         else:
             self.set_weights(weights)
 
+    def first_layer(self) -> np.ndarray | None:
+        """The first layer's weights ``(inputs, units)`` as they are (no copy), or None before any arrived."""
+        return None if self._model is None else self._model.params[0]
+
     def weights(self) -> dict[str, np.ndarray] | None:
         """A copy of the current weights (for export and autosave), or None before any arrived."""
         return None if self._model is None else self._model.get_weights()

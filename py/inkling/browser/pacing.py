@@ -12,6 +12,7 @@ SIGNAL_EVERY_S = 0.1  # while training: progress signals, i.e. the stats panel's
 WEIGHTS_EVERY_S = 0.2  # while training: new weights, i.e. every prediction on the grid
 CHART_EVERY_S = 0.25  # chart redraws
 STROKE_EVERY_S = 0.05  # a tile's prediction while a stroke goes on (its first point is shown at once)
+WEIGHTS_VIEW_EVERY_S = 1.0  # the first layer's weights as pictures (a few ms of the main thread each)
 EVAL_EVERY_S = 5.0  # while training: test accuracy and confusion matrix (a pass costs a few slices)
 
 

@@ -1,0 +1,54 @@
+"""The first layer's weights on the page: every hidden unit as a small picture, redrawn while the
+network learns, at most once per `WEIGHTS_VIEW_EVERY_S` (a picture costs the main thread a few ms)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..weights_picture import weights_picture
+from .inference import Predictor
+from .pacing import WEIGHTS_VIEW_EVERY_S, wait_left
+
+
+class WeightsView:
+    """Draws ``predictor``'s first layer onto ``canvas`` (``data-testid="weights-view"``).
+
+    The canvas has one pixel per weight; CSS scales it up without smoothing. ``data-units``
+    and ``data-version`` say what it shows.
+    """
+
+    def __init__(self, canvas: Any, predictor: Predictor) -> None:
+        self.canvas = canvas
+        self.predictor = predictor
+        self._shown_version = -1
+        self._shown_at = -WEIGHTS_VIEW_EVERY_S
+
+    def refresh(self, now: float) -> float | None:
+        """Redraw if the weights changed and the last picture is old enough; else the seconds
+        until a waiting change may be drawn (None if nothing waits)."""
+        version = self.predictor.version
+        if version == self._shown_version or not self.predictor.ready:
+            return None
+        wait = wait_left(self._shown_at, WEIGHTS_VIEW_EVERY_S, now)
+        if wait > 0:
+            return wait
+        self._draw(version)
+        self._shown_at = now
+        return None
+
+    def _draw(self, version: int) -> None:
+        from js import ImageData
+
+        w1 = self.predictor.first_layer()
+        if w1 is None:
+            return
+        pixels = weights_picture(w1)
+        height, width = pixels.shape[:2]
+        if (self.canvas.width, self.canvas.height) != (width, height):
+            self.canvas.width, self.canvas.height = width, height
+        image = ImageData.new(width, height)
+        image.data.assign(pixels.reshape(-1))
+        self.canvas.getContext("2d").putImageData(image, 0, 0)
+        self.canvas.dataset.units = str(w1.shape[1])
+        self.canvas.dataset.version = str(version)
+        self._shown_version = version

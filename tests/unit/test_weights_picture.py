@@ -1,0 +1,31 @@
+"""The first layer's weights as pictures: one tile per hidden unit, each pixel where its weight is."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from inkling.weights_picture import BACKGROUND, GAP, weights_picture
+
+
+def test_each_unit_is_a_tile_with_its_weights_where_their_pixels_are() -> None:
+    w1 = np.zeros((784, 3), np.float32)
+    w1[5 * 28 + 7, 0] = 2.0  # unit 0 is excited by pixel (5, 7)
+    w1[20 * 28 + 3, 2] = -0.5  # unit 2 is inhibited by pixel (20, 3)
+    w1[0, 2] = 0.25  # ... and weakly excited by pixel (0, 0)
+    picture = weights_picture(w1, columns=2)
+    assert picture.shape == (2 * 28 + GAP, 2 * 28 + GAP, 4) and (picture[..., 3] == 255).all()
+    first, third = picture[:28, :28, :3], picture[28 + GAP:, :28, :3]
+    assert tuple(first[5, 7]) == (79, 70, 229) and (first.reshape(-1, 3)[np.arange(784) != 5 * 28 + 7] == 255).all()
+    assert tuple(third[20, 3]) == (229, 72, 77)  # its strongest weight: full colour ...
+    assert 79 < third[0, 0, 0] < 255 and third[0, 0, 2] > third[0, 0, 1]  # ... a weaker one paler
+    assert (picture[28, :, :3] == BACKGROUND).all()  # the gap between rows
+    assert (picture[28 + GAP:, 28 + GAP:, :3] == BACKGROUND).all()  # no fourth unit: background
+
+
+def test_a_layer_that_is_not_28x28_inputs_is_refused() -> None:
+    with pytest.raises(ValueError, match="100 inputs"):
+        weights_picture(np.zeros((100, 4), np.float32))
+
+
+def test_128_units_make_a_16_by_8_picture() -> None:
+    assert weights_picture(np.ones((784, 128), np.float32)).shape == (8 * 29 - 1, 16 * 29 - 1, 4)
