@@ -58,10 +58,11 @@ function receive(message) {
       latestWeights = message.weights;
       message.weights = null;  // Python reads the newest weights from latestWeights
     }
-    latestSignal = message;
     // A reply to a command is never dropped: Python waits for it (weights travel in latestWeights).
-    // Nor is a confusion matrix: it rides one signal only, which a newer one may replace.
+    // Nor is a confusion matrix: it rides one signal only, which a newer one may replace. Python
+    // reads it from the event, so the newest signal leaves it out (it is converted once, not twice).
     if ((message.reply_to !== null && message.reply_to !== undefined) || message.confusion) events.push(message);
+    latestSignal = message.confusion ? { ...message, confusion: null } : message;
   } else {
     events.push(message);
     if (message && message.type === "progress") preview(`worker: ${message.detail}`, message.stage);

@@ -500,8 +500,8 @@ _SIGNALS: dict[str, tuple[type, dict[str, Check]]] = {
         "cache_size": _integer(1, MAX_CACHE_SIZE), "samples_per_s": _number(0.0, math.inf),
         "cache_waits": _COUNT, "data_errors": _COUNT, "test_acc": _optional(_RATIO),
         "samples_seen": _COUNT, "epoch": _number(0.0, math.inf), "waiting_for_data": _boolean,
-        "engine": _text(ENGINE_NAMES), "seed": _optional(_integer(0, MAX_SEED)), "reply_to": _optional(_ID), "weights": _optional(_weights),
-        "confusion": _optional(Confusion.from_wire),
+        "engine": _text(ENGINE_NAMES), "seed": _optional(_integer(0, MAX_SEED)), "reply_to": _optional(_ID),
+        "weights": _optional(_weights), "confusion": _optional(Confusion.from_wire),
     }),
     "error": (ErrorSignal, {
         "seq": _COUNT, "kind": _text(ERROR_KINDS), "message": _text(), "field": _optional(_text()),

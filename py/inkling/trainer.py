@@ -99,7 +99,7 @@ class Trainer:
                 only the newest signal per frame, so the worker trains in slices.
             eval_every_s: While training, measure the test accuracy (and confusion matrix) by
                 itself about this often, a block per slice; 0: only when asked (``evaluate``).
-            clock: Seconds, for `weights_every_s`, `signal_every_s` and `slice_s` (tests
+            clock: Seconds, for `weights_every_s`, `signal_every_s`, `slice_s` and `eval_every_s` (tests
                 pass a fake one).
             fetch_attempts, fetch_backoff, fetch_max_backoff, fetch_timeout: Retry policy
                 of block fetches (see `SampleCache`).
@@ -367,7 +367,7 @@ class Trainer:
     def _evaluate_in_passing(self) -> None:
         """While training: every `eval_every_s`, measure the weights of that moment on the test set,
         one block per slice (no long pause); the signal after the last block carries the result."""
-        if self.eval_every_s <= 0 or self._test_set is None:
+        if self.eval_every_s <= 0 or self._test_set is None or not self.training:
             return
         if self._passing is None:
             if self._clock() < self._next_eval_at:

@@ -21,11 +21,22 @@ def tile_columns(units: int) -> int:
     return max(1, math.ceil(math.sqrt(2 * units)))
 
 
+def _palette() -> np.ndarray:
+    """256 colours from -1 (index 0) through white (127 and 128, where 0 lands) to +1 (255)."""
+    strength = ((np.abs(np.arange(256, dtype=np.float32) - 127.5) - 0.5) / 127)[:, None]
+    colour = np.where(np.arange(256)[:, None] >= 128, POSITIVE, NEGATIVE)
+    return np.round(WHITE + (colour - WHITE) * strength).astype(np.uint8)
+
+
+PALETTE = _palette()
+
+
 def weights_picture(w1: np.ndarray, side: int = 28, columns: int | None = None) -> np.ndarray:
     """RGBA pixels ``(height, width, 4)`` uint8 of every unit of ``w1`` (``(side*side, units)``).
 
     Each tile is scaled by its own largest weight, so a unit's pattern shows whatever its size:
-    white is 0, the accent colour positive, red negative.
+    white is 0, the accent colour positive, red negative. Drawn once a second on the page's main
+    thread, so it is a few whole-array steps: a palette lookup and one reshuffle into the grid.
     """
     inputs, units = w1.shape
     if inputs != side * side:
@@ -33,16 +44,12 @@ def weights_picture(w1: np.ndarray, side: int = 28, columns: int | None = None) 
     columns = columns or tile_columns(units)
     rows = math.ceil(units / columns)
     scale = np.abs(w1).max(axis=0)
-    scaled = w1 / np.where(scale > 0, scale, 1)  # (inputs, units) in [-1, 1]
-    strength = np.abs(scaled)[..., None]
-    colour = np.where(scaled[..., None] >= 0, POSITIVE, NEGATIVE)
-    pixels = (WHITE + (colour - WHITE) * strength).astype(np.uint8)  # (inputs, units, 3)
-    tiles = pixels.transpose(1, 0, 2).reshape(units, side, side, 3)
+    scale[scale == 0] = 1
+    index = np.rint((w1 / scale + 1) * np.float32(127.5)).astype(np.uint8)  # (inputs, units)
     step = side + GAP
-    out = np.empty((rows * step - GAP, columns * step - GAP, 4), np.uint8)
-    out[..., :3] = BACKGROUND
-    out[..., 3] = 255
-    for unit in range(units):
-        r, c = divmod(unit, columns)
-        out[r * step:r * step + side, c * step:c * step + side, :3] = tiles[unit]
-    return out
+    # Tiles of step x step whose last row and column are the gap; empty places are background.
+    tiles = np.empty((rows * columns, step, step, 4), np.uint8)
+    tiles[...] = (*BACKGROUND, 255)
+    tiles[:units, :side, :side, :3] = PALETTE[index.T.reshape(units, side, side)]
+    grid = tiles.reshape(rows, columns, step, step, 4).transpose(0, 2, 1, 3, 4).reshape(rows * step, columns * step, 4)
+    return np.ascontiguousarray(grid[:-GAP, :-GAP])

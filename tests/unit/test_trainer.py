@@ -511,7 +511,8 @@ def test_blocks_given_up_on_together_as_the_cache_starves_are_each_named_once(fa
     sent = drive(fake_fetch, [{"type": "start", "id": 1}], script, fetch_attempts=1, cache_size=3)
     errors = [m["message"] for m in sent if m["type"] == "error"]
     assert sum(PAUSED in m for m in errors) == 1 and PAUSED in errors[-1]
-    for file in [c for c in fake_fetch.calls if c.endswith(".bin")][:3]:  # the pause names the last one; each other has its own message
+    # The pause names the last one; each other has a message of its own.
+    for file in [c for c in fake_fetch.calls if c.endswith(".bin")][:3]:
         assert sum(file in m for m in errors) == 1, (file, errors)
 
 

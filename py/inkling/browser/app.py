@@ -8,12 +8,12 @@ from typing import Any, Mapping
 
 import numpy as np
 
+from ..confusion import Confusion
 from ..engine import use_engine
 from ..engine.select import choose_engine
 from ..errors import DataError, InklingError, ProtocolError, WeightsError
 from ..protocol import ErrorSignal, ResponseSignal, decode_command, decode_signal, encode_command
 from ..saved_state import TrainingSettings, settings_from_signal
-from ..confusion import Confusion
 from .charts import Charts
 from .confusion_view import ConfusionView
 from .controls import Controls
@@ -21,7 +21,6 @@ from .dom import LiveText, by_testid, document, listen, set_text
 from .grid import GridManager
 from .inference import Predictor
 from .link import Link, changes, describe, link_query, read_link
-from .weights_view import WeightsView
 from .loading import Loading
 from .offline import OfflineStatus
 from .pacing import SIGNAL_EVERY_S
@@ -29,6 +28,7 @@ from .recovery import RESTART_WINDOW_S, Continuity, RestartGuard
 from .samples import TestDigits
 from .stats import data_news, stat_texts, train_state_text
 from .storage import AUTOSAVE_EVERY_S, Autosave, Snapshot, architecture, export_weights, read_weights_file
+from .weights_view import WeightsView
 from .wire import from_js_message, to_js_message
 
 CELLS = 12  # tiles in the grid
@@ -106,9 +106,8 @@ class App:
 
     def start(self) -> None:
         """Take over from the bridge: receive frames, load the first test digits."""
-        from pyodide.ffi import create_proxy
-
         from js import location
+        from pyodide.ffi import create_proxy
 
         self._link = read_link(str(location.search))  # before any signal writes the address
         self._use_engine()
@@ -159,7 +158,7 @@ class App:
             said.append(("info", f"Restored the {architecture(restored.weights)} {what} saved in this browser"
                                   f"{when}{progress}."))
         else:
-            restored = None
+            restored = None  # weights that did not apply were not restored
         said += await self._apply_link(restored is not None)
         if said:
             self.notify("error" if any(kind == "error" for kind, _ in said) else "info", " ".join(t for _, t in said))
@@ -295,8 +294,8 @@ class App:
             # The next progress signal's frame redraws the charts: a frame of their own would cost a
             # second commit. The timer is only for a signal that does not come (data ran out).
             chart_wait = max(chart_wait, 1.5 * SIGNAL_EVERY_S)
-        waits = [wait for wait in (self.grid.refresh(now), chart_wait, self.weights_view.refresh(now))
-                 if wait is not None]
+        picture_wait = self.weights_view.refresh(now, busy=batch.signal is not None)
+        waits = [wait for wait in (self.grid.refresh(now), chart_wait, picture_wait) if wait is not None]
         return 1000 * min(waits) if waits else None
 
     def _event(self, message: dict[str, Any]) -> None:

@@ -6,14 +6,19 @@ from __future__ import annotations
 from typing import Any, Callable
 
 from ..confusion import Confusion
-from ..protocol import ResponseSignal
+from ..protocol import N_CLASSES, ResponseSignal
 from .dom import element, listen
 
 ShowPair = Callable[[int, int, Confusion], None]  # (true digit, read as, the matrix it came from)
+TINTS = 10  # classes t0..t9 in style.css: how strongly a count is tinted
 
 
 class ConfusionView:
     """Fills ``table`` from the newest evaluation; empties it when the weights it judged are gone.
+
+    The table is built while the page loads (built at the first evaluation, mid-training, it made
+    a long task); an evaluation then only writes each count's text, tint and state, and one
+    listener serves every count.
 
     Args:
         table: The ``<table>`` (``data-testid="confusion-matrix"``); its card is the parent element,
@@ -27,6 +32,8 @@ class ConfusionView:
         self.confusion: Confusion | None = None
         self._counts: dict[tuple[int, int], Any] = {}
         self._class_acc: list[Any] = []
+        self._build(N_CLASSES)
+        listen(table, "click", self._clicked)
 
     def follow(self, signal: ResponseSignal) -> None:
         """Show a signal's matrix; drop the shown one once the worker's weights have no evaluation."""
@@ -36,19 +43,17 @@ class ConfusionView:
             self.clear()
 
     def show(self, confusion: Confusion) -> None:
-        """Show ``confusion``: every count, each true digit's accuracy, shading by share of its row."""
-        if len(self._class_acc) != confusion.classes:
+        """Show ``confusion``: every count, each true digit's accuracy, tinted by share of its row."""
+        if confusion.classes != len(self._class_acc):
             self._build(confusion.classes)
         self.confusion = confusion
         rows = confusion.counts.sum(axis=1)
         for (r, c), button in self._counts.items():
             n = int(confusion.counts[r, c])
             button.textContent = str(n)
+            button.className = f"{'diagonal' if r == c else 'mistake'} t{tint(n, int(rows[r]), r == c)}"
             button.disabled = n == 0
-            # Shading by share of the row: a class's mistakes stand out however many digits it has.
-            button.style.setProperty("--share", f"{n / rows[r]:.3f}" if rows[r] else "0")
-            button.title = f"{n} test digit{'s' * (n != 1)} that {'is' if n == 1 else 'are'} {r}, read as {c}"
-        for r, (node, acc) in enumerate(zip(self._class_acc, confusion.class_accuracy())):
+        for node, acc in zip(self._class_acc, confusion.class_accuracy()):
             node.textContent = "–" if acc is None else f"{100 * acc:.1f}%"
         self.table.parentElement.removeAttribute("data-empty")
 
@@ -76,14 +81,23 @@ class ConfusionView:
             row = element("tr", parent=body)
             element("th", parent=row, text=str(r), scope="row")
             for c in range(classes):
-                cell = element("td", parent=row)
-                button = element("button", parent=cell, cls="diagonal" if r == c else "mistake",
-                                 data_testid=f"confusion-{r}-{c}", type="button")
+                button = element("button", parent=element("td", parent=row), cls="diagonal" if r == c else "mistake",
+                                 data_testid=f"confusion-{r}-{c}", data_pair=f"{r},{c}", type="button",
+                                 title=f"test digits that are {r}, read as {c}: click to see them")
                 button.disabled = True
-                listen(button, "click", lambda _event, r=r, c=c: self._clicked(r, c))
                 self._counts[(r, c)] = button
             self._class_acc.append(element("td", parent=row, cls="class-acc", data_testid=f"class-acc-{r}"))
 
-    def _clicked(self, true: int, predicted: int) -> None:
-        if self.confusion is not None:
-            self._show_pair(true, predicted, self.confusion)
+    def _clicked(self, event: Any) -> None:
+        button = event.target.closest("button[data-pair]")
+        if button is None or button.disabled or self.confusion is None:
+            return
+        true, predicted = (int(part) for part in str(button.dataset.pair).split(","))
+        self._show_pair(true, predicted, self.confusion)
+
+
+def tint(count: int, row_total: int, diagonal: bool) -> int:
+    """0..TINTS-1: a count's share of its row. Mistakes are rarely more than a few percent of a
+    row, so their tint is full at 1/12."""
+    share = count / row_total if row_total else 0.0
+    return round((TINTS - 1) * (share if diagonal else min(1.0, 12 * share)))
