@@ -144,13 +144,15 @@ RECORD_MESSAGES = """() => {
 }"""
 
 
-def _wait_message(page: Any, *parts: str) -> None:
-    """Wait until one recorded message holds every part; on timeout fail showing the messages."""
+def _wait_message(page: Any, faults: Faults, *parts: str) -> None:
+    """Wait until one recorded message holds every part; on timeout fail showing what happened."""
     try:
         page.wait_for_function("parts => window.__messages.some(m => parts.every(p => m.includes(p)))",
                                arg=list(parts), timeout=WAIT_MS)
     except PlaywrightTimeout:
-        pytest.fail(f"no message says {parts}; the messages: {page.evaluate('window.__messages')}")
+        pytest.fail(f"no message says {parts}; data errors {_stat(page, 'stat-data-errors')}, iteration "
+                    f"{_stat(page, 'stat-iteration')}, state {_stat(page, 'train-state')}; requests per block "
+                    f"{dict(faults.requests)}; the messages: {page.evaluate('window.__messages')}")
 
 
 def _stat(page: Any, testid: str) -> str:
@@ -191,7 +193,7 @@ def test_training_survives_bad_blocks_pauses_without_data_and_resumes_by_itself(
         # stalled one; training goes on meanwhile. Each message is waited for: the error count says
         # little about which blocks are done (the test set's fetches count there too).
         for file in bad:
-            _wait_message(page, f"gave up on {file} after 4 failed attempts", "skipped it")
+            _wait_message(page, faults, f"gave up on {file} after 4 failed attempts", "skipped it")
         _wait_stat(page, "stat-data-errors", "Number(text) >= arg", 4 * len(bad) + 1)
         _wait_stat(page, "stat-iteration", "Number(text) >= arg", 200)
         messages = page.evaluate("window.__messages")
