@@ -85,7 +85,6 @@ def link_query(signal: ResponseSignal, query: str) -> str:
     return "?" + urlencode(kept + ours)
 
 
-
 def changes(link: Link, signal: ResponseSignal) -> Link:
     """The part of ``link`` that differs from what ``signal`` reports (its refusals kept)."""
     current = read_link(link_query(signal, ""))
