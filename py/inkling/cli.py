@@ -15,8 +15,9 @@ from . import protocol as p
 from .blocks import MANIFEST, prepare_mnist
 from .errors import DataError, ProtocolError
 from .optim import OPTIMIZERS
-from .trainer import (DEFAULT_BATCH_SIZE, DEFAULT_CACHE_SIZE, DEFAULT_LR_DECAY, DEFAULT_OPTIMIZER,
-                      SUGGESTED_LRATES, Trainer)
+from .layers import N_CLASSES, N_PIXELS, format_hidden, parse_hidden
+from .recipes import DEFAULT, RECIPES
+from .trainer import DEFAULT_CACHE_SIZE, SUGGESTED_LRATES, Trainer
 from .weights_io import weights_to_npz
 
 _NO_DATA = (
@@ -31,6 +32,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command == "prepare":
         return _prepare(args)
+    _fill_from_recipe(args)
     _check_settings(parser, args)
     data = Path(args.data)
     if not (data / MANIFEST).is_file():
@@ -66,11 +68,12 @@ async def train(args: argparse.Namespace, log: Callable[[str], None] | None = No
             raise DataError(f"refusing to read {path!r}: not a file name inside {data}", path)
         return (data / path).read_bytes()
 
-    lrate = args.lr if args.lr is not None else SUGGESTED_LRATES[args.optimizer]
+    lrate = args.lr
     run = _Run(log)
     trainer = Trainer(
-        run.send, fetch, sizes=(784, args.hidden, 10), seed=args.seed, batch_size=args.batch_size, lrate=lrate,
-        lr_decay=args.lr_decay, optimizer=args.optimizer, cache_size=args.cache_size, weights_in_signals=False,
+        run.send, fetch, sizes=(N_PIXELS, *args.hidden, N_CLASSES), seed=args.seed, batch_size=args.batch_size,
+        lrate=lrate, lr_decay=args.lr_decay, optimizer=args.optimizer, cache_size=args.cache_size,
+        augment=args.augment, weights_in_signals=False,
     )
     await trainer.setup()
     assert trainer.manifest is not None
@@ -86,8 +89,10 @@ async def train(args: argparse.Namespace, log: Callable[[str], None] | None = No
         "test_accuracy": run.test_acc,
         "train_seconds": round(seconds, 3),
         "samples_per_s": round(trainer.samples_seen / seconds, 1) if seconds > 0 else 0.0,
+        "recipe": args.recipe,
         "epochs": args.epochs,
-        "hidden": args.hidden,
+        "hidden": list(args.hidden),
+        "augment": args.augment,
         "batch_size": args.batch_size,
         "lr": lrate,
         "lr_decay": args.lr_decay,
@@ -198,10 +203,23 @@ def _prepare(args: argparse.Namespace) -> int:
     return 0
 
 
+def _fill_from_recipe(args: argparse.Namespace) -> None:
+    """Every setting not given on the command line comes from the recipe (the default one if none)."""
+    recipe = RECIPES[args.recipe]
+    chosen_rate = args.lr is not None
+    for name, value in (("hidden", recipe.hidden), ("optimizer", recipe.optimizer), ("lr_decay", recipe.lr_decay),
+                        ("batch_size", recipe.batch_size), ("augment", recipe.augment), ("epochs", recipe.epochs)):
+        if getattr(args, name) is None:
+            setattr(args, name, value)
+    if not chosen_rate:
+        # The recipe's rate goes with its optimizer; another optimizer gets that one's own rate.
+        args.lr = recipe.lrate if args.optimizer == recipe.optimizer else SUGGESTED_LRATES[args.optimizer]
+
+
 def _check_settings(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
     """Hold the settings to the protocol's limits, so the CLI accepts what the page accepts."""
     checks = [
-        {"type": "reset", "hidden": args.hidden, "seed": args.seed},
+        {"type": "reset", "hidden": list(args.hidden), "seed": args.seed},
         {"type": "set_batch_size", "batch_size": args.batch_size},
         {"type": "set_lr_decay", "lr_decay": args.lr_decay},
         {"type": "set_cache_size", "cache_size": args.cache_size},
@@ -227,21 +245,36 @@ def _epochs(text: str) -> int | float:
     return int(value) if value.is_integer() else value
 
 
+def _hidden(text: str) -> tuple[int, ...]:
+    try:
+        return parse_hidden(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m inkling", description="Inkling: train an MNIST MLP in numpy.")
     parser.add_argument("--version", action="version", version=f"inkling {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
 
     train = commands.add_parser("train", help="train on prepared MNIST blocks and report test accuracy")
-    train.add_argument("--epochs", type=_epochs, default=3, help="passes over the training set (default 3)")
-    train.add_argument("--hidden", type=int, default=128, help="hidden layer width (default 128)")
-    train.add_argument("--batch-size", type=int, default=DEFAULT_BATCH_SIZE, help=f"samples per step (default {DEFAULT_BATCH_SIZE})")
+    recipes = "; ".join(f"{r.name}: {format_hidden(r.hidden)} hidden, {r.optimizer} at {r.lrate:g}, decay "
+                        f"{r.lr_decay:g}, batch {r.batch_size}, augmentation {'on' if r.augment else 'off'}, "
+                        f"{r.epochs:g} epochs ({r.reaches})" for r in RECIPES.values())
+    train.add_argument("--recipe", choices=RECIPES, default=DEFAULT.name,
+                       help=f"settings for every option not given ({recipes})")
+    train.add_argument("--epochs", type=_epochs, default=None, help="passes over the training set (recipe's)")
+    train.add_argument("--hidden", type=_hidden, default=None,
+                       help="hidden layer widths, e.g. 256 or 256,128 (recipe's)")
+    train.add_argument("--batch-size", type=int, default=None, help="samples per step (recipe's)")
     train.add_argument("--lr", type=float, default=None,
-                       help="learning rate (default: 0.05 for momentum, 0.2 for sgd, 0.001 for adam)")
-    train.add_argument("--lr-decay", type=float, default=DEFAULT_LR_DECAY,
-                       help=f"learning rate factor applied after each epoch (default {DEFAULT_LR_DECAY})")
-    train.add_argument("--optimizer", choices=OPTIMIZERS, default=DEFAULT_OPTIMIZER,
-                       help=f"default {DEFAULT_OPTIMIZER}")
+                       help="learning rate (recipe's; with another optimizer: 0.2 for sgd, 0.05 for momentum, "
+                            "0.001 for adam)")
+    train.add_argument("--lr-decay", type=float, default=None,
+                       help="learning rate factor applied after each epoch (recipe's)")
+    train.add_argument("--optimizer", choices=OPTIMIZERS, default=None, help="(recipe's)")
+    train.add_argument("--augment", action=argparse.BooleanOptionalAction, default=None,
+                       help="train on randomly shifted, rotated and scaled images (recipe's)")
     train.add_argument("--seed", type=int, default=0, help="seed of the weights and data order (default 0)")
     train.add_argument("--cache-size", type=int, default=DEFAULT_CACHE_SIZE, help="blocks kept cached (default 8)")
     train.add_argument("--data", default="data", help="folder of prepared blocks (default data)")

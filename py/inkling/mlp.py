@@ -166,11 +166,11 @@ class MLP:
                 is not finite. The model is unchanged.
         """
         arrays = checked_weights(weights, self.dtype)
-        sizes = _sizes_of(arrays)
+        sizes = sizes_of(arrays)
         if sizes != self.sizes:
             raise WeightsError(
-                f"the weights are for a {_arch(sizes)} network but this model is "
-                f"{_arch(self.sizes)}; build a new model with MLP.from_weights"
+                f"the weights are for a {describe_sizes(sizes)} network but this model is "
+                f"{describe_sizes(self.sizes)}; build a new model with MLP.from_weights"
             )
         for p, new in zip(self.params, arrays):
             p[...] = new
@@ -183,7 +183,7 @@ class MLP:
             WeightsError: The arrays do not make a network (see `set_weights`).
         """
         arrays = checked_weights(weights, np.dtype(np.float32))
-        model = cls(_sizes_of(arrays))
+        model = cls(sizes_of(arrays))
         model.params = arrays
         return model
 
@@ -280,9 +280,11 @@ def _check_outputs(arrays: list[np.ndarray]) -> None:
             f"{MAX_PROBE_OUTPUT:g}: the values are finite but far too large to predict or train with")
 
 
-def _sizes_of(arrays: list[np.ndarray]) -> tuple[int, ...]:
+def sizes_of(arrays: Sequence[np.ndarray]) -> tuple[int, ...]:
+    """The layer sizes (inputs first, classes last) of parameters ``[W1, b1, ..., Wk, bk]``."""
     return (arrays[0].shape[0],) + tuple(W.shape[1] for W in arrays[0::2])
 
 
-def _arch(sizes: Sequence[int]) -> str:
+def describe_sizes(sizes: Sequence[int]) -> str:
+    """Layer sizes as people write them: ``784-256-128-10``."""
     return "-".join(str(s) for s in sizes)

@@ -20,19 +20,17 @@ import numpy as np
 from .confusion import Confusion
 from .engine import ENGINE_NAMES
 from .errors import ProtocolError
+from .layers import MAX_HIDDEN, N_CLASSES, N_PIXELS, hidden_problem
 from .optim import OPTIMIZERS
 
 MAX_ID = 2**53 - 1  # the largest integer a JS number holds exactly
 MAX_BATCH_SIZE = 4096
 MAX_CACHE_SIZE = 1024
-MAX_HIDDEN = 4096
 MAX_LRATE = 10.0
 MAX_SEED = 2**32 - 1
 MAX_EPOCHS = 1000
 MAX_WEIGHT_ARRAYS = 64
 MAX_WEIGHT_VALUES = 1 << 24
-N_PIXELS = 784
-N_CLASSES = 10
 ERROR_KINDS = ("protocol", "weights", "data", "divergence", "internal")
 
 # ---- commands ----------------------------------------------------------------------
@@ -77,10 +75,13 @@ class Evaluate:
 class SetWeights:
     """Replace the model's weights (``W1, b1, ...`` shaped arrays, float32).
 
-    Weights of another hidden size replace the network with one of that size.
+    Weights of other hidden layers replace the network with one of that shape. ``seed`` is the
+    seed of the run they come from, when one is known (a restore of this browser's own run);
+    without it the worker reports no seed: nothing it knows made these weights.
     """
 
     weights: dict[str, np.ndarray]
+    seed: int | None = None
     type: ClassVar[str] = "set_weights"
     id: int | None = None
 
@@ -113,6 +114,15 @@ class SetLrDecay:
 
 
 @dataclass(frozen=True)
+class SetAugment:
+    """Train on randomly shifted, rotated and scaled copies of each image (True) or on the images as they are."""
+
+    augment: bool
+    type: ClassVar[str] = "set_augment"
+    id: int | None = None
+
+
+@dataclass(frozen=True)
 class SetCacheSize:
     """Blocks to keep cached or in flight, 1..1024; the cache grows or shrinks to it.
 
@@ -136,9 +146,13 @@ class SetOptimizer:
 
 @dataclass(frozen=True)
 class Reset:
-    """Start again from new random weights, optionally with another hidden size or seed."""
+    """Start again from new random weights, optionally with other hidden layers or another seed.
 
-    hidden: int | None = None
+    ``hidden`` lists the hidden layers' widths, first first (``(256, 128)``); on the wire one
+    layer may also be given as its width alone.
+    """
+
+    hidden: tuple[int, ...] | None = None
     seed: int | None = None
     type: ClassVar[str] = "reset"
     id: int | None = None
@@ -156,7 +170,7 @@ class TrainDrawing:
 
 Command = Union[
     Start, Stop, Status, Evaluate, SetWeights, SetBatchSize, SetLearningRate,
-    SetLrDecay, SetCacheSize, SetOptimizer, Reset, TrainDrawing,
+    SetLrDecay, SetAugment, SetCacheSize, SetOptimizer, Reset, TrainDrawing,
 ]
 
 # ---- signals -------------------------------------------------------------------------
@@ -172,7 +186,8 @@ class ResponseSignal:
         training: Whether training is running.
         loss, acc: Loss and accuracy of the last training batch (None before the first).
         batch_size, lrate, lr_decay, optimizer, hidden, cache_size: Current settings;
-            ``lrate`` is the rate in use now, after any per-epoch decay.
+            ``lrate`` is the rate in use now, after any per-epoch decay; ``hidden`` the
+            widths of the hidden layers, first first.
         data_len: Blocks held in the sample cache.
         data_futures_len: Block fetches in flight.
         samples_per_s: Recent training throughput (0 when idle).
@@ -183,6 +198,7 @@ class ResponseSignal:
         samples_seen: Training samples consumed since the last reset.
         seed: Seed of the weights at the last reset and of the data order since; None once
             weights were set from outside (an import, a restore): no seed made them.
+        augment: Whether training images are randomly distorted (`inkling.augment`).
         epoch: ``samples_seen`` in epochs of the training set (fractional).
         waiting_for_data: No training block could be fetched lately: training is
             paused until one arrives (it resumes by itself).
@@ -203,7 +219,7 @@ class ResponseSignal:
     lrate: float
     lr_decay: float
     optimizer: str
-    hidden: int
+    hidden: tuple[int, ...]
     data_len: int
     data_futures_len: int
     cache_size: int
@@ -216,6 +232,7 @@ class ResponseSignal:
     waiting_for_data: bool = False
     engine: str = "numpy"
     seed: int | None = 0
+    augment: bool = False
     reply_to: int | None = None
     weights: dict[str, np.ndarray] | None = None
     confusion: Confusion | None = None
@@ -329,6 +346,24 @@ def _optional(check: Check) -> Check:
     return optional
 
 
+def _widths(max_layers: int, *, checked: bool) -> Check:
+    """Hidden layer widths: a list of integers (or, for one layer, its width alone)."""
+    def check(name: str, value: Any) -> tuple[int, ...]:
+        if isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_)):
+            value = [value]
+        if not isinstance(value, (list, tuple)):
+            raise ProtocolError(name, f"must be a list of layer widths such as [256, 128], got {_describe(value)}")
+        if len(value) > max_layers:
+            raise ProtocolError(name, f"lists {len(value)} layers; at most {max_layers}")
+        widths = tuple(_integer(1, MAX_HIDDEN)(name, width) for width in value)
+        problem = hidden_problem(widths) if checked else None
+        if problem is not None:
+            raise ProtocolError(name, problem)
+        return widths
+
+    return check
+
+
 def _describe(value: Any) -> str:
     try:
         text = repr(value)
@@ -426,13 +461,14 @@ _COMMANDS: dict[str, tuple[type, dict[str, Check], set[str]]] = {
     "stop": (Stop, {}, set()),
     "status": (Status, {}, set()),
     "evaluate": (Evaluate, {}, set()),
-    "set_weights": (SetWeights, {"weights": _weights}, {"weights"}),
+    "set_weights": (SetWeights, {"weights": _weights, "seed": _optional(_integer(0, MAX_SEED))}, {"weights"}),
     "set_batch_size": (SetBatchSize, {"batch_size": _integer(1, MAX_BATCH_SIZE)}, {"batch_size"}),
     "set_learning_rate": (SetLearningRate, {"lrate": _number(0.0, MAX_LRATE, lo_open=True)}, {"lrate"}),
     "set_lr_decay": (SetLrDecay, {"lr_decay": _number(0.0, 1.0, lo_open=True)}, {"lr_decay"}),
+    "set_augment": (SetAugment, {"augment": _boolean}, {"augment"}),
     "set_cache_size": (SetCacheSize, {"cache_size": _integer(1, MAX_CACHE_SIZE)}, {"cache_size"}),
     "set_optimizer": (SetOptimizer, {"optimizer": _text(OPTIMIZERS)}, {"optimizer"}),
-    "reset": (Reset, {"hidden": _optional(_integer(1, MAX_HIDDEN)), "seed": _optional(_integer(0, MAX_SEED))}, set()),
+    "reset": (Reset, {"hidden": _optional(_widths(MAX_WEIGHT_ARRAYS, checked=True)), "seed": _optional(_integer(0, MAX_SEED))}, set()),
     "train_drawing": (TrainDrawing, {"pixels": _pixels, "label": _integer(0, N_CLASSES - 1)}, {"pixels", "label"}),
 }
 
@@ -461,6 +497,8 @@ def encode_command(command: Command) -> dict[str, Any]:
             value = _encode_weights(value)
         elif f.name == "pixels":
             value = np.ascontiguousarray(value, dtype=np.float32).reshape(-1)
+        elif isinstance(value, tuple):
+            value = list(value)
         if value is not None:  # absent and None mean the same: id, start's epochs, reset's hidden/seed
             out[f.name] = value
     return out
@@ -496,11 +534,13 @@ _SIGNALS: dict[str, tuple[type, dict[str, Check]]] = {
         "loss": _optional(_number(0.0, math.inf)), "acc": _optional(_RATIO),
         "batch_size": _integer(1, MAX_BATCH_SIZE), "lrate": _number(0.0, MAX_LRATE, lo_open=True),
         "lr_decay": _number(0.0, 1.0, lo_open=True), "optimizer": _text(OPTIMIZERS),
-        "hidden": _integer(0, MAX_HIDDEN), "data_len": _COUNT, "data_futures_len": _COUNT,
+        # Any depth of weights a set_weights took (a reset's are checked tighter, in Reset).
+        "hidden": _widths(MAX_WEIGHT_ARRAYS // 2, checked=False), "data_len": _COUNT, "data_futures_len": _COUNT,
         "cache_size": _integer(1, MAX_CACHE_SIZE), "samples_per_s": _number(0.0, math.inf),
         "cache_waits": _COUNT, "data_errors": _COUNT, "test_acc": _optional(_RATIO),
         "samples_seen": _COUNT, "epoch": _number(0.0, math.inf), "waiting_for_data": _boolean,
-        "engine": _text(ENGINE_NAMES), "seed": _optional(_integer(0, MAX_SEED)), "reply_to": _optional(_ID),
+        "engine": _text(ENGINE_NAMES), "seed": _optional(_integer(0, MAX_SEED)), "augment": _boolean,
+        "reply_to": _optional(_ID),
         "weights": _optional(_weights), "confusion": _optional(Confusion.from_wire),
     }),
     "error": (ErrorSignal, {
@@ -528,6 +568,8 @@ def encode_signal(signal: Signal) -> dict[str, Any]:
             if value is None:
                 continue
             value = value.to_wire()
+        elif isinstance(value, tuple):
+            value = list(value)
         out[f.name] = value
     return out
 

@@ -7,12 +7,13 @@ Layout of a record (all integers big-endian)::
     header length          uint32
     header                 UTF-8 JSON: settings, saved_at, iteration, samples_seen, epoch,
                            curve (from version 2: the charts' points, see `curve.Curve`),
-                           weights_bytes, weights_sha256
+                           seed (from version 3: of the run, or null), weights_bytes, weights_sha256
     weights                the .npz bytes of `weights_io` (float32 W1, b1, W2, b2)
 
 `from_bytes` is strict: any damage or an unknown version raises `SavedStateError`
-saying what is wrong; nothing is ever unpickled. Version 1 records (no curve) are
-still read, so an upgrade keeps what the previous release saved.
+saying what is wrong; nothing is ever unpickled. Version 1 records (no curve) and
+version 2 records (no seed, no augmentation setting) are still read, so an upgrade keeps
+what the previous releases saved.
 """
 
 from __future__ import annotations
@@ -28,16 +29,16 @@ import numpy as np
 
 from .curve import Curve
 from .errors import ProtocolError, SavedStateError, WeightsError
-from .protocol import decode_command
+from .protocol import MAX_SEED, decode_command
 from .weights_io import weights_from_npz, weights_to_npz
 
 MAGIC = b"INKSTATE"
-FORMAT_VERSION = 2
-SUPPORTED_VERSIONS = (1, 2)
+FORMAT_VERSION = 3
+SUPPORTED_VERSIONS = (1, 2, 3)
 _PREFIX = struct.Struct(">HI")  # format version, header length
 _MAX_HEADER = 64 << 10  # a real header is a few hundred bytes, plus about 10 KB of curve
 _V1_KEYS = {"settings", "saved_at", "iteration", "samples_seen", "epoch", "weights_bytes", "weights_sha256"}
-_HEADER_KEYS = {1: _V1_KEYS, 2: _V1_KEYS | {"curve"}}
+_HEADER_KEYS = {1: _V1_KEYS, 2: _V1_KEYS | {"curve"}, 3: _V1_KEYS | {"curve", "seed"}}
 
 
 @dataclass(frozen=True)
@@ -49,6 +50,7 @@ class TrainingSettings:
     lr_decay: float
     optimizer: str
     cache_size: int
+    augment: bool = False  # records before version 3 had no augmentation: off
 
     def commands(self) -> list[dict[str, Any]]:
         """The wire commands that give a fresh worker these settings.
@@ -61,23 +63,25 @@ class TrainingSettings:
             {"type": "set_lr_decay", "lr_decay": self.lr_decay},
             {"type": "set_batch_size", "batch_size": self.batch_size},
             {"type": "set_cache_size", "cache_size": self.cache_size},
+            {"type": "set_augment", "augment": self.augment},
         ]
 
     def as_dict(self) -> dict[str, Any]:
         """The settings as a plain JSON-able dict."""
         return {"batch_size": self.batch_size, "lrate": self.lrate, "lr_decay": self.lr_decay,
-                "optimizer": self.optimizer, "cache_size": self.cache_size}
+                "optimizer": self.optimizer, "cache_size": self.cache_size, "augment": self.augment}
 
     @classmethod
-    def from_mapping(cls, raw: Any) -> TrainingSettings:
-        """Settings read from a record, each checked by the protocol's decoder (the worker's own rules).
+    def from_mapping(cls, raw: Any, version: int = FORMAT_VERSION) -> TrainingSettings:
+        """Settings read from a record of format ``version``, each checked by the protocol's decoder
+        (the worker's own rules).
 
         Raises:
             SavedStateError: Not a dict, a key missing or extra, or a value the worker would refuse.
         """
         if not isinstance(raw, dict):
             raise SavedStateError(f"settings: expected an object, found {type(raw).__name__}")
-        expected = set(cls.__dataclass_fields__)
+        expected = set(cls.__dataclass_fields__) - ({"augment"} if version < 3 else set())
         if set(raw) != expected:
             missing, extra = sorted(expected - set(raw)), sorted(set(raw) - expected)
             raise SavedStateError(f"settings: missing {missing}, unexpected {extra}")
@@ -105,6 +109,7 @@ class SavedState:
     samples_seen: int = 0
     epoch: float = 0.0
     curve: Curve = Curve()
+    seed: int | None = None  # of the run that made the weights; None if unknown
 
 
 def to_bytes(state: SavedState) -> bytes:
@@ -124,6 +129,7 @@ def to_bytes(state: SavedState) -> bytes:
         "samples_seen": int(state.samples_seen),
         "epoch": float(state.epoch),
         "curve": state.curve.thinned().as_dict(),
+        "seed": state.seed,
         "weights_bytes": len(weights),
         "weights_sha256": hashlib.sha256(weights).hexdigest(),
     }, allow_nan=False, sort_keys=True).encode()
@@ -164,8 +170,9 @@ def from_bytes(data: Any) -> SavedState:
         weights = weights_from_npz(weights_data)
     except WeightsError as error:
         raise SavedStateError(f"the weights are unusable: {error}") from None
-    return SavedState(weights, TrainingSettings.from_mapping(header["settings"]), header["saved_at"],
-                      header["iteration"], header["samples_seen"], header["epoch"], header["curve"])
+    return SavedState(weights, TrainingSettings.from_mapping(header["settings"], version), header["saved_at"],
+                      header["iteration"], header["samples_seen"], header["epoch"], header["curve"],
+                      header.get("seed"))
 
 
 def from_legacy_npz(data: Any, saved_at: float = 0.0) -> SavedState:
@@ -204,6 +211,9 @@ def _header(raw: bytes, version: int) -> dict[str, Any]:
         if not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(value) or value < 0:
             raise SavedStateError(f"damaged header: {name} must be a number >= 0, found {value!r}")
         header[name] = float(value)
+    seed = header.get("seed")
+    if seed is not None and (not isinstance(seed, int) or isinstance(seed, bool) or not 0 <= seed <= MAX_SEED):
+        raise SavedStateError(f"damaged header: seed must be null or a whole number 0..{MAX_SEED}, found {seed!r}")
     digest = header["weights_sha256"]
     if not isinstance(digest, str) or len(digest) != 64:
         raise SavedStateError(f"damaged header: weights_sha256 must be 64 hex digits, found {digest!r}")
@@ -217,4 +227,4 @@ def _header(raw: bytes, version: int) -> dict[str, Any]:
 def settings_from_signal(signal: Any) -> TrainingSettings:
     """The settings a `ResponseSignal` reports (already checked by `decode_signal`)."""
     return TrainingSettings(int(signal.batch_size), float(signal.lrate), float(signal.lr_decay),
-                            str(signal.optimizer), int(signal.cache_size))
+                            str(signal.optimizer), int(signal.cache_size), bool(signal.augment))

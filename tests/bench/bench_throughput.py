@@ -26,7 +26,7 @@ def _browser_rate(page: Any, hidden: int, batch: int, warmup_s: float, window_s:
     set_field(page, "hidden-size", hidden)
     page.get_by_test_id("reset").click()
     set_field(page, "batch-size", batch)
-    wait_signal(page, f"s.hidden === {hidden} && s.batch_size === {batch}")
+    wait_signal(page, f"s.hidden.join() === '{hidden}' && s.batch_size === {batch}")
     start_training(page)
     page.wait_for_timeout(warmup_s * 1000)
     rate = measure_rate(page, window_s)

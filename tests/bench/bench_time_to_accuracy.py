@@ -1,4 +1,5 @@
-"""time_to_accuracy: seconds from Start (default settings) to a full-test-set accuracy of 95/97/98%."""
+"""time_to_accuracy: seconds from Start to a full-test-set accuracy, for the page as it opens
+(95/97/98%) and for the 98.5% recipe (98/98.5%), which is two clicks away."""
 from __future__ import annotations
 
 import time
@@ -7,57 +8,72 @@ from typing import Any
 from .harness import Bench, start_training, summary
 
 NAME = "time_to_accuracy"
-LEVELS = (0.95, 0.97, 0.98)
+# What each run is held to: the recipe's button (None: the page as it opens) and the levels.
+RUNS = {"default": (None, (0.95, 0.97, 0.98)), "best": ("recipe-best", (0.98, 0.985))}
 
 
-def _one_run(bench: Bench, cap_s: float, every_s: float) -> dict[str, Any]:
+def _one_run(bench: Bench, button: str | None, levels: tuple[float, ...], cap_s: float) -> dict[str, Any]:
     with bench.ready_page() as page:
+        if button is not None:
+            page.get_by_test_id(button).click()
+            page.wait_for_function("() => document.querySelector('[data-testid=message]').textContent"
+                                   ".includes('Press Start')")
         start_training(page)
         started = page.evaluate("() => window.__bench.workerOut.filter(([, type]) => type === 'start').pop()[0]")
         deadline = time.monotonic() + cap_s
+        # The worker measures the test set by itself every few seconds while training (a block per
+        # slice): each result is one point of `evals`, as the page's test curve shows it.
         while time.monotonic() < deadline:
-            # Evaluate while training goes on, as a user would: the worker fits it between iterations.
-            page.get_by_test_id("evaluate").click()
-            page.wait_for_timeout(every_s * 1000)
+            page.wait_for_timeout(1000)
             best = page.evaluate("() => Math.max(0, ...window.__bench.evals.map(e => e[1]))")
-            if best >= LEVELS[-1]:
+            if best >= levels[-1]:
                 break
         evals = page.evaluate("() => window.__bench.evals")
-        evaluations = page.evaluate("() => window.__bench.workerOut.filter(([, t]) => t === 'evaluate').length")
+        rate = page.evaluate("() => (window.__bench.last || {}).samples_per_s || 0")
     reached = {}
-    for level in LEVELS:
+    for level in levels:
         hit = next((e for e in evals if e[1] >= level), None)
-        reached[f"{level:.0%}"] = None if hit is None else {
+        reached[f"{level:.1%}"] = None if hit is None else {
             "seconds": (hit[0] - started) / 1000, "samples_seen": hit[2], "epochs": hit[2] / 60_000}
     best = max(evals, key=lambda e: e[1]) if evals else None
-    return {"reached": reached, "evaluations": evaluations,
+    return {"reached": reached, "evaluations": len(evals), "samples_per_s_at_end": rate,
             "best": None if best is None else {"test_acc": best[1], "seconds": (best[0] - started) / 1000,
                                                "epochs": best[2] / 60_000},
             "curve": [[round((e[0] - started) / 1000, 2), e[1]] for e in evals]}
 
 
 def run(bench: Bench) -> dict[str, Any]:
-    """Train with default settings, pressing Evaluate every few seconds, until 98% or the time cap."""
-    cap_s = bench.settings.pick(20.0, 180.0)
-    every_s = bench.settings.pick(5.0, 5.0)
-    runs = [_one_run(bench, cap_s, every_s) for _ in range(bench.settings.long_runs)]
+    """Train each way until its last level or the time cap, reading the worker's own evaluations."""
+    caps = {"default": bench.settings.pick(20.0, 120.0), "best": bench.settings.pick(30.0, 420.0)}
     result: dict[str, Any] = {}
-    for level in LEVELS:
-        key = f"{level:.0%}"
-        result[f"seconds_to_{key}"] = summary(
-            [r["reached"][key]["seconds"] if r["reached"][key] else None for r in runs], "s")
-        result[f"seconds_to_{key}"]["reached_in_runs"] = sum(1 for r in runs if r["reached"][key])
-    result["best_test_acc"] = summary([r["best"]["test_acc"] if r["best"] else None for r in runs], "acc")
-    result["runs_detail"] = runs
-    result["note"] = (f"default settings; Evaluate pressed every {every_s:g} s while training (the time is "
-                      f"when the result arrived, so it is late by up to that interval plus one evaluation); "
-                      f"capped at {cap_s:g} s; a level not reached is null")
+    for name, (button, levels) in RUNS.items():
+        runs = [_one_run(bench, button, levels, caps[name]) for _ in range(bench.settings.long_runs)]
+        part: dict[str, Any] = {}
+        for level in levels:
+            key = f"{level:.1%}"
+            part[f"seconds_to_{key}"] = summary(
+                [r["reached"][key]["seconds"] if r["reached"][key] else None for r in runs], "s")
+            part[f"seconds_to_{key}"]["reached_in_runs"] = sum(1 for r in runs if r["reached"][key])
+        part["best_test_acc"] = summary([r["best"]["test_acc"] if r["best"] else None for r in runs], "acc")
+        part["runs_detail"] = runs
+        part["cap_s"] = caps[name]
+        result[name] = part
+    result["note"] = ("'default': the page as it opens, Start pressed; 'best': the 98.5% recipe's button, then "
+                      "Start. Accuracy from the worker's evaluations while training (about every 5 s; the time "
+                      "is when the result arrived, a second or so after the weights it measured); capped at "
+                      "cap_s; a level not reached is null")
     return result
 
 
 def rows(result: dict[str, Any]) -> list[tuple[str, Any]]:
     """The lines of the printed table."""
-    lines = [(f"seconds to {level:.0%} test accuracy (reached in {result[f'seconds_to_{level:.0%}']['reached_in_runs']} run(s))",
-              result[f"seconds_to_{level:.0%}"]) for level in LEVELS]
-    lines.append(("best test accuracy within the cap", result["best_test_acc"]))
+    lines = []
+    for name, (_, levels) in RUNS.items():
+        part = result[name]
+        for level in levels:
+            key = f"{level:.1%}"
+            lines.append((f"{name}: seconds to {key} test accuracy (reached in "
+                          f"{part[f'seconds_to_{key}']['reached_in_runs']} run(s), cap {part['cap_s']:g} s)",
+                          part[f"seconds_to_{key}"]))
+        lines.append((f"{name}: best test accuracy within the cap", part["best_test_acc"]))
     return lines

@@ -11,7 +11,8 @@
     set_lr_decay: { lr_decay: () => 0.5 },
     set_cache_size: { cache_size: () => 8 },
     set_optimizer: { optimizer: () => "adam" },
-    reset: { hidden: () => 32, seed: () => 3 },
+    set_augment: { augment: () => true },
+    reset: { hidden: () => [32, 16], seed: () => 3 },
     train_drawing: { pixels: () => new Float32Array(784).fill(0.5), label: () => 4 },
   };
   const OPTIONAL = new Set(["hidden", "seed"]);
@@ -118,7 +119,14 @@
       switch (field) {
         case "batch_size": return intJunk(1, 4096, false);
         case "cache_size": return intJunk(1, 1024, false);
-        case "hidden": return intJunk(1, 4096, true);
+        case "hidden": return pick([  // a list of 1-8 widths of 1..4096 (or one width alone) is valid
+          () => 0, () => 4097, () => 1.5, () => NaN, () => Infinity, () => true, () => "32", () => ({ v: 2 }),
+          () => 2n ** 70n, () => new Date(), () => new Uint8Array(1), () => 2 ** 53 + 2, () => [], () => [0], () => [32, 4097], () => [1.5], () => [32, "16"],
+          () => "256,128", () => Array(9).fill(4), () => [[32]], () => [null], () => [true],
+          () => new Int32Array([32]), () => ({ 0: 32, length: 1 }),
+        ])();
+        case "augment": return pick([() => 1, () => 0, () => "true", () => null, () => [true], () => NaN,
+          () => ({}), () => new Boolean(true)])();
         case "seed": return intJunk(0, 2 ** 32 - 1, true);
         case "label": return intJunk(0, 9, false);
         case "lrate": return floatJunk(10);
@@ -171,7 +179,7 @@
       },
       () => {  // a required field missing
         const type = pick(["set_weights", "set_batch_size", "set_learning_rate", "set_lr_decay", "set_cache_size",
-          "set_optimizer", "train_drawing"]);
+          "set_optimizer", "set_augment", "train_drawing"]);
         const id = rand() < 0.7 ? nextId++ : null;
         const message = { type, ...validFields(type) };
         const missing = pick(Object.keys(COMMANDS[type]));

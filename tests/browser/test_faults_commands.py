@@ -17,7 +17,7 @@ import pytest
 FUZZ_JS = (Path(__file__).parent / "fuzz_commands.js").read_text()
 IDLE_CASES = 3000
 TRAINING_CASES = 1000
-SETTINGS = ("batch_size", "lr_decay", "optimizer", "hidden", "cache_size")
+SETTINGS = ("batch_size", "lr_decay", "optimizer", "hidden", "cache_size", "augment")
 TIMEOUT_S = 180  # a hang guard on 2 shared cores, not a speed bound
 
 

@@ -80,7 +80,7 @@ def first_blocks(dist_dir: Path, n: int) -> list[str]:
 
 def _signal(**changes: Any) -> ResponseSignal:
     values = dict(seq=1, iteration=5, training=True, loss=0.5, acc=0.5, batch_size=32, lrate=0.05, lr_decay=0.3,
-                  optimizer="momentum", hidden=128, data_len=0, data_futures_len=1, cache_size=8,
+                  optimizer="momentum", hidden=(128,), data_len=0, data_futures_len=1, cache_size=8,
                   samples_per_s=0.0, cache_waits=1, data_errors=40, test_acc=None, samples_seen=160, epoch=0.01)
     values.update(changes)
     return ResponseSignal(**values)

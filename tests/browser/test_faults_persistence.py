@@ -98,8 +98,16 @@ def first_predictions(page: Any) -> list[str]:
     return wait_predictions_settle(page)[:FIRST_DIGITS]
 
 
+TUNED_SEED = 41
+
+
 def tune_and_train(page: Any, iterations: int) -> None:
-    """Settings of our own (not the defaults), then training for a while."""
+    """A run of our own seed, settings of our own (not the defaults), then training for a while."""
+    page.get_by_test_id("seed").fill(str(TUNED_SEED))
+    page.get_by_test_id("reset").click()
+    expect(page.get_by_test_id("stat-seed")).to_have_text(str(TUNED_SEED))
+    page.get_by_test_id("augment").check()
+    expect(page.get_by_test_id("stat-augment")).to_have_text("on")
     # The optimizer first: choosing one sets its suggested rate, which our own rate then replaces.
     page.get_by_test_id("optimizer").select_option("adam")
     expect(page.get_by_test_id("stat-optimizer")).to_have_text("adam")
@@ -138,6 +146,9 @@ def assert_settings_shown(page: Any) -> None:
     expect(page.get_by_test_id("stat-cache-size")).to_have_text("5")
     expect(page.get_by_test_id("stat-optimizer")).to_have_text("adam")
     expect(page.get_by_test_id("stat-lr-decay")).to_have_text("1")
+    expect(page.get_by_test_id("augment")).to_be_checked()
+    expect(page.get_by_test_id("stat-augment")).to_have_text("on")
+    expect(page.get_by_test_id("stat-seed")).to_have_text(str(TUNED_SEED))  # the run's seed is kept too
 
 
 def assert_trains_and_predicts(page: Any) -> None:
@@ -192,7 +203,7 @@ def test_a_reload_restores_the_weights_and_settings(fresh: tuple[Any, Any], site
     page.reload()
     page_ready(page, log, timeout_ms=WAIT_MS)
     expect(page.get_by_test_id("message")).to_contain_text(
-        "Restored the 784-128-10 weights and settings saved in this browser")
+        "Restored the 784-256-10 weights and settings saved in this browser")
     expect(page.get_by_test_id("message")).to_contain_text(f"{iteration:,} iterations in")
     assert_settings_shown(page)
     assert first_predictions(page) == before
@@ -233,10 +244,11 @@ def test_a_crashed_tab_restores_the_last_autosave_in_a_new_tab(fresh: tuple[Any,
         tab.wait_for_timeout(100)
     assert crashed, "the tab did not crash"
     record = from_bytes(stored(tab, site_url))  # what the crashed tab left: at most 10 s old
-    assert record.settings == TrainingSettings(40, 0.03, 1.0, "adam", 5)
+    assert record.settings == TrainingSettings(40, 0.03, 1.0, "adam", 5, augment=True)
+    assert record.seed == TUNED_SEED
 
     open_app(tab, log, site_url, page_ready)
-    expect(tab.get_by_test_id("message")).to_contain_text("Restored the 784-128-10 weights and settings")
+    expect(tab.get_by_test_id("message")).to_contain_text("Restored the 784-256-10 weights and settings")
     assert_settings_shown(tab)
     first_predictions(tab)
     weights = exported_weights(tab, tmp_path)
@@ -263,7 +275,7 @@ BAD_RECORDS = {
     "damaged weights": (_record()[:-300] + b"\x00" * 300, "sha256 does not match"),
     "refused setting": (_record(batch_size=0), "settings.batch_size"),
     "newer version": (_other_version(_record(), FORMAT_VERSION + 1),
-                      f"saved in format version {FORMAT_VERSION + 1}; this version of Inkling reads version 1, 2"),
+                      f"saved in format version {FORMAT_VERSION + 1}; this version of Inkling reads version 1, 2, 3"),
 }
 
 
@@ -277,7 +289,7 @@ def test_a_bad_stored_record_is_rejected_and_the_page_starts_fresh(
     message = page.get_by_test_id("message")
     expect(message).to_contain_text("were rejected, so the page starts fresh")
     expect(message).to_contain_text(reason)
-    expect(page.get_by_test_id("stat-hidden")).to_have_text("128")  # fresh network, not the record's 16
+    expect(page.get_by_test_id("stat-hidden")).to_have_text("256")  # fresh network, not the record's 16
     expect(page.get_by_test_id("stat-batch-size")).not_to_have_text("40")
     assert_trains_and_predicts(page)
     # The bad record is replaced by a good one at the next save.
@@ -294,7 +306,7 @@ def test_a_version_1_record_restores_its_weights_settings_and_counts(
     (header_len,) = struct.unpack_from(">I", data, len(MAGIC) + 2)
     start = len(MAGIC) + 6
     header = json.loads(data[start:start + header_len])
-    del header["curve"]
+    del header["curve"], header["seed"], header["settings"]["augment"]  # what version 1 did not have
     raw = json.dumps(header).encode()
     store(page := fresh[0], site_url, MAGIC + struct.pack(">HI", 1, len(raw)) + raw + data[start + header_len:])
     log = fresh[1]

@@ -52,7 +52,7 @@ def _object_array() -> bytes:
 
 
 def _deeper() -> bytes:
-    return _npz(**MLP((784, 16, 16, 10), seed=1).get_weights())
+    return _npz(**MLP((784, *[16] * 9, 10), seed=1).get_weights())
 
 
 def _npy() -> bytes:
@@ -76,7 +76,7 @@ FILES: dict[str, tuple[Callable[[], bytes], str]] = {
     "zip-bomb.npz": (lambda: _zip({"W1.npy": b"\0" * (300 << 20)}, zipfile.ZIP_DEFLATED), "too large"),
     "header-bomb.npz": (_header_bomb, "claims shape (40000, 40000)"),
     "wrong-shape.npz": (lambda: _with("b1", np.zeros(127, np.float32)), "b1 has 127 values"),
-    "wrong-inputs.npz": (lambda: _npz(**{**_good(), "W1": np.zeros((783, 128), np.float32)}), "W1 has shape (783, 128)"),
+    "wrong-inputs.npz": (lambda: _npz(**{**_good(), "W1": np.zeros((783, 128), np.float32)}), "a 783-128-10 network; the page needs 784 inputs"),
     "int.npz": (lambda: _with("W2", np.ones((128, 10), np.int64)), "dtype int64"),
     "complex.npz": (lambda: _with("W1", _good()["W1"].astype(np.complex64)), "dtype complex64"),
     "bool.npz": (lambda: _with("b1", np.ones(128, bool)), "dtype bool"),
@@ -91,7 +91,7 @@ FILES: dict[str, tuple[Callable[[], bytes], str]] = {
     "too-large.npz": (lambda: _with("W2", _good()["W2"] * np.float32(1e6)), "far too large"),
     "extra-array.npz": (lambda: _npz(**_good(), notes=np.zeros(3, np.float32)), "unexpected array 'notes'"),
     "missing-array.npz": (lambda: _npz(W1=_good()["W1"], b1=_good()["b1"], W2=_good()["W2"]), "b2 is missing"),
-    "two-hidden-layers.npz": (_deeper, "one hidden layer"),
+    "nine-hidden-layers.npz": (_deeper, "1 to 8 hidden layers"),
     "encrypted.npz": (_encrypted, "zip feature"),
     "not-a-zip.npz": (lambda: bytes(range(256)) * 100, "not a zip archive"),
     "weights.npy": (_npy, "not a zip archive"),

@@ -154,7 +154,7 @@ def test_a_rebuilt_site_is_picked_up_on_the_next_visit_or_at_once_with_update_no
             page.get_by_test_id("update-now").click()
         page_ready(page, log, timeout_ms=WAIT_MS)
         assert marker(page) == "third"
-        expect(page.get_by_test_id("message")).to_contain_text("Restored the 784-128-10 weights and settings")
+        expect(page.get_by_test_id("message")).to_contain_text("Restored the 784-256-10 weights and settings")
         expect(page.get_by_test_id("stat-iteration")).to_have_text(str(iteration))
         assert log.failed_requests == [], log.failed_requests
 

@@ -93,6 +93,17 @@ DIGITS = {
 }
 
 
+def import_weights_and_expect(page: Any, path: Path, hidden: str, shown: list[str]) -> None:
+    """Import a weights file; the network takes its hidden layers and the grid shows ``shown`` again."""
+    page.get_by_test_id("import-weights").set_input_files(str(path))
+    expect(page.get_by_test_id("message")).to_contain_text(f"Loaded {path.name}")
+    expect(page.get_by_test_id("stat-hidden")).to_have_text(hidden)
+    page.wait_for_function("shown => [...document.querySelectorAll('[data-testid^=prediction-]')]"
+                           ".map(e => e.textContent).join() === shown.join()",
+                           arg=[s.split(" | ")[0] for s in shown], timeout=WAIT_MS)
+    assert wait_predictions_settle(page) == shown
+
+
 def set_setting(page: Any, testid: str, value: str) -> None:
     """Type a value into a setting and commit it, as a user does (Enter)."""
     field = page.get_by_test_id(testid)
@@ -373,7 +384,7 @@ def test_exported_weights_load_in_plain_numpy(exported: tuple[Path, list[str]]) 
     with np.load(path, allow_pickle=False) as archive:
         arrays = {name: archive[name] for name in archive.files}
     assert {name: a.shape for name, a in arrays.items()} == {
-        "W1": (784, 128), "b1": (128,), "W2": (128, 10), "b2": (10,)}
+        "W1": (784, 256), "b1": (256,), "W2": (256, 10), "b2": (10,)}
     assert all(a.dtype == np.float32 and np.isfinite(a).all() for a in arrays.values())
 
 
@@ -397,19 +408,13 @@ def test_reset_with_another_hidden_size_then_import_gives_identical_predictions(
     note = page.get_by_test_id("hidden-note")
     expect(note).to_be_visible()
     expect(note).to_contain_text("Reset")
-    expect(page.get_by_test_id("stat-hidden")).to_have_text("128")  # not yet: it needs a reset
+    expect(page.get_by_test_id("stat-hidden")).to_have_text("256")  # not yet: it needs a reset
     page.get_by_test_id("reset").click()
     expect(page.get_by_test_id("stat-hidden")).to_have_text("64")
     expect(note).to_be_hidden()
     wait_stat(page, "stat-iteration", "v === 0")
     assert wait_predictions_settle(page) != shown  # fresh random weights predict differently
-    page.get_by_test_id("import-weights").set_input_files(str(path))
-    expect(page.get_by_test_id("message")).to_contain_text(f"Loaded {path.name}")
-    expect(page.get_by_test_id("stat-hidden")).to_have_text("128")
-    page.wait_for_function("shown => { const p = [...document.querySelectorAll('[data-testid^=prediction-]')]"
-                           ".map(e => e.textContent); return p.join() === shown.join(); }",
-                           arg=[s.split(" | ")[0] for s in shown], timeout=WAIT_MS)
-    assert wait_predictions_settle(page) == shown
+    import_weights_and_expect(page, path, "256", shown)
 
 
 def test_a_corrupt_weights_file_is_refused_and_the_weights_stay(lab: tuple[Any, Any], tmp_path: Path) -> None:

@@ -69,10 +69,10 @@ def test_a_link_never_replaces_weights_restored_in_this_browser(
         page.goto(site_url + "?hidden-size=32&seed=5&batch-size=56")
         page_ready(page, log)
         message = page.get_by_test_id("message")
-        expect(message).to_contain_text("Restored the 784-128-10")
+        expect(message).to_contain_text("Restored the 784-256-10")
         expect(message).to_contain_text("This link's settings apply: batch size 56")
         expect(message).to_contain_text("starts when you press Reset weights")
-        _expect_stats(page, hidden="128", seed="–", batch_size="56")  # the saved weights, the link's settings
+        _expect_stats(page, hidden="256", seed="0", batch_size="56")  # the saved run (its seed too), the link's settings
         expect(page.get_by_test_id("hidden-size")).to_have_value("32")
         expect(page.get_by_test_id("seed")).to_have_value("5")
         page.get_by_test_id("reset").click()

@@ -16,15 +16,15 @@ import pytest
 
 from inkling.blocks import BlockEntry, Manifest, encode_block
 from inkling.errors import DataError, WeightsError
+from inkling.layers import weights_problem
 from inkling.mlp import MLP
 from inkling.protocol import decode_signal
-from inkling.browser.app import _shape_problem
 from inkling.browser.history import History, Smoother
 from inkling.browser.inference import Predictor, top_k
 from inkling.browser.offline import OFFLINE_TEXTS, OfflineStatus, offline_text
 from inkling.browser.samples import TestDigits
 from inkling.browser.settings import (
-    BATCH_SIZE, CACHE_SIZE, HIDDEN_SIZE, LEARNING_RATE, LR_DECAY, SettingError, setting_command)
+    AUGMENT, BATCH_SIZE, CACHE_SIZE, HIDDEN_SIZE, LEARNING_RATE, LR_DECAY, SettingError, setting_command)
 from inkling.browser.stats import stat_texts
 from inkling.browser.storage import architecture
 
@@ -55,7 +55,10 @@ def run(coroutine: Coroutine[Any, Any, Any]) -> Any:
     (LEARNING_RATE, "1e-2", {"type": "set_learning_rate", "lrate": 0.01}),
     (CACHE_SIZE, "4", {"type": "set_cache_size", "cache_size": 4}),
     (LR_DECAY, "0.9", {"type": "set_lr_decay", "lr_decay": 0.9}),
-    (HIDDEN_SIZE, "256", {"type": "reset", "hidden": 256}),
+    (HIDDEN_SIZE, "256", {"type": "reset", "hidden": (256,)}),
+    (HIDDEN_SIZE, " 256, 128 ", {"type": "reset", "hidden": (256, 128)}),
+    (AUGMENT, "on", {"type": "set_augment", "augment": True}),
+    (AUGMENT, " OFF ", {"type": "set_augment", "augment": False}),
 ])
 def test_valid_settings_become_commands(setting, text, command) -> None:
     assert setting_command(setting, text) == command
@@ -76,7 +79,11 @@ def test_valid_settings_become_commands(setting, text, command) -> None:
     (LEARNING_RATE, "fast", "not a number"),
     (CACHE_SIZE, "0", "refused"),
     (CACHE_SIZE, "100000", "refused"),
-    (HIDDEN_SIZE, "0", "refused"),
+    (HIDDEN_SIZE, "0", "1 to 4096 units"),
+    (HIDDEN_SIZE, "256,,128", "not a list of layer widths"),
+    (HIDDEN_SIZE, "256 128", "not a list of layer widths"),
+    (HIDDEN_SIZE, "1,1,1,1,1,1,1,1,1", "1 to 8 hidden layers"),
+    (AUGMENT, "yes", "not on or off"),
     (LR_DECAY, "1.5", "refused"),
 ])
 def test_invalid_settings_are_refused_naming_the_setting(setting, text, says) -> None:
@@ -155,7 +162,7 @@ def test_predictor_takes_decoded_signal_weights_of_any_hidden_size() -> None:
     x = np.random.default_rng(0).random((3, 784), dtype=np.float32)
     for sizes in ((784, 32, 10), (784, 32, 10), (784, 16, 10)):
         model = MLP(sizes, seed=predictor.version)
-        signal = decode_signal(_signal(hidden=sizes[1], weights={
+        signal = decode_signal(_signal(hidden=list(sizes[1:-1]), weights={
             name: {"shape": list(a.shape), "data": a.reshape(-1)} for name, a in model.get_weights().items()}))
         predictor.use_signal_weights(signal.weights)
         assert predictor.sizes == sizes
@@ -171,19 +178,21 @@ def test_top_k_orders_digits_by_probability() -> None:
 
 def test_weights_that_do_not_fit_the_page_network_are_explained() -> None:
     good = MLP((784, 32, 10)).get_weights()
-    assert _shape_problem(good) is None
+    assert weights_problem(good) is None
     assert architecture(good) == "784-32-10"
-    deep = MLP((784, 16, 16, 10)).get_weights()
-    assert "one hidden layer" in _shape_problem(deep)
-    assert "W1" in _shape_problem(MLP((100, 16, 10)).get_weights())
+    deep = MLP((784, 16, 8, 10)).get_weights()
+    assert weights_problem(deep) is None and architecture(deep) == "784-16-8-10"
+    assert "784 inputs" in weights_problem(MLP((100, 16, 10)).get_weights())
+    assert "1 to 8 hidden layers" in weights_problem(MLP((784, *[4] * 9, 10)).get_weights())
+    assert "W2 has 8 rows" in weights_problem({**good, "W2": np.zeros((8, 10), np.float32)})
 # ---- stats and charts ------------------------------------------------------------------------------------
 
 
 def _signal(**overrides) -> dict:
     signal = {"type": "signal", "seq": 3, "iteration": 120, "training": True, "loss": 0.31234, "acc": 0.921875,
-              "batch_size": 64, "lrate": 0.1, "lr_decay": 1.0, "optimizer": "sgd", "hidden": 128, "data_len": 7,
+              "batch_size": 64, "lrate": 0.1, "lr_decay": 1.0, "optimizer": "sgd", "hidden": [128], "data_len": 7,
               "data_futures_len": 1, "cache_size": 8, "samples_per_s": 5843.7, "cache_waits": 2,
-              "data_errors": 0, "test_acc": None, "samples_seen": 7680, "epoch": 0, "waiting_for_data": False, "engine": "wasm simd128", "seed": 0, "reply_to": None,
+              "data_errors": 0, "test_acc": None, "samples_seen": 7680, "epoch": 0, "waiting_for_data": False, "engine": "wasm simd128", "seed": 0, "augment": False, "reply_to": None,
               "weights": None}
     return {**signal, **overrides}
 

@@ -12,8 +12,8 @@ PICTURE = "() => document.querySelector('[data-testid=weights-view]').toDataURL(
 def test_the_weights_view_shows_every_unit_and_changes_while_training(ready_page: Any) -> None:
     page = ready_page
     view = page.get_by_test_id("weights-view")
-    expect(view).to_have_attribute("data-units", "128")
-    assert view.evaluate("c => [c.width, c.height]") == [16 * 29 - 1, 8 * 29 - 1]
+    expect(view).to_have_attribute("data-units", "256")
+    assert view.evaluate("c => [c.width, c.height]") == [23 * 29 - 1, 12 * 29 - 1]  # 276 places for 256
     before = page.evaluate(PICTURE)
     page.get_by_test_id("start").click()
     page.wait_for_function(f"before => ({PICTURE})() !== before", arg=before, timeout=60_000, polling=500)

@@ -23,7 +23,8 @@ COMMANDS = [
     p.SetWeights(WEIGHTS, id=3), p.SetBatchSize(1), p.SetBatchSize(4096, id=4),
     p.SetLearningRate(1e-9), p.SetLearningRate(10.0), p.SetLrDecay(1.0), p.SetLrDecay(0.3),
     p.SetCacheSize(1), p.SetCacheSize(1024), p.SetOptimizer("sgd"), p.SetOptimizer("momentum"),
-    p.SetOptimizer("adam"), p.Reset(), p.Reset(hidden=512), p.Reset(seed=0), p.Reset(hidden=1, seed=2**32 - 1),
+    p.SetOptimizer("adam"), p.Reset(), p.Reset(hidden=(512,)), p.Reset(seed=0), p.Reset(hidden=(1,), seed=2**32 - 1),
+    p.Reset(hidden=(256, 128, 4096)), p.SetAugment(True), p.SetAugment(False, id=5),
     p.TrainDrawing(PIXELS, 7, id=9),
 ]
 
@@ -53,6 +54,12 @@ def test_every_command_round_trips(command: p.Command) -> None:
     assert _same(p.decode_command(wire), command)
 
 
+def test_hidden_layers_travel_as_a_list_and_one_layer_may_be_its_width_alone() -> None:
+    assert p.encode_command(p.Reset(hidden=(256, 128)))["hidden"] == [256, 128]
+    assert p.decode_command({"type": "reset", "hidden": 512}).hidden == (512,)
+    assert p.decode_command({"type": "reset", "hidden": [256, 128]}).hidden == (256, 128)
+
+
 def test_every_command_type_is_covered() -> None:
     assert {c.type for c in COMMANDS} == set(p._COMMANDS)
 
@@ -77,7 +84,7 @@ def test_weight_data_may_come_in_every_form_to_py_gives(form: str) -> None:
 
 def _signal(**changes: Any) -> p.ResponseSignal:
     values = dict(seq=5, iteration=100, training=True, loss=0.25, acc=0.9375, batch_size=64, lrate=0.1,
-                  lr_decay=0.3, optimizer="momentum", hidden=16, data_len=7, data_futures_len=1, cache_size=8,
+                  lr_decay=0.3, optimizer="momentum", hidden=(16,), data_len=7, data_futures_len=1, cache_size=8,
                   samples_per_s=5123.5, cache_waits=2, data_errors=1, test_acc=0.97, samples_seen=6400,
                   epoch=0.1067, reply_to=3, weights=WEIGHTS)
     values.update(changes)
@@ -191,6 +198,13 @@ INVALID: list[tuple[str, Any, str]] = [
     ("hidden huge", {"type": "reset", "hidden": 4097}, "hidden"),
     ("hidden bool", {"type": "reset", "hidden": True}, "hidden"),
     ("hidden float", {"type": "reset", "hidden": 128.0}, "hidden"),
+    ("hidden empty", {"type": "reset", "hidden": []}, "hidden"),
+    ("hidden a zero layer", {"type": "reset", "hidden": [256, 0]}, "hidden"),
+    ("hidden too deep", {"type": "reset", "hidden": [16] * 9}, "hidden"),
+    ("hidden text", {"type": "reset", "hidden": "256,128"}, "hidden"),
+    ("hidden list of floats", {"type": "reset", "hidden": [256.0]}, "hidden"),
+    ("augment not a bool", {"type": "set_augment", "augment": 1}, "augment"),
+    ("augment missing", {"type": "set_augment"}, "augment"),
     ("epochs zero", {"type": "start", "epochs": 0}, "epochs"),
     ("epochs huge", {"type": "start", "epochs": 1001}, "epochs"),
     ("epochs fraction", {"type": "start", "epochs": 0.5}, "epochs"),

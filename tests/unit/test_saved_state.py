@@ -61,6 +61,7 @@ def test_the_settings_become_the_commands_a_fresh_worker_needs() -> None:
         {"type": "set_lr_decay", "lr_decay": 0.9},
         {"type": "set_batch_size", "batch_size": 48},
         {"type": "set_cache_size", "cache_size": 6},
+        {"type": "set_augment", "augment": False},
     ]
 
 
@@ -75,7 +76,7 @@ def test_a_record_of_the_previous_release_reads_as_weights_without_settings() ->
 
 def test_another_format_version_names_both_versions() -> None:
     _, header, weights_data = split(record())
-    with pytest.raises(SavedStateError, match=r"format version 7; this version of Inkling reads version 1, 2") as info:
+    with pytest.raises(SavedStateError, match=r"format version 7; this version of Inkling reads version 1, 2, 3") as info:
         from_bytes(join(header, weights_data, version=7))
     assert info.value.version == 7
 
@@ -214,16 +215,44 @@ def test_a_state_without_settings_cannot_be_written() -> None:
         to_bytes(SavedState(weights(), None, 0.0))
 
 
+# ---- the run's seed and augmentation (format version 3) ----------------------------------------------
+
+
+def test_the_seed_and_augmentation_round_trip() -> None:
+    augmented = TrainingSettings(batch_size=32, lrate=0.05, lr_decay=0.6, optimizer="momentum", cache_size=8,
+                                 augment=True)
+    state = from_bytes(record(settings=augmented, seed=2**32 - 1))
+    assert (state.settings, state.seed) == (augmented, 2**32 - 1)
+    assert from_bytes(record(seed=None)).seed is None
+
+
+def test_a_version_2_record_reads_without_a_seed_and_without_augmentation() -> None:
+    _, header, weights_data = split(record(seed=5))
+    del header["seed"], header["settings"]["augment"]
+    state = from_bytes(join(header, weights_data, version=2))
+    assert (state.seed, state.settings, state.curve) == (None, SETTINGS, CURVE)
+    assert state.settings.augment is False
+
+
+@pytest.mark.parametrize("seed", [-1, 2**32, 1.5, True, "7"])
+def test_a_damaged_seed_is_refused(seed: object) -> None:
+    _, header, weights_data = split(record())
+    header["seed"] = seed
+    with pytest.raises(SavedStateError, match="seed must be null or a whole number"):
+        from_bytes(join(header, weights_data))
+
+
 # ---- the charts' curve (format version 2) --------------------------------------------------------
 
 
 def test_a_version_1_record_still_reads_with_an_empty_curve() -> None:
     _, header, weights_data = split(record())
-    del header["curve"]
+    del header["curve"], header["seed"], header["settings"]["augment"]
     state = from_bytes(join(header, weights_data, version=1))
     assert (state.iteration, state.samples_seen, state.settings) == (1234, 59_232, SETTINGS)
     assert state.curve == Curve() and len(state.curve) == 0
     _, header, weights_data = split(record())  # a curve in a version 1 record is damage, not news
+    del header["seed"], header["settings"]["augment"]
     with pytest.raises(SavedStateError, match=r"unexpected \['curve'\]"):
         from_bytes(join(header, weights_data, version=1))
 

@@ -14,7 +14,7 @@ from inkling.blocks import Manifest, decode_block
 from inkling.errors import DataError
 from inkling.mlp import MLP
 from inkling.trainer import (DEFAULT_BATCH_SIZE, DEFAULT_CACHE_SIZE, DEFAULT_LR_DECAY, DEFAULT_LRATE,
-                             DEFAULT_OPTIMIZER, Trainer)
+                             DEFAULT_OPTIMIZER, DEFAULT_SIZES, Trainer)
 
 Script = Callable[[dict[str, Any], Trainer], None]
 
@@ -76,10 +76,10 @@ def test_status_when_idle_replies_once_with_the_whole_state(fake_fetch: Any) -> 
     signal = p.decode_signal(sent[0])
     assert isinstance(signal, p.ResponseSignal)
     assert (signal.seq, signal.batch_size, signal.optimizer, signal.hidden, signal.cache_size) == (
-        1, DEFAULT_BATCH_SIZE, DEFAULT_OPTIMIZER, 128, DEFAULT_CACHE_SIZE)
+        1, DEFAULT_BATCH_SIZE, DEFAULT_OPTIMIZER, (256,), DEFAULT_CACHE_SIZE)
     assert (signal.lrate, signal.lr_decay) == (DEFAULT_LRATE, DEFAULT_LR_DECAY)
     assert signal.loss is None and signal.test_acc is None and signal.samples_per_s == 0
-    assert np.array_equal(signal.weights["W1"], MLP(seed=0).params[0])
+    assert np.array_equal(signal.weights["W1"], MLP(DEFAULT_SIZES, seed=0).params[0])
 
 
 def test_start_trains_with_a_signal_per_iteration_until_stop(fake_fetch: Any) -> None:
@@ -165,7 +165,7 @@ def test_a_divergence_in_a_slice_goes_back_to_the_weights_of_its_start(fake_fetc
     after = sent[sent.index(error) + 1]
     assert not after["training"] and after["iteration"] >= 1  # steps were taken in that slice ...
     restored = weights_of(after)
-    assert all(np.array_equal(restored[k], v) for k, v in MLP(seed=0).get_weights().items())  # ... and undone
+    assert all(np.array_equal(restored[k], v) for k, v in MLP(DEFAULT_SIZES, seed=0).get_weights().items())  # ... and undone
 
 
 def test_training_learns_the_synthetic_digits(fake_fetch: Any) -> None:
@@ -277,7 +277,7 @@ def test_set_weights_replaces_them_and_bad_ones_keep_the_old(fake_fetch: Any) ->
                              ("signal", 0, False, 5)]
     assert "b1" in sent[1]["message"] and "10 classes" in sent[2]["message"]
     assert all(np.array_equal(weights_of(sent[0])[k], v) for k, v in new.items())
-    assert sent[4]["hidden"] == 32
+    assert sent[4]["hidden"] == [32]
     assert all(np.array_equal(weights_of(sent[4])[k], v) for k, v in wide.items())
 
 
@@ -291,7 +291,7 @@ def test_reset_starts_over_with_a_new_hidden_size_and_seed(fake_fetch: Any) -> N
 
     sent = drive(fake_fetch, [{"type": "start"}], script, batch_size=10)
     reply = sent[-1]
-    assert (reply["hidden"], reply["iteration"], reply["samples_seen"], reply["loss"]) == (32, 0, 0, None)
+    assert (reply["hidden"], reply["iteration"], reply["samples_seen"], reply["loss"]) == ([32], 0, 0, None)
     assert all(np.array_equal(weights_of(reply)[k], v) for k, v in MLP((784, 32, 10), seed=3).get_weights().items())
 
 
@@ -335,7 +335,7 @@ def test_evaluate_measures_the_whole_test_set(dataset: dict[str, bytes], fake_fe
     sent = drive(fake_fetch, [{"type": "evaluate", "id": 3}, {"type": "status", "id": 4}], close_after(2))
     manifest = Manifest.from_json(dataset["manifest.json"])
     blocks = [decode_block(dataset[e.file], e) for e in manifest.test]
-    model = MLP(seed=0)
+    model = MLP(DEFAULT_SIZES, seed=0)
     labels = np.concatenate([b.labels for b in blocks])
     predicted = np.concatenate([model.predict(b.pixels / 255) for b in blocks])
     assert sent[0]["reply_to"] == 3 and sent[0]["test_acc"] == pytest.approx(np.mean(predicted == labels))
@@ -381,7 +381,7 @@ def test_evaluate_reports_unfetchable_test_blocks(fake_fetch: Any) -> None:
 def test_train_drawing_teaches_the_model_that_drawing(fake_fetch: Any) -> None:
     pixels = np.zeros(784, np.float32)
     pixels[300:340] = 1.0
-    model = MLP(seed=0)
+    model = MLP(DEFAULT_SIZES, seed=0)
     label = int(np.argsort(model.predict_proba(pixels)[0])[0])  # the class it believes least
     command = p.encode_command(p.TrainDrawing(pixels, label, id=4))
     sent = drive(fake_fetch, [command], close_after(1))
@@ -393,7 +393,7 @@ def test_train_drawing_teaches_the_model_that_drawing(fake_fetch: Any) -> None:
 def test_train_drawing_leaves_a_model_that_already_knows_it_alone(fake_fetch: Any) -> None:
     pixels = np.zeros(784, np.float32)
     pixels[300:340] = 1.0
-    label = int(MLP(seed=0).predict(pixels)[0])
+    label = int(MLP(DEFAULT_SIZES, seed=0).predict(pixels)[0])
     model = MLP((784, 128, 10), seed=0)
     for W in model.params[2::2]:
         W[:, label] += 5  # make the model sure of that label
@@ -447,6 +447,75 @@ def test_the_same_seed_trains_the_same_weights(dataset: dict[str, bytes], fetch_
     a, b, c = final_weights(0.0, 1), final_weights(0.003, 1), final_weights(0.0, 2)
     assert all(np.array_equal(a[k], b[k]) for k in a)
     assert not np.array_equal(a["W1"], c["W1"])
+
+
+def test_augmentation_changes_what_is_learnt_and_repeats_from_the_seed(
+        dataset: dict[str, bytes], fetch_factory: Callable) -> None:
+    def final(augment: bool, seed: int = 1, delay: float = 0.0) -> tuple[dict, dict[str, np.ndarray]]:
+        sent = drive(fetch_factory(dataset, delay=delay), [{"type": "set_augment", "augment": augment, "id": 1},
+                                                           {"type": "start"}],
+                     lambda m, t: m.get("iteration", 0) >= 25 and t.close(), batch_size=16, seed=seed, cache_size=3)
+        return sent[0], weights_of(sent[-1])
+
+    reply, augmented = final(True)
+    assert reply["reply_to"] == 1 and reply["augment"] is True
+    again = final(True, delay=0.003)[1]  # blocks arriving at other times change nothing
+    assert all(np.array_equal(augmented[k], again[k]) for k in augmented)
+    assert not np.array_equal(final(False)[1]["W1"], augmented["W1"])
+    assert not np.array_equal(final(True, seed=2)[1]["W1"], augmented["W1"])
+
+
+def test_a_reset_restarts_the_distortions_from_the_seed_too(fake_fetch: Any) -> None:
+    def run(warm_up: bool) -> dict[str, np.ndarray]:
+        commands = [{"type": "set_augment", "augment": True}, {"type": "reset", "seed": 9}, {"type": "start"}]
+        done = False
+
+        def script(message: dict[str, Any], trainer: Trainer) -> None:
+            nonlocal done
+            if message["type"] != "signal" or not message["training"]:
+                return
+            if warm_up and not done and message["iteration"] >= 5:  # distortions drawn from seed 0 first
+                done = True
+                for command in commands:
+                    trainer.submit(command)
+            elif (done or not warm_up) and message["iteration"] >= 12:
+                trainer.close()
+
+        drive(fake_fetch, [{"type": "set_augment", "augment": True}, {"type": "start"}] if warm_up else commands,
+              script, batch_size=10)
+        return drive.trainer.model.get_weights()  # type: ignore[attr-defined]
+
+    fresh, after_warm_up = run(False), run(True)
+    assert all(np.array_equal(fresh[k], after_warm_up[k]) for k in fresh)
+
+
+def test_several_hidden_layers_reset_train_and_report(fake_fetch: Any) -> None:
+    def script(message: dict[str, Any], trainer: Trainer) -> None:
+        if message.get("reply_to") == 2 and message["type"] == "signal":
+            trainer.submit({"type": "start"})
+        elif message["type"] == "signal" and message["training"] and message["iteration"] >= 20:
+            trainer.close()
+
+    sent = drive(fake_fetch, [{"type": "reset", "hidden": [32, 16], "seed": 4, "id": 2}], script, batch_size=10)
+    last = sent[-1]
+    assert last["hidden"] == [32, 16] and last["seed"] == 4
+    assert {k: v.shape for k, v in weights_of(last).items()} == {
+        "W1": (784, 32), "b1": (32,), "W2": (32, 16), "b2": (16,), "W3": (16, 10), "b3": (10,)}
+    losses = [m["loss"] for m in sent if m["type"] == "signal" and m["loss"] is not None]
+    assert losses[-1] < losses[0]
+
+
+def test_set_weights_takes_any_depth_within_the_limits_and_keeps_a_known_seed(fake_fetch: Any) -> None:
+    deep = MLP((784, 24, 12, 10), seed=2).get_weights()
+    too_deep = MLP((784, *[4] * 9, 10), seed=2).get_weights()
+    sent = drive(fake_fetch, [
+        p.encode_command(p.SetWeights(deep, seed=77, id=1)),
+        p.encode_command(p.SetWeights(too_deep, id=2)),
+        p.encode_command(p.SetWeights(deep, id=3)),
+    ], close_after(3))
+    assert (sent[0]["hidden"], sent[0]["seed"]) == ([24, 12], 77)
+    assert sent[1]["kind"] == "weights" and "1 to 8 hidden layers" in sent[1]["message"]
+    assert (sent[2]["hidden"], sent[2]["seed"]) == ([24, 12], None)  # no seed known: none shown
 
 
 def test_setup_fails_clearly_without_a_manifest(fetch_factory: Callable) -> None:

@@ -12,6 +12,7 @@ from ..confusion import Confusion
 from ..engine import use_engine
 from ..engine.select import choose_engine
 from ..errors import DataError, InklingError, ProtocolError, WeightsError
+from ..layers import weights_problem
 from ..protocol import ErrorSignal, ResponseSignal, decode_command, decode_signal, encode_command
 from ..saved_state import TrainingSettings, settings_from_signal
 from .charts import Charts
@@ -33,7 +34,6 @@ from .wire import from_js_message, to_js_message
 
 CELLS = 12  # tiles in the grid
 FIRST_DIGITS = 8  # of them start with a test digit; the rest wait for a drawing
-INPUT, CLASSES = 784, 10
 DATA_URL = "./data/"  # relative to the page
 
 
@@ -90,6 +90,7 @@ class App:
         self._losses = 0  # bumped at every loss, so a recovery that outlived its worker stops
         self._resume_training = False
         self._lost_settings: TrainingSettings | None = None
+        self._lost_seed: int | None = None  # of the run the lost worker trained
         self._link = Link()  # the settings the page's address asked for when it opened
         self._address_key: tuple | None = None  # None: the address is not written to before its link applied
 
@@ -145,7 +146,7 @@ class App:
             self._follow(first)
         restored = await self.autosave.restore()
         said: list[tuple[str, str]] = []
-        if restored is not None and await self.apply_weights(restored.weights):
+        if restored is not None and await self.apply_weights(restored.weights, seed=restored.seed):
             what = "weights" if restored.settings is None else "weights and settings"
             # The new worker counts from 0: the page counts on from the saved run, as after a worker's loss.
             self.counts.carry(restored.iteration, restored.samples_seen, restored.epoch)
@@ -174,7 +175,7 @@ class App:
     async def _apply_link(self, restored: bool) -> list[tuple[str, str]]:
         """Apply what the page's address asks for and differs from now; what to tell the user.
 
-        A run the link names (hidden units, seed) replaces fresh weights at once, but never weights
+        A run the link names (hidden layers, seed) replaces fresh weights at once, but never weights
         restored from this browser: its values are filled in for Reset instead.
         """
         link = changes(self._link, self.signal) if self.signal is not None else self._link
@@ -190,8 +191,8 @@ class App:
             applied = Link(link.commands, {} if restored else link.run)
             said.append(("info", f"This link's settings apply: {describe(applied)}."))
         if link.run and restored:
-            # Filled in for Reset. Said only if the network differs: a plain reload of a seeded run lands
-            # here too (no record keeps the restored weights' seed), and needs no words.
+            # Filled in for Reset. Said only if the network differs: another seed for the same network
+            # is not worth words (a plain reload restores the run's own seed, and does not land here).
             self.controls.propose_run(link.run.get("hidden"), link.run.get("seed"))
             if self.signal is not None and link.run.get("hidden", self.signal.hidden) != self.signal.hidden:
                 said.append(("info", f"This link's network ({describe(Link(run=link.run))}) starts when you press "
@@ -208,7 +209,7 @@ class App:
         from js import history, location
 
         key = (signal.optimizer, signal.lrate, signal.lr_decay, signal.batch_size, signal.cache_size,
-               signal.hidden, signal.seed)
+               signal.augment, signal.hidden, signal.seed)
         if self._address_key is None or key == self._address_key:
             return
         self._address_key = key
@@ -366,7 +367,7 @@ class App:
             self.predictor.use_signal_weights(signal.weights)
         self.autosave.consider(Snapshot(self.predictor.version, self.predictor.weights, bool(signal.training),
                                         settings_from_signal(signal), signal.iteration, signal.samples_seen,
-                                        signal.epoch, self.charts.curve))
+                                        signal.epoch, self.charts.curve, signal.seed))
 
     async def _switch_to_update(self) -> None:
         """Keep the newest weights and settings, then let the waiting build take over (the page reloads)."""
@@ -386,6 +387,7 @@ class App:
         if not self.recovering:
             self._resume_training = bool(self.signal is not None and self.signal.training)
             self._lost_settings = None if self.signal is None else settings_from_signal(self.signal)
+            self._lost_seed = None if self.signal is None else self.signal.seed
             self.counts.restarted(self.signal)
             self.autosave.save_now()  # the page's newest weights, in case the tab goes too
         self.autosave.enabled = False
@@ -418,11 +420,12 @@ class App:
     async def _recover(self) -> None:
         """A new worker is ready after a loss: give it the newest weights and settings, resume training."""
         losses = self._losses
-        weights, source = self.predictor.weights(), "your newest weights"
+        weights, source, seed = self.predictor.weights(), "your newest weights", self._lost_seed
         if weights is None:
             saved = await self.autosave.restore()
-            weights, source = (None, "new random weights") if saved is None else (saved.weights, "the saved weights")
-        if weights is not None and not await self.apply_weights(weights, source):
+            weights, source, seed = ((None, "new random weights", None) if saved is None
+                                     else (saved.weights, "the saved weights", saved.seed))
+        if weights is not None and not await self.apply_weights(weights, source, seed):
             source = "new random weights"
         reply = await self._give_settings(self._lost_settings)
         if losses != self._losses or not isinstance(reply, ResponseSignal):
@@ -504,37 +507,26 @@ class App:
         if await self.apply_weights(weights, file.name):
             self.notify("info", f"Loaded {file.name} ({architecture(weights)}).")
 
-    async def apply_weights(self, weights: Mapping[str, np.ndarray], source: str = "the saved weights") -> bool:
-        """Give the worker these weights (with a new hidden size if they need one); True if it took them."""
-        problem = _shape_problem(weights)
+    async def apply_weights(self, weights: Mapping[str, np.ndarray], source: str = "the saved weights",
+                            seed: int | None = None) -> bool:
+        """Give the worker these weights (with new hidden layers if they need them); True if it took them.
+
+        ``seed`` is the seed of the run they come from, if known: the page goes on showing it.
+        """
+        problem = weights_problem(weights)
         if problem is not None:
             self.notify("error", f"{source} cannot be used (your current weights are kept): {problem}")
             return False
-        # Weights of another hidden size make the worker switch to a network of that size.
+        # Weights of other hidden layers make the worker switch to a network of that shape.
         arrays = {name: {"shape": list(array.shape), "data": np.ascontiguousarray(array, np.float32).reshape(-1)}
                   for name, array in weights.items()}
-        reply = await self.request({"type": "set_weights", "weights": arrays})
+        reply = await self.request({"type": "set_weights", "weights": arrays, "seed": seed})
         return isinstance(reply, ResponseSignal)
 
     def _spawn(self, coroutine: Any) -> None:
         task = asyncio.ensure_future(coroutine)
         self._tasks.add(task)  # asyncio keeps only weak references to tasks
         task.add_done_callback(self._tasks.discard)
-
-
-def _shape_problem(weights: Mapping[str, np.ndarray]) -> str | None:
-    """Why these weights do not fit this page's network (784 inputs, one hidden layer, 10 classes), or None."""
-    if set(weights) != {"W1", "b1", "W2", "b2"}:
-        return f"the page trains a network with one hidden layer (W1, b1, W2, b2); the file holds {sorted(weights)}"
-    W1, b1, W2, b2 = (np.asarray(weights[name]) for name in ("W1", "b1", "W2", "b2"))
-    hidden = W1.shape[1] if W1.ndim == 2 else -1
-    expected = {"W1": (INPUT, hidden), "b1": (hidden,), "W2": (hidden, CLASSES), "b2": (CLASSES,)}
-    for name, array in zip(expected, (W1, b1, W2, b2)):
-        if array.shape != expected[name]:
-            return f"{name} has shape {array.shape}; expected {expected[name]} for a {INPUT}-h-{CLASSES} network"
-    if not 1 <= hidden <= 4096:
-        return f"{hidden} hidden units; the page allows 1 to 4096"
-    return None
 
 
 def main() -> App:

@@ -5,12 +5,14 @@ from __future__ import annotations
 import random
 from typing import Any, Callable
 
+from ..layers import format_hidden
 from ..protocol import MAX_SEED, ResponseSignal
-from ..trainer import SUGGESTED_LRATES
+from ..recipes import RECIPES, Recipe
+from ..trainer import DEFAULT_CACHE_SIZE, SUGGESTED_LRATES
 from .dom import by_testid, document, listen, set_text
 from .settings import (
-    BATCH_SIZE, CACHE_SIZE, HIDDEN_SIZE, INPUT_OF_FIELD, LEARNING_RATE, LR_DECAY, SEED, Setting, SettingError,
-    setting_command)
+    AUGMENT, BATCH_SIZE, CACHE_SIZE, HIDDEN_SIZE, INPUT_OF_FIELD, LEARNING_RATE, LR_DECAY, SEED, Setting,
+    SettingError, setting_command)
 
 Send = Callable[[dict[str, Any]], int]  # sends a command, returns its id
 Notify = Callable[[str, str], None]
@@ -19,7 +21,7 @@ _LIVE_SETTINGS = (BATCH_SIZE, LEARNING_RATE, CACHE_SIZE, LR_DECAY)
 
 
 class Controls:
-    """Start, stop, evaluate, reset, and the settings inputs (applied on change).
+    """Start, stop, evaluate, reset, the recipes, and the settings inputs (applied on change).
 
     A value is checked in the page first (with the protocol's rules) and refused
     with a message; a value the worker still rejects shows the worker's error on
@@ -41,6 +43,8 @@ class Controls:
         self.buttons = {name: by_testid(name) for name in ("start", "train-epoch", "stop", "evaluate", "reset")}
         self.inputs = {s.testid: by_testid(s.testid) for s in (*_LIVE_SETTINGS, HIDDEN_SIZE, SEED)}
         self.optimizer = by_testid("optimizer")
+        self.augment = by_testid(AUGMENT.testid)
+        self.recipes = {name: by_testid(f"recipe-{name}") for name in RECIPES}
         self.hidden_note = by_testid("hidden-note")
         self.train_state = by_testid("train-state")
         self.enabled = False
@@ -50,12 +54,16 @@ class Controls:
         listen(self.buttons["stop"], "click", lambda _e: self._command({"type": "stop"}))
         listen(self.buttons["evaluate"], "click", lambda _e: evaluate())
         listen(self.buttons["reset"], "click", lambda _e: self._reset())
+        for name, button in self.recipes.items():
+            listen(button, "click", lambda _e, r=RECIPES[name]: self._use_recipe(r))
         for setting in _LIVE_SETTINGS:
             listen(self.inputs[setting.testid], "change", lambda _e, s=setting: self._apply(s))
             listen(self.inputs[setting.testid], "input", lambda _e, s=setting: self._mark(s.testid, None))
         listen(self.inputs[HIDDEN_SIZE.testid], "change", lambda _e: self._hidden_changed())
         listen(self.inputs[SEED.testid], "input", lambda _e: self._mark(SEED.testid, None))
         listen(self.optimizer, "change", lambda _e: self._optimizer_chosen())
+        listen(self.augment, "change", lambda _e: self._command(
+            {"type": AUGMENT.command, AUGMENT.field: bool(self.augment.checked)}, AUGMENT.testid))
 
     # ---- commands ------------------------------------------------------------------------
 
@@ -85,8 +93,8 @@ class Controls:
         self._notify("info", f"Optimizer {name}: the learning rate is now {SUGGESTED_LRATES[name]:g}, the rate "
                              "that suits it (type another to change it).")
 
-    def _reset_value(self, setting: Setting) -> int | None:
-        """A whole number typed for the next Reset, or None (and a message) when it is not valid."""
+    def _reset_value(self, setting: Setting) -> Any:
+        """The value typed for the next Reset, or None (and a message) when it is not valid."""
         try:
             command = setting_command(setting, self.inputs[setting.testid].value)
         except SettingError as error:
@@ -94,9 +102,9 @@ class Controls:
             self._notify("error", str(error))
             return None
         self._mark(setting.testid, None)
-        return int(command[setting.field])
+        return command[setting.field]
 
-    def _hidden_value(self) -> int | None:
+    def _hidden_value(self) -> tuple[int, ...] | None:
         return self._reset_value(HIDDEN_SIZE)
 
     def _hidden_changed(self) -> None:
@@ -105,31 +113,52 @@ class Controls:
         if hidden is None or hidden == current:
             self.hidden_note.hidden = True
             return
-        set_text(self.hidden_note, f"{hidden} hidden units take effect when you press Reset weights "
-                                   "(that starts a new network: the current weights are discarded).")
+        set_text(self.hidden_note, f"Hidden layers {format_hidden(hidden)} take effect when you press Reset "
+                                   "weights (that starts a new network: the current weights are discarded).")
         self.hidden_note.hidden = False
 
-    def propose_run(self, hidden: int | None, seed: int | None) -> None:
-        """Fill in a run's hidden units and seed for the next Reset (a link named them)."""
+    def propose_run(self, hidden: tuple[int, ...] | None, seed: int | None) -> None:
+        """Fill in a run's hidden layers and seed for the next Reset (a link or a recipe named them)."""
         if seed is not None:
             self.inputs[SEED.testid].value = str(seed)
         if hidden is not None:
-            self.inputs[HIDDEN_SIZE.testid].value = str(hidden)
+            self.inputs[HIDDEN_SIZE.testid].value = format_hidden(hidden)
             self._hidden_changed()
 
     def _reset(self) -> None:
+        said = self._new_run()
+        if said is not None:
+            self._notify("info", f"{said}.")
+
+    def _new_run(self) -> str | None:
+        """Send a reset to the hidden layers and seed typed; what it did, or None (and a message) if it could not."""
         hidden = self._hidden_value()
         if hidden is None:
-            return
+            return None
         typed = self.inputs[SEED.testid].value.strip() != ""
         # No seed typed: a new random run each time; the seed drawn is shown, so it can be repeated.
         seed = self._reset_value(SEED) if typed else random.SystemRandom().randint(0, MAX_SEED)
         if seed is None:
-            return
+            return None
         self.hidden_note.hidden = True
         self._command({"type": "reset", "hidden": hidden, "seed": seed}, HIDDEN_SIZE.testid)
-        self._notify("info", f"New random weights with {hidden} hidden units from seed {seed}"
-                             f"{'' if typed else ' (drawn at random: type it under Seed to repeat this run)'}.")
+        layers = f"{hidden[0]} hidden units" if len(hidden) == 1 else f"hidden layers {format_hidden(hidden)}"
+        return (f"New random weights with {layers} from seed {seed}"
+                f"{'' if typed else ' (drawn at random: type it under Seed to repeat this run)'}")
+
+    def _use_recipe(self, recipe: Recipe) -> None:
+        """Give the worker the recipe's settings and a new network of its shape: one click, then Start."""
+        cache_size = self.signal.cache_size if self.signal is not None else DEFAULT_CACHE_SIZE
+        for command in recipe.settings(cache_size).commands():
+            field = next(name for name in command if name != "type")
+            self._command(command, INPUT_OF_FIELD[field])
+        for testid in self.inputs:
+            self._mark(testid, None)  # a refused value typed before is replaced by the recipe's
+        self.propose_run(recipe.hidden, None)
+        said = self._new_run()
+        if said is not None:
+            self._notify("info", f"Recipe “{self.recipes[recipe.name].textContent}”: {said}. Press Start: it "
+                                 f"reaches {recipe.reaches}.")
 
     # ---- feedback ------------------------------------------------------------------------
 
@@ -142,7 +171,7 @@ class Controls:
     def worker_error(self, field: str | None, message: str) -> None:
         """The worker refused a value: mark its input."""
         testid = INPUT_OF_FIELD.get(field or "")
-        if testid is not None and testid != "optimizer":
+        if testid in self.inputs:  # the optimizer and the augment box hold no refusable text
             self._mark(testid, message)
 
     def _mark(self, testid: str, problem: str | None) -> None:
@@ -157,7 +186,7 @@ class Controls:
     def set_enabled(self, enabled: bool) -> None:
         """Enable the controls once the page is ready."""
         self.enabled = enabled
-        for node in (*self.inputs.values(), self.optimizer):
+        for node in (*self.inputs.values(), self.optimizer, self.augment, *self.recipes.values()):
             node.disabled = not enabled
         self._sync_buttons()
 
@@ -169,9 +198,10 @@ class Controls:
             LEARNING_RATE.testid: f"{signal.lrate:g}",
             CACHE_SIZE.testid: str(signal.cache_size),
             LR_DECAY.testid: f"{signal.lr_decay:g}",
-            HIDDEN_SIZE.testid: str(signal.hidden),
+            HIDDEN_SIZE.testid: format_hidden(signal.hidden),
         }
-        state = (signal.training, signal.optimizer, tuple(values.values()), tuple(self._in_flight.values()))
+        state = (signal.training, signal.optimizer, signal.augment, tuple(values.values()),
+                 tuple(self._in_flight.values()))
         if state == self._synced:
             return  # nothing the controls show has changed (most signals while training)
         self._synced = state
@@ -189,6 +219,8 @@ class Controls:
                 node.value = value
         if "optimizer" not in self._in_flight and self.optimizer != focused and self.optimizer.value != signal.optimizer:
             self.optimizer.value = signal.optimizer
+        if AUGMENT.testid not in self._in_flight and bool(self.augment.checked) != signal.augment:
+            self.augment.checked = signal.augment
 
     def resync(self) -> None:
         """Show the next signal in full even if it looks like the last one (a new worker took over)."""

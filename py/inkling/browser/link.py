@@ -11,13 +11,16 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
+from ..layers import format_hidden
 from ..optim import OPTIMIZERS
 from ..protocol import ResponseSignal
-from .settings import BATCH_SIZE, CACHE_SIZE, HIDDEN_SIZE, LEARNING_RATE, LR_DECAY, SEED, SettingError, setting_command
+from .settings import (
+    AUGMENT, BATCH_SIZE, CACHE_SIZE, HIDDEN_SIZE, LEARNING_RATE, LR_DECAY, SEED, SWITCH_TEXT, SettingError,
+    setting_command)
 
 OPTIMIZER = "optimizer"
 # Applied in this order: the optimizer first, as choosing one sets its own suggested rate.
-LIVE = (LEARNING_RATE, LR_DECAY, BATCH_SIZE, CACHE_SIZE)
+LIVE = (LEARNING_RATE, LR_DECAY, BATCH_SIZE, CACHE_SIZE, AUGMENT)
 RUN = (HIDDEN_SIZE, SEED)  # what a Reset starts a run from
 NAMES = (OPTIMIZER, *(s.testid for s in (*LIVE, *RUN)))
 
@@ -28,12 +31,12 @@ class Link:
 
     Attributes:
         commands: Wire commands for the live settings (optimizer first).
-        run: ``{"hidden": h, "seed": s}`` (either may be missing) when the link names a run.
+        run: ``{"hidden": (256, 128), "seed": s}`` (either may be missing) when the link names a run.
         refused: ``name=value: why`` for each value that cannot be used (the rest still apply).
     """
 
     commands: list[dict[str, Any]] = field(default_factory=list)
-    run: dict[str, int] = field(default_factory=dict)
+    run: dict[str, Any] = field(default_factory=dict)
     refused: list[str] = field(default_factory=list)
 
 
@@ -60,7 +63,7 @@ def read_link(query: str) -> Link:
             link.refused.append(f"{setting.testid}={text}: {error}")
             continue
         if setting in RUN:
-            link.run[setting.field] = int(command[setting.field])
+            link.run[setting.field] = command[setting.field]
         else:
             link.commands.append(command)
     return link
@@ -78,7 +81,8 @@ def link_query(signal: ResponseSignal, query: str) -> str:
         (LR_DECAY.testid, f"{signal.lr_decay:g}"),
         (BATCH_SIZE.testid, str(signal.batch_size)),
         (CACHE_SIZE.testid, str(signal.cache_size)),
-        (HIDDEN_SIZE.testid, str(signal.hidden)),
+        (AUGMENT.testid, SWITCH_TEXT[signal.augment]),
+        (HIDDEN_SIZE.testid, format_hidden(signal.hidden)),
     ]
     if signal.seed is not None:
         ours.append((SEED.testid, str(signal.seed)))
@@ -101,6 +105,10 @@ def describe(link: Link) -> str:
             parts.append(f"optimizer {command['optimizer']}")
         else:
             setting = next(s for s in LIVE if s.command == command["type"])
-            parts.append(f"{setting.label.lower()} {command[setting.field]:g}")
-    parts += [f"{s.label.lower()} {link.run[s.field]}" for s in RUN if s.field in link.run]
+            value = command[setting.field]
+            parts.append(f"{setting.label.lower()} {SWITCH_TEXT[value] if setting is AUGMENT else format(value, 'g')}")
+    if "hidden" in link.run:
+        parts.append(f"{HIDDEN_SIZE.label.lower()} {format_hidden(link.run['hidden'])}")
+    if "seed" in link.run:
+        parts.append(f"{SEED.label.lower()} {link.run['seed']}")
     return ", ".join(parts)

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import ProtocolError
+from ..layers import parse_hidden
 from ..protocol import decode_command
 
 _WHOLE = re.compile(r"[+-]?\d+")
@@ -18,46 +19,59 @@ class SettingError(ValueError):
 
 @dataclass(frozen=True)
 class Setting:
-    """One numeric input of the page and the command it turns into.
+    """One input of the page and the command it turns into.
 
     Attributes:
         testid: The input's ``data-testid`` (and element id).
         label: How the page names it in messages.
         command: The command ``type`` the value is sent with.
         field: The command's field that carries the value.
-        whole: True for whole numbers, False for any real number.
+        kind: ``"whole"`` (a whole number), ``"real"`` (any number), ``"layers"``
+            (hidden layer widths such as ``256,128``) or ``"switch"`` (``on`` or ``off``: a checkbox).
     """
 
     testid: str
     label: str
     command: str
     field: str
-    whole: bool
+    kind: str
 
 
-BATCH_SIZE = Setting("batch-size", "Batch size", "set_batch_size", "batch_size", whole=True)
-LEARNING_RATE = Setting("learning-rate", "Learning rate", "set_learning_rate", "lrate", whole=False)
-CACHE_SIZE = Setting("cache-size", "Cache size", "set_cache_size", "cache_size", whole=True)
-LR_DECAY = Setting("lr-decay", "Learning-rate decay", "set_lr_decay", "lr_decay", whole=False)
-HIDDEN_SIZE = Setting("hidden-size", "Hidden units", "reset", "hidden", whole=True)
-SEED = Setting("seed", "Seed", "reset", "seed", whole=True)
+BATCH_SIZE = Setting("batch-size", "Batch size", "set_batch_size", "batch_size", "whole")
+LEARNING_RATE = Setting("learning-rate", "Learning rate", "set_learning_rate", "lrate", "real")
+CACHE_SIZE = Setting("cache-size", "Cache size", "set_cache_size", "cache_size", "whole")
+LR_DECAY = Setting("lr-decay", "Learning-rate decay", "set_lr_decay", "lr_decay", "real")
+HIDDEN_SIZE = Setting("hidden-size", "Hidden layers", "reset", "hidden", "layers")
+SEED = Setting("seed", "Seed", "reset", "seed", "whole")
+AUGMENT = Setting("augment", "Augmentation", "set_augment", "augment", "switch")
 
-SETTINGS = (BATCH_SIZE, LEARNING_RATE, CACHE_SIZE, LR_DECAY, HIDDEN_SIZE, SEED)
+SETTINGS = (BATCH_SIZE, LEARNING_RATE, CACHE_SIZE, LR_DECAY, HIDDEN_SIZE, SEED, AUGMENT)
+SWITCH_TEXT = {True: "on", False: "off"}
 
 # Which input a worker error's `field` belongs to, so it can be marked there.
 INPUT_OF_FIELD = {s.field: s.testid for s in SETTINGS} | {"optimizer": "optimizer"}
 
 
-def parse_number(setting: Setting, text: str) -> int | float:
-    """Read the number in ``text`` (surrounding blanks allowed).
+def parse_number(setting: Setting, text: str) -> int | float | bool | tuple[int, ...]:
+    """Read the value in ``text`` (blanks allowed): a number, hidden layer widths, or on/off.
 
     Raises:
         SettingError: Empty, not a number, or a fraction where a whole number is needed.
     """
     text = text.strip()
+    if setting.kind == "switch":
+        for value, name in SWITCH_TEXT.items():
+            if text.lower() == name:
+                return value
+        raise SettingError(f"{setting.label}: '{text}' is not on or off")
     if not text:
         raise SettingError(f"{setting.label}: enter a number")
-    if setting.whole:
+    if setting.kind == "layers":
+        try:
+            return parse_hidden(text)
+        except ValueError as error:
+            raise SettingError(f"{setting.label}: {error}") from None
+    if setting.kind == "whole":
         if not _WHOLE.fullmatch(text):
             raise SettingError(f"{setting.label}: '{text}' is not a whole number")
         return int(text)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+from ..layers import format_hidden
 from ..protocol import ResponseSignal
 
 DASH = "–"
@@ -40,7 +41,8 @@ def stat_texts(signal: ResponseSignal) -> dict[str, str]:
         "stat-lrate": f"{signal.lrate:g}",
         "stat-lr-decay": f"{signal.lr_decay:g}",
         "stat-optimizer": signal.optimizer,
-        "stat-hidden": str(signal.hidden),
+        "stat-hidden": format_hidden(signal.hidden),
+        "stat-augment": "on" if signal.augment else "off",
         "stat-seed": DASH if signal.seed is None else str(signal.seed),
         "stat-cache-size": str(signal.cache_size),
         "stat-data-len": str(signal.data_len),

@@ -73,6 +73,7 @@ class Snapshot:
     samples_seen: int = 0
     epoch: float = 0.0
     curve: Callable[[], Curve] = Curve
+    seed: int | None = None  # of the run, as the worker reports it
 
 
 class Autosave:
@@ -145,7 +146,7 @@ class Autosave:
         self._saved = (snapshot.version, snapshot.settings)
         self._last_save = now
         state = SavedState(dict(current), snapshot.settings, time.time(), snapshot.iteration,
-                           snapshot.samples_seen, snapshot.epoch, snapshot.curve())
+                           snapshot.samples_seen, snapshot.epoch, snapshot.curve(), snapshot.seed)
         self._saving = asyncio.ensure_future(self._save(to_bytes(state)))
 
     def save_now(self) -> None:

@@ -1,0 +1,26 @@
+"""The recipes: settings the worker accepts, and the default one is what a fresh trainer starts with."""
+from __future__ import annotations
+
+import pytest
+
+from inkling import protocol as p
+from inkling.layers import hidden_problem
+from inkling.recipes import DEFAULT, RECIPES, Recipe
+from inkling.trainer import (DEFAULT_BATCH_SIZE, DEFAULT_LR_DECAY, DEFAULT_LRATE, DEFAULT_OPTIMIZER, DEFAULT_SIZES,
+                             SUGGESTED_LRATES)
+
+
+@pytest.mark.parametrize("recipe", RECIPES.values(), ids=list(RECIPES))
+def test_every_recipe_is_settings_the_worker_accepts(recipe: Recipe) -> None:
+    commands = recipe.settings(cache_size=8).commands()
+    assert [type(p.decode_command(c)) for c in commands][0] is p.SetOptimizer  # first: it resets the rate
+    assert p.decode_command({"type": "reset", "hidden": list(recipe.hidden)}).hidden == recipe.hidden
+    assert hidden_problem(recipe.hidden) is None and recipe.epochs > 0
+    assert recipe.lrate == SUGGESTED_LRATES[recipe.optimizer]  # switching back to its optimizer gives its rate
+
+
+def test_a_fresh_trainer_starts_with_the_default_recipe() -> None:
+    assert DEFAULT_SIZES == (784, *DEFAULT.hidden, 10)
+    assert (DEFAULT_OPTIMIZER, DEFAULT_LRATE, DEFAULT_LR_DECAY, DEFAULT_BATCH_SIZE) == (
+        DEFAULT.optimizer, DEFAULT.lrate, DEFAULT.lr_decay, DEFAULT.batch_size)
+    assert not DEFAULT.augment and RECIPES["best"].augment
