@@ -261,8 +261,8 @@ def _parser() -> argparse.ArgumentParser:
     recipes = "; ".join(f"{r.name}: {format_hidden(r.hidden)} hidden, {r.optimizer} at {r.lrate:g}, decay "
                         f"{r.lr_decay:g}, batch {r.batch_size}, augmentation {'on' if r.augment else 'off'}, "
                         f"{r.epochs:g} epochs ({r.reaches})" for r in RECIPES.values())
-    train.add_argument("--recipe", choices=RECIPES, default=DEFAULT.name,
-                       help=f"settings for every option not given ({recipes})")
+    train.add_argument("--recipe", choices=RECIPES, default=DEFAULT.name,  # argparse formats help with %
+                       help=f"settings for every option not given ({recipes})".replace("%", "%%"))
     train.add_argument("--epochs", type=_epochs, default=None, help="passes over the training set (recipe's)")
     train.add_argument("--hidden", type=_hidden, default=None,
                        help="hidden layer widths, e.g. 256 or 256,128 (recipe's)")

@@ -79,6 +79,14 @@ def test_human_output(data_dir: Path, capsys: pytest.CaptureFixture[str]) -> Non
     assert "epoch 1: train loss" in out and "test acc" in out and "after 1 epoch(s)" in out
 
 
+def test_help_names_every_recipe_and_what_it_reaches(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as done:
+        main(["train", "--help"])
+    out = " ".join(capsys.readouterr().out.split())  # as one line, however argparse wraps it
+    assert done.value.code == 0
+    assert "default: 256 hidden" in out and "best: 512 hidden" in out and "98.5% in about" in out
+
+
 def test_missing_data_says_how_to_prepare_it(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["train", "--data", str(tmp_path / "nothing")]) == 2
     err = capsys.readouterr().err
