@@ -1084,6 +1084,9 @@ def serve(paths: Paths, fetcher: Fetcher, port: int) -> None:
                          "choose another port with --port N (0 picks a free one)") from None
     print(f"Serving {paths.dist} at {server.url}  (Ctrl-C to stop)", flush=True)
     signal.signal(signal.SIGTERM, _interrupt)  # `kill` stops it as cleanly as Ctrl-C
+    # Started in the background by a shell without job control, a process inherits SIGINT ignored
+    # (and Python then leaves it so): Ctrl-C, or `kill -INT`, must still stop the server.
+    signal.signal(signal.SIGINT, _interrupt)
     try:
         server.serve_forever()
     except KeyboardInterrupt:

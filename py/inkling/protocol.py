@@ -468,7 +468,8 @@ _COMMANDS: dict[str, tuple[type, dict[str, Check], set[str]]] = {
     "set_augment": (SetAugment, {"augment": _boolean}, {"augment"}),
     "set_cache_size": (SetCacheSize, {"cache_size": _integer(1, MAX_CACHE_SIZE)}, {"cache_size"}),
     "set_optimizer": (SetOptimizer, {"optimizer": _text(OPTIMIZERS)}, {"optimizer"}),
-    "reset": (Reset, {"hidden": _optional(_widths(MAX_WEIGHT_ARRAYS, checked=True)), "seed": _optional(_integer(0, MAX_SEED))}, set()),
+    "reset": (Reset, {"hidden": _optional(_widths(MAX_WEIGHT_ARRAYS, checked=True)),
+                      "seed": _optional(_integer(0, MAX_SEED))}, set()),
     "train_drawing": (TrainDrawing, {"pixels": _pixels, "label": _integer(0, N_CLASSES - 1)}, {"pixels", "label"}),
 }
 
