@@ -14,10 +14,10 @@ from . import __version__
 from . import protocol as p
 from .blocks import MANIFEST, prepare_mnist
 from .errors import DataError, ProtocolError
-from .optim import OPTIMIZERS
-from .layers import N_CLASSES, N_PIXELS, format_hidden, parse_hidden
+from .layers import N_CLASSES, N_PIXELS, format_hidden
 from .recipes import DEFAULT, RECIPES
 from .trainer import DEFAULT_CACHE_SIZE, SUGGESTED_LRATES, Trainer
+from .tunables import LEARNING_RATE, TUNABLES, SettingError, Tunable
 from .weights_io import weights_to_npz
 
 _NO_DATA = (
@@ -68,7 +68,7 @@ async def train(args: argparse.Namespace, log: Callable[[str], None] | None = No
             raise DataError(f"refusing to read {path!r}: not a file name inside {data}", path)
         return (data / path).read_bytes()
 
-    lrate = args.lr
+    lrate = args.lrate
     run = _Run(log)
     trainer = Trainer(
         run.send, fetch, sizes=(N_PIXELS, *args.hidden, N_CLASSES), seed=args.seed, batch_size=args.batch_size,
@@ -79,7 +79,7 @@ async def train(args: argparse.Namespace, log: Callable[[str], None] | None = No
     assert trainer.manifest is not None
     run.trainer, run.target = trainer, round(args.epochs * trainer.manifest.train_count)
     start = time.perf_counter()
-    trainer.submit({"type": "start", "id": _Run.START})
+    trainer.submit(p.encode_command(p.Start(id=_Run.START)))
     await trainer.run()
     seconds = (run.end or time.perf_counter()) - start - run.eval_seconds
     if args.save and run.error is None:
@@ -166,7 +166,7 @@ class _Run:
             self._batches = []
         if signal.samples_seen >= self.target and self.end is None:
             self.end = time.perf_counter()
-            self.trainer.submit({"type": "stop"})
+            self.trainer.submit(p.encode_command(p.Stop()))
             self._evaluate(self.FINAL, entry)
         elif entry is not None:
             self._evaluate(1 + int(signal.epoch), entry)
@@ -174,7 +174,7 @@ class _Run:
     def _evaluate(self, ident: int, entry: dict[str, Any] | None) -> None:
         assert self.trainer is not None
         self._evaluating[ident] = (time.perf_counter(), entry)
-        self.trainer.submit({"type": "evaluate", "id": ident})
+        self.trainer.submit(p.encode_command(p.Evaluate(id=ident)))
 
     def _evaluated(self, signal: p.ResponseSignal) -> None:
         assert self.trainer is not None and signal.reply_to is not None
@@ -206,31 +206,24 @@ def _prepare(args: argparse.Namespace) -> int:
 def _fill_from_recipe(args: argparse.Namespace) -> None:
     """Every setting not given on the command line comes from the recipe (the default one if none)."""
     recipe = RECIPES[args.recipe]
-    chosen_rate = args.lr is not None
-    for name, value in (("hidden", recipe.hidden), ("optimizer", recipe.optimizer), ("lr_decay", recipe.lr_decay),
-                        ("batch_size", recipe.batch_size), ("augment", recipe.augment), ("epochs", recipe.epochs)):
+    chosen_rate = args.lrate is not None
+    given = {**recipe.settings(DEFAULT_CACHE_SIZE).as_dict(), "hidden": recipe.hidden, "seed": 0,
+             "epochs": recipe.epochs}
+    for name, value in given.items():
         if getattr(args, name) is None:
             setattr(args, name, value)
     if not chosen_rate:
         # The recipe's rate goes with its optimizer; another optimizer gets that one's own rate.
-        args.lr = recipe.lrate if args.optimizer == recipe.optimizer else SUGGESTED_LRATES[args.optimizer]
+        args.lrate = recipe.lrate if args.optimizer == recipe.optimizer else SUGGESTED_LRATES[args.optimizer]
 
 
 def _check_settings(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
     """Hold the settings to the protocol's limits, so the CLI accepts what the page accepts."""
-    checks = [
-        {"type": "reset", "hidden": list(args.hidden), "seed": args.seed},
-        {"type": "set_batch_size", "batch_size": args.batch_size},
-        {"type": "set_lr_decay", "lr_decay": args.lr_decay},
-        {"type": "set_cache_size", "cache_size": args.cache_size},
-    ]
-    if args.lr is not None:
-        checks.append({"type": "set_learning_rate", "lrate": args.lr})
-    for command in checks:
+    for setting in TUNABLES:
         try:
-            p.decode_command(command)
-        except ProtocolError as exc:
-            parser.error(f"--{exc.field.replace('_', '-').replace('lrate', 'lr')}: {exc.reason}")
+            setting.command_of(getattr(args, setting.field))
+        except SettingError as error:
+            parser.error(f"{setting.cli}: {error}")
     if not args.epochs > 0:
         parser.error("--epochs: must be greater than 0")
 
@@ -245,11 +238,24 @@ def _epochs(text: str) -> int | float:
     return int(value) if value.is_integer() else value
 
 
-def _hidden(text: str) -> tuple[int, ...]:
-    try:
-        return parse_hidden(text)
-    except ValueError as error:
-        raise argparse.ArgumentTypeError(str(error)) from None
+def _add_option(parser: argparse.ArgumentParser, setting: Tunable) -> None:
+    """The option of a setting, read the page's way (`Tunable.parse`); None when not given."""
+    def read(text: str) -> Any:
+        try:
+            return setting.parse(text)
+        except SettingError as error:
+            raise argparse.ArgumentTypeError(str(error)) from None
+
+    origin = {"seed": "default 0", "cache_size": f"default {DEFAULT_CACHE_SIZE}"}.get(setting.field, "recipe's")
+    about = f"{setting.about} ({origin})"
+    if setting is LEARNING_RATE:
+        about += "; with an optimizer not the recipe's, that one's own: " + ", ".join(
+            f"{rate:g} for {name}" for name, rate in SUGGESTED_LRATES.items())
+    if setting.kind == "switch":
+        parser.add_argument(setting.cli, dest=setting.field, action=argparse.BooleanOptionalAction, help=about)
+    else:
+        metavar = "{" + ",".join(setting.choices) + "}" if setting.kind == "choice" else setting.field.upper()
+        parser.add_argument(setting.cli, dest=setting.field, type=read, help=about, metavar=metavar)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -264,19 +270,8 @@ def _parser() -> argparse.ArgumentParser:
     train.add_argument("--recipe", choices=RECIPES, default=DEFAULT.name,  # argparse formats help with %
                        help=f"settings for every option not given ({recipes})".replace("%", "%%"))
     train.add_argument("--epochs", type=_epochs, default=None, help="passes over the training set (recipe's)")
-    train.add_argument("--hidden", type=_hidden, default=None,
-                       help="hidden layer widths, e.g. 256 or 256,128 (recipe's)")
-    train.add_argument("--batch-size", type=int, default=None, help="samples per step (recipe's)")
-    train.add_argument("--lr", type=float, default=None,
-                       help="learning rate (recipe's; with another optimizer: 0.2 for sgd, 0.05 for momentum, "
-                            "0.001 for adam)")
-    train.add_argument("--lr-decay", type=float, default=None,
-                       help="learning rate factor applied after each epoch (recipe's)")
-    train.add_argument("--optimizer", choices=OPTIMIZERS, default=None, help="(recipe's)")
-    train.add_argument("--augment", action=argparse.BooleanOptionalAction, default=None,
-                       help="train on randomly shifted, rotated and scaled images (recipe's)")
-    train.add_argument("--seed", type=int, default=0, help="seed of the weights and data order (default 0)")
-    train.add_argument("--cache-size", type=int, default=DEFAULT_CACHE_SIZE, help="blocks kept cached (default 8)")
+    for setting in TUNABLES:
+        _add_option(train, setting)
     train.add_argument("--data", default="data", help="folder of prepared blocks (default data)")
     train.add_argument("--save", metavar="FILE.npz", help="write the trained weights as .npz")
     train.add_argument("--json", action="store_true", help="print only a JSON summary")

@@ -489,6 +489,15 @@ def decode_command(raw: Any) -> Command:
     return cls(**values)
 
 
+def make_command(kind: str, **fields: Any) -> Command:
+    """The command of type ``kind`` with ``fields``, checked as if it had come over the wire.
+
+    Raises:
+        ProtocolError: ``kind`` is unknown, or a field is missing, extra or invalid.
+    """
+    return decode_command({"type": kind, **fields})
+
+
 def encode_command(command: Command) -> dict[str, Any]:
     """The wire dict of a command (arrays as 1-D float32 ndarrays)."""
     out: dict[str, Any] = {"type": command.type}

@@ -36,7 +36,8 @@ class Recipe:
     def settings(self, cache_size: int) -> TrainingSettings:
         """The recipe's training settings, beside a cache size it leaves as it is (its ``commands()``
         give them to a worker; the network needs a reset too)."""
-        return TrainingSettings(self.batch_size, self.lrate, self.lr_decay, self.optimizer, cache_size, self.augment)
+        return TrainingSettings(batch_size=self.batch_size, lrate=self.lrate, lr_decay=self.lr_decay,
+                                optimizer=self.optimizer, cache_size=cache_size, augment=self.augment)
 
 
 # 784-256-10 with momentum, the rate cut to 0.6x each epoch: 98.01-98.20% test accuracy after 4 epochs

@@ -28,8 +28,9 @@ from typing import Any
 import numpy as np
 
 from .curve import Curve
-from .errors import ProtocolError, SavedStateError, WeightsError
-from .protocol import MAX_SEED, decode_command
+from .errors import SavedStateError, WeightsError
+from .protocol import MAX_SEED, Command
+from .tunables import BY_FIELD, LIVE, SettingError
 from .weights_io import weights_from_npz, weights_to_npz
 
 MAGIC = b"INKSTATE"
@@ -43,7 +44,8 @@ _HEADER_KEYS = {1: _V1_KEYS, 2: _V1_KEYS | {"curve"}, 3: _V1_KEYS | {"curve", "s
 
 @dataclass(frozen=True)
 class TrainingSettings:
-    """The settings a user tunes, as the worker reported them (``lrate`` is the rate in use)."""
+    """The live settings (`tunables.LIVE`, one field each), as the worker reported them
+    (``lrate`` is the rate in use)."""
 
     batch_size: int
     lrate: float
@@ -52,24 +54,14 @@ class TrainingSettings:
     cache_size: int
     augment: bool = False  # records before version 3 had no augmentation: off
 
-    def commands(self) -> list[dict[str, Any]]:
-        """The wire commands that give a fresh worker these settings.
-
-        The optimizer comes first: switching it resets the learning rate to the last one set.
-        """
-        return [
-            {"type": "set_optimizer", "optimizer": self.optimizer},
-            {"type": "set_learning_rate", "lrate": self.lrate},
-            {"type": "set_lr_decay", "lr_decay": self.lr_decay},
-            {"type": "set_batch_size", "batch_size": self.batch_size},
-            {"type": "set_cache_size", "cache_size": self.cache_size},
-            {"type": "set_augment", "augment": self.augment},
-        ]
+    def commands(self) -> list[Command]:
+        """The commands that give a fresh worker these settings, in the table's order (the
+        optimizer first: choosing one resets the learning rate to the last one set)."""
+        return [t.command_of(getattr(self, t.field)) for t in LIVE]
 
     def as_dict(self) -> dict[str, Any]:
         """The settings as a plain JSON-able dict."""
-        return {"batch_size": self.batch_size, "lrate": self.lrate, "lr_decay": self.lr_decay,
-                "optimizer": self.optimizer, "cache_size": self.cache_size, "augment": self.augment}
+        return {t.field: getattr(self, t.field) for t in LIVE}
 
     @classmethod
     def from_mapping(cls, raw: Any, version: int = FORMAT_VERSION) -> TrainingSettings:
@@ -81,18 +73,16 @@ class TrainingSettings:
         """
         if not isinstance(raw, dict):
             raise SavedStateError(f"settings: expected an object, found {type(raw).__name__}")
-        expected = set(cls.__dataclass_fields__) - ({"augment"} if version < 3 else set())
+        expected = {t.field for t in LIVE} - ({"augment"} if version < 3 else set())
         if set(raw) != expected:
             missing, extra = sorted(expected - set(raw)), sorted(set(raw) - expected)
             raise SavedStateError(f"settings: missing {missing}, unexpected {extra}")
-        try:
-            values = {}
-            for command in cls(**raw).commands():
-                decoded = decode_command(command)
-                field = next(name for name in command if name != "type")
-                values[field] = getattr(decoded, field)
-        except ProtocolError as error:
-            raise SavedStateError(f"settings.{error.field}: {error.reason}") from None
+        values = {}
+        for name, value in raw.items():
+            try:
+                values[name] = getattr(BY_FIELD[name].command_of(value), name)
+            except SettingError as error:
+                raise SavedStateError(f"settings.{name}: {error}") from None
         return cls(**values)
 
 
@@ -226,5 +216,4 @@ def _header(raw: bytes, version: int) -> dict[str, Any]:
 
 def settings_from_signal(signal: Any) -> TrainingSettings:
     """The settings a `ResponseSignal` reports (already checked by `decode_signal`)."""
-    return TrainingSettings(int(signal.batch_size), float(signal.lrate), float(signal.lr_decay),
-                            str(signal.optimizer), int(signal.cache_size), bool(signal.augment))
+    return TrainingSettings(**{t.field: getattr(signal, t.field) for t in LIVE})

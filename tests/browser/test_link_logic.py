@@ -4,7 +4,7 @@ from __future__ import annotations
 from urllib.parse import parse_qsl
 
 from inkling.browser.link import Link, changes, describe, link_query, read_link
-from inkling.protocol import ResponseSignal
+from inkling.protocol import ResponseSignal, SetAugment, SetBatchSize, SetLearningRate, SetOptimizer
 
 
 def _signal(**changed: object) -> ResponseSignal:
@@ -17,12 +17,12 @@ def _signal(**changed: object) -> ResponseSignal:
 
 def test_a_link_becomes_commands_a_run_and_refusals_naming_each_bad_value() -> None:
     link = read_link("?engine=numpy&learning-rate=0.002&optimizer=adam&batch-size=abc&lr-decay=2&hidden-size=64&seed=9")
-    assert link.commands[0] == {"type": "set_optimizer", "optimizer": "adam"}  # first: it sets its own rate
-    assert {"type": "set_learning_rate", "lrate": 0.002} in link.commands
+    assert link.commands[0] == SetOptimizer("adam")  # first: it sets its own rate
+    assert SetLearningRate(0.002) in link.commands
     assert link.run == {"hidden": (64,), "seed": 9}
     assert len(link.refused) == 2
     assert link.refused[0].startswith("lr-decay=2: ") and link.refused[1].startswith("batch-size=abc: ")
-    assert read_link("optimizer=rmsprop").refused == ["optimizer=rmsprop: choose one of sgd, momentum, adam"]
+    assert read_link("optimizer=rmsprop").refused == ["optimizer=rmsprop: Optimizer: choose one of sgd, momentum, adam"]
     assert read_link("seed=-1").refused and read_link("").commands == [] and read_link("").run == {}
 
 
@@ -38,10 +38,10 @@ def test_the_settings_written_into_an_address_read_back_as_the_same_settings() -
 
 def test_only_what_differs_is_applied_and_said() -> None:
     link = changes(read_link("?optimizer=momentum&batch-size=64&seed=0&hidden-size=128"), _signal())
-    assert link.commands == [{"type": "set_batch_size", "batch_size": 64}] and link.run == {}
+    assert link.commands == [SetBatchSize(64)] and link.run == {}
     assert describe(link) == "batch size 64"
     assert describe(changes(read_link("?seed=5"), _signal())) == "seed 5"
     deeper = changes(read_link("?hidden-size=256,128&augment=on"), _signal())
-    assert deeper.run == {"hidden": (256, 128)} and deeper.commands == [{"type": "set_augment", "augment": True}]
+    assert deeper.run == {"hidden": (256, 128)} and deeper.commands == [SetAugment(True)]
     assert describe(deeper) == "augmentation on, hidden layers 256,128"
     assert read_link("?augment=maybe").refused == ["augment=maybe: Augmentation: 'maybe' is not on or off"]

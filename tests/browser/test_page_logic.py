@@ -18,13 +18,14 @@ from inkling.blocks import BlockEntry, Manifest, encode_block
 from inkling.errors import DataError, WeightsError
 from inkling.layers import weights_problem
 from inkling.mlp import MLP
-from inkling.protocol import decode_signal
+from inkling.protocol import (Command, Reset, SetAugment, SetBatchSize, SetCacheSize, SetLearningRate, SetLrDecay,
+                              decode_signal)
 from inkling.browser.history import History, Smoother
 from inkling.browser.inference import Predictor, top_k
 from inkling.browser.offline import OFFLINE_TEXTS, OfflineStatus, offline_text
 from inkling.browser.samples import TestDigits
-from inkling.browser.settings import (
-    AUGMENT, BATCH_SIZE, CACHE_SIZE, HIDDEN_SIZE, LEARNING_RATE, LR_DECAY, SettingError, setting_command)
+from inkling.tunables import (AUGMENT, BATCH_SIZE, CACHE_SIZE, HIDDEN_SIZE, LEARNING_RATE, LR_DECAY, SettingError,
+                              Tunable)
 from inkling.browser.stats import stat_texts
 from inkling.browser.storage import architecture
 
@@ -51,17 +52,17 @@ def run(coroutine: Coroutine[Any, Any, Any]) -> Any:
 
 
 @pytest.mark.parametrize(("setting", "text", "command"), [
-    (BATCH_SIZE, " 128 ", {"type": "set_batch_size", "batch_size": 128}),
-    (LEARNING_RATE, "1e-2", {"type": "set_learning_rate", "lrate": 0.01}),
-    (CACHE_SIZE, "4", {"type": "set_cache_size", "cache_size": 4}),
-    (LR_DECAY, "0.9", {"type": "set_lr_decay", "lr_decay": 0.9}),
-    (HIDDEN_SIZE, "256", {"type": "reset", "hidden": (256,)}),
-    (HIDDEN_SIZE, " 256, 128 ", {"type": "reset", "hidden": (256, 128)}),
-    (AUGMENT, "on", {"type": "set_augment", "augment": True}),
-    (AUGMENT, " OFF ", {"type": "set_augment", "augment": False}),
+    (BATCH_SIZE, " 128 ", SetBatchSize(128)),
+    (LEARNING_RATE, "1e-2", SetLearningRate(0.01)),
+    (CACHE_SIZE, "4", SetCacheSize(4)),
+    (LR_DECAY, "0.9", SetLrDecay(0.9)),
+    (HIDDEN_SIZE, "256", Reset(hidden=(256,))),
+    (HIDDEN_SIZE, " 256, 128 ", Reset(hidden=(256, 128))),
+    (AUGMENT, "on", SetAugment(True)),
+    (AUGMENT, " OFF ", SetAugment(False)),
 ])
-def test_valid_settings_become_commands(setting, text, command) -> None:
-    assert setting_command(setting, text) == command
+def test_valid_settings_become_commands(setting: Tunable, text: str, command: Command) -> None:
+    assert setting.command_from_text(text) == command
 
 
 @pytest.mark.parametrize(("setting", "text", "says"), [
@@ -88,7 +89,7 @@ def test_valid_settings_become_commands(setting, text, command) -> None:
 ])
 def test_invalid_settings_are_refused_naming_the_setting(setting, text, says) -> None:
     with pytest.raises(SettingError) as caught:
-        setting_command(setting, text)
+        setting.command_from_text(text)
     assert setting.label in str(caught.value)
     assert says in str(caught.value)
 

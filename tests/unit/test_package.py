@@ -37,6 +37,18 @@ def test_no_core_module_imports_browser_modules_anywhere() -> None:
     assert offenders == []
 
 
+def test_messages_become_dicts_only_in_the_protocol() -> None:
+    """Every sender builds a typed command or signal; only `inkling.protocol` writes a ``{"type": ...}`` dict."""
+    offenders = []
+    for file in sorted(PACKAGE.rglob("*.py")):
+        if file.name == "protocol.py":
+            continue
+        for node in ast.walk(ast.parse(file.read_text(), str(file))):
+            if isinstance(node, ast.Dict) and any(isinstance(k, ast.Constant) and k.value == "type" for k in node.keys):
+                offenders.append(f"{file.relative_to(ROOT)}:{node.lineno}")
+    assert offenders == []
+
+
 def test_importing_every_core_module_loads_nothing_from_the_browser() -> None:
     modules = [".".join(("inkling", *f.relative_to(PACKAGE).with_suffix("").parts)) for f in _core_files()]
     modules = [m.removesuffix(".__init__") for m in modules if not m.endswith("__main__")]

@@ -13,7 +13,8 @@ from inkling.trainer import (DEFAULT_BATCH_SIZE, DEFAULT_LR_DECAY, DEFAULT_LRATE
 @pytest.mark.parametrize("recipe", RECIPES.values(), ids=list(RECIPES))
 def test_every_recipe_is_settings_the_worker_accepts(recipe: Recipe) -> None:
     commands = recipe.settings(cache_size=8).commands()
-    assert [type(p.decode_command(c)) for c in commands][0] is p.SetOptimizer  # first: it resets the rate
+    assert isinstance(commands[0], p.SetOptimizer)  # first: choosing one resets the rate
+    assert all(p.decode_command(p.encode_command(c)) == c for c in commands)
     assert p.decode_command({"type": "reset", "hidden": list(recipe.hidden)}).hidden == recipe.hidden
     assert hidden_problem(recipe.hidden) is None and recipe.epochs > 0
     assert recipe.lrate == SUGGESTED_LRATES[recipe.optimizer]  # switching back to its optimizer gives its rate

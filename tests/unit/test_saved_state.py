@@ -8,6 +8,7 @@ import struct
 import numpy as np
 import pytest
 
+from inkling import protocol as p
 from inkling.curve import MAX_POINTS, Curve
 from inkling.errors import InklingError, SavedStateError
 from inkling.mlp import MLP
@@ -56,12 +57,8 @@ def test_a_round_trip_keeps_weights_settings_and_progress_exactly() -> None:
 
 def test_the_settings_become_the_commands_a_fresh_worker_needs() -> None:
     assert SETTINGS.commands() == [
-        {"type": "set_optimizer", "optimizer": "momentum"},
-        {"type": "set_learning_rate", "lrate": 0.0625},
-        {"type": "set_lr_decay", "lr_decay": 0.9},
-        {"type": "set_batch_size", "batch_size": 48},
-        {"type": "set_cache_size", "cache_size": 6},
-        {"type": "set_augment", "augment": False},
+        p.SetOptimizer("momentum"), p.SetLearningRate(0.0625), p.SetLrDecay(0.9), p.SetBatchSize(48),
+        p.SetCacheSize(6), p.SetAugment(False),
     ]
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from dataclasses import replace
 from typing import Any, Mapping
 
 import numpy as np
@@ -13,8 +14,10 @@ from ..engine import use_engine
 from ..engine.select import choose_engine
 from ..errors import DataError, InklingError, ProtocolError, WeightsError
 from ..layers import weights_problem
-from ..protocol import ErrorSignal, ResponseSignal, decode_command, decode_signal, encode_command
+from ..protocol import (Command, ErrorSignal, Evaluate, Reset, ResponseSignal, SetWeights, Start, Status, TrainDrawing,
+                        decode_command, decode_signal, encode_command)
 from ..saved_state import TrainingSettings, settings_from_signal
+from ..tunables import TUNABLES
 from .charts import Charts
 from .confusion_view import ConfusionView
 from .controls import Controls
@@ -141,7 +144,7 @@ class App:
         if self.ready or not (self.page_ready and self.worker_ready) or self.loading.failed:
             return
         self.ready = True
-        first = await self.request({"type": "status"})
+        first = await self.request(Status())
         if isinstance(first, ResponseSignal):
             self._follow(first)
         restored = await self.autosave.restore()
@@ -183,9 +186,9 @@ class App:
         for command in link.commands:
             self.send(command)
         if link.run and not restored:
-            self.send({"type": "reset", **link.run})
+            self.send(Reset(**link.run))
         if link.commands or (link.run and not restored):
-            reply = await self.request({"type": "status"})
+            reply = await self.request(Status())
             if isinstance(reply, ResponseSignal):
                 self._follow(reply)
             applied = Link(link.commands, {} if restored else link.run)
@@ -208,8 +211,7 @@ class App:
         """Write the settings into the page's address (without a new history entry), when they change."""
         from js import history, location
 
-        key = (signal.optimizer, signal.lrate, signal.lr_decay, signal.batch_size, signal.cache_size,
-               signal.augment, signal.hidden, signal.seed)
+        key = tuple(getattr(signal, t.field) for t in TUNABLES)
         if self._address_key is None or key == self._address_key:
             return
         self._address_key = key
@@ -231,7 +233,7 @@ class App:
         """Send the worker these settings (if any); its reply to a status request once it took them."""
         for command in settings.commands() if settings is not None else []:
             self.send(command)
-        return await self.request({"type": "status"})
+        return await self.request(Status())
 
     def _set_training_enabled(self, enabled: bool) -> None:
         """Training controls and import (they need the worker); drawing and export do not."""
@@ -249,18 +251,19 @@ class App:
 
     # ---- talking to the worker -------------------------------------------------------------------
 
-    def send(self, command: dict[str, Any]) -> int:
-        """Send a command to the worker (checked and encoded by the protocol); returns its id."""
+    def send(self, command: Command) -> int:
+        """Send a command to the worker (encoded, and checked, by the protocol); returns its id."""
         command_id = self._next_id
         self._next_id += 1
-        if command.get("type") == "reset":
+        if isinstance(command, Reset):
             self.counts.clear()
-        wire = encode_command(decode_command({**command, "id": command_id}))
+        wire = encode_command(replace(command, id=command_id))
+        decode_command(wire)  # the worker's own checks, so a bad value fails here, where it was made
         message, transfer = to_js_message(wire)
         self.bridge.post(message, transfer)
         return command_id
 
-    async def request(self, command: dict[str, Any]) -> ResponseSignal | ErrorSignal:
+    async def request(self, command: Command) -> ResponseSignal | ErrorSignal:
         """Send a command and wait for the worker's reply to it."""
         command_id = self.send(command)
         future = asyncio.get_event_loop().create_future()
@@ -431,7 +434,7 @@ class App:
         if losses != self._losses or not isinstance(reply, ResponseSignal):
             return  # this worker was lost too; its successor recovers
         if self._resume_training:
-            self.send({"type": "start"})
+            self.send(Start())
         self.recovering = False
         self._follow(reply)
         self.autosave.enabled = True
@@ -458,7 +461,7 @@ class App:
         button.setAttribute("data-busy", "")
         self.notify("info", "Evaluating on the 10,000 test digits…")
         try:
-            reply = await self.request({"type": "evaluate"})
+            reply = await self.request(Evaluate())
         finally:
             button.removeAttribute("data-busy")
             button.disabled = False
@@ -479,7 +482,7 @@ class App:
         if self.recovering:
             self.notify("error", "Teaching waits for the new training worker: try again in a few seconds.")
             return
-        self.send({"type": "train_drawing", "pixels": [float(p) for p in pixels], "label": label})
+        self.send(TrainDrawing(np.asarray(pixels, np.float32), label))
 
     def export(self) -> None:
         """Download the current weights as an .npz file."""
@@ -518,9 +521,7 @@ class App:
             self.notify("error", f"{source} cannot be used (your current weights are kept): {problem}")
             return False
         # Weights of other hidden layers make the worker switch to a network of that shape.
-        arrays = {name: {"shape": list(array.shape), "data": np.ascontiguousarray(array, np.float32).reshape(-1)}
-                  for name, array in weights.items()}
-        reply = await self.request({"type": "set_weights", "weights": arrays, "seed": seed})
+        reply = await self.request(SetWeights(dict(weights), seed=seed))
         return isinstance(reply, ResponseSignal)
 
     def _spawn(self, coroutine: Any) -> None:

@@ -6,18 +6,17 @@ import random
 from typing import Any, Callable
 
 from ..layers import format_hidden
-from ..protocol import MAX_SEED, ResponseSignal
+from ..protocol import MAX_SEED, Command, Reset, ResponseSignal, Start, Stop
 from ..recipes import RECIPES, Recipe
 from ..trainer import DEFAULT_CACHE_SIZE, SUGGESTED_LRATES
+from ..tunables import BY_FIELD, HIDDEN_SIZE, LEARNING_RATE, LIVE, OPTIMIZER, SEED, TUNABLES, SettingError, Tunable
 from .dom import by_testid, document, listen, set_text
-from .settings import (
-    AUGMENT, BATCH_SIZE, CACHE_SIZE, HIDDEN_SIZE, INPUT_OF_FIELD, LEARNING_RATE, LR_DECAY, SEED, Setting,
-    SettingError, setting_command)
 
-Send = Callable[[dict[str, Any]], int]  # sends a command, returns its id
+Send = Callable[[Command], int]  # sends a command, returns its id
 Notify = Callable[[str, str], None]
 
-_LIVE_SETTINGS = (BATCH_SIZE, LEARNING_RATE, CACHE_SIZE, LR_DECAY)
+_TYPED = tuple(t for t in TUNABLES if t.kind in ("whole", "real", "layers"))  # text inputs
+_FOLLOWED = tuple(t for t in _TYPED if t is not SEED)  # inputs that show the worker's value
 
 
 class Controls:
@@ -29,7 +28,7 @@ class Controls:
     one, while it holds a refused value, or while its command is on the way.
 
     Args:
-        send: Sends a wire command; returns its id.
+        send: Sends a command to the worker; returns its id.
         notify: Shows a message.
         evaluate: Runs an evaluation on the test set (the app tracks its reply).
     """
@@ -41,41 +40,44 @@ class Controls:
         self._in_flight: dict[str, int] = {}  # input testid -> id of the command that sets it
         self._synced: tuple | None = None  # what `sync` last showed
         self.buttons = {name: by_testid(name) for name in ("start", "train-epoch", "stop", "evaluate", "reset")}
-        self.inputs = {s.testid: by_testid(s.testid) for s in (*_LIVE_SETTINGS, HIDDEN_SIZE, SEED)}
-        self.optimizer = by_testid("optimizer")
-        self.augment = by_testid(AUGMENT.testid)
+        self.inputs = {t.testid: by_testid(t.testid) for t in _TYPED}
+        self.choices = {t.testid: by_testid(t.testid) for t in TUNABLES if t.kind == "choice"}  # selects
+        self.switches = {t.testid: by_testid(t.testid) for t in TUNABLES if t.kind == "switch"}  # checkboxes
         self.recipes = {name: by_testid(f"recipe-{name}") for name in RECIPES}
         self.hidden_note = by_testid("hidden-note")
         self.train_state = by_testid("train-state")
         self.enabled = False
 
-        listen(self.buttons["start"], "click", lambda _e: self._command({"type": "start"}))
-        listen(self.buttons["train-epoch"], "click", lambda _e: self._command({"type": "start", "epochs": 1}))
-        listen(self.buttons["stop"], "click", lambda _e: self._command({"type": "stop"}))
+        listen(self.buttons["start"], "click", lambda _e: self._command(Start()))
+        listen(self.buttons["train-epoch"], "click", lambda _e: self._command(Start(epochs=1)))
+        listen(self.buttons["stop"], "click", lambda _e: self._command(Stop()))
         listen(self.buttons["evaluate"], "click", lambda _e: evaluate())
         listen(self.buttons["reset"], "click", lambda _e: self._reset())
         for name, button in self.recipes.items():
             listen(button, "click", lambda _e, r=RECIPES[name]: self._use_recipe(r))
-        for setting in _LIVE_SETTINGS:
-            listen(self.inputs[setting.testid], "change", lambda _e, s=setting: self._apply(s))
+        for setting in _TYPED:
             listen(self.inputs[setting.testid], "input", lambda _e, s=setting: self._mark(s.testid, None))
+            if setting.live:
+                listen(self.inputs[setting.testid], "change", lambda _e, s=setting: self._apply(s))
         listen(self.inputs[HIDDEN_SIZE.testid], "change", lambda _e: self._hidden_changed())
-        listen(self.inputs[SEED.testid], "input", lambda _e: self._mark(SEED.testid, None))
-        listen(self.optimizer, "change", lambda _e: self._optimizer_chosen())
-        listen(self.augment, "change", lambda _e: self._command(
-            {"type": AUGMENT.command, AUGMENT.field: bool(self.augment.checked)}, AUGMENT.testid))
+        for setting in TUNABLES:
+            if setting.kind == "choice":
+                listen(self.choices[setting.testid], "change", lambda _e, s=setting: self._chosen(s))
+            elif setting.kind == "switch":
+                listen(self.switches[setting.testid], "change", lambda _e, s=setting: self._command(
+                    s.command_of(bool(self.switches[s.testid].checked)), s.testid))
 
     # ---- commands ------------------------------------------------------------------------
 
-    def _command(self, command: dict[str, Any], testid: str | None = None) -> None:
+    def _command(self, command: Command, testid: str | None = None) -> None:
         command_id = self._send(command)
         if testid is not None:
             self._in_flight[testid] = command_id
 
-    def _apply(self, setting: Setting) -> None:
+    def _apply(self, setting: Tunable) -> None:
         node = self.inputs[setting.testid]
         try:
-            command = setting_command(setting, node.value)
+            command = setting.command_from_text(node.value)
         except SettingError as error:
             self._mark(setting.testid, str(error))
             self._notify("error", f"{error}. Training goes on with the current value.")
@@ -83,26 +85,28 @@ class Controls:
         self._mark(setting.testid, None)
         self._command(command, setting.testid)
 
-    def _optimizer_chosen(self) -> None:
+    def _chosen(self, setting: Tunable) -> None:
+        name = self.choices[setting.testid].value
+        self._command(setting.command_of(name), setting.testid)
+        if setting is not OPTIMIZER:
+            return
         # A rate that suits one optimizer can wreck another (Adam at momentum's 0.05 diverges within
         # a few steps), so choosing one also sets its suggested rate, and says so.
-        name = self.optimizer.value
-        self._command({"type": "set_optimizer", "optimizer": name}, "optimizer")
-        self.inputs[LEARNING_RATE.testid].value = f"{SUGGESTED_LRATES[name]:g}"
+        self.inputs[LEARNING_RATE.testid].value = LEARNING_RATE.text(SUGGESTED_LRATES[name])
         self._apply(LEARNING_RATE)  # as if typed: checked, sent, and followed like any rate
         self._notify("info", f"Optimizer {name}: the learning rate is now {SUGGESTED_LRATES[name]:g}, the rate "
                              "that suits it (type another to change it).")
 
-    def _reset_value(self, setting: Setting) -> Any:
+    def _reset_value(self, setting: Tunable) -> Any:
         """The value typed for the next Reset, or None (and a message) when it is not valid."""
         try:
-            command = setting_command(setting, self.inputs[setting.testid].value)
+            command = setting.command_from_text(self.inputs[setting.testid].value)
         except SettingError as error:
             self._mark(setting.testid, str(error))
             self._notify("error", str(error))
             return None
         self._mark(setting.testid, None)
-        return command[setting.field]
+        return getattr(command, setting.field)
 
     def _hidden_value(self) -> tuple[int, ...] | None:
         return self._reset_value(HIDDEN_SIZE)
@@ -141,7 +145,7 @@ class Controls:
         if seed is None:
             return None
         self.hidden_note.hidden = True
-        self._command({"type": "reset", "hidden": hidden, "seed": seed}, HIDDEN_SIZE.testid)
+        self._command(Reset(hidden=hidden, seed=seed), HIDDEN_SIZE.testid)
         layers = f"{hidden[0]} hidden units" if len(hidden) == 1 else f"hidden layers {format_hidden(hidden)}"
         return (f"New random weights with {layers} from seed {seed}"
                 f"{'' if typed else ' (drawn at random: type it under Seed to repeat this run)'}")
@@ -149,9 +153,8 @@ class Controls:
     def _use_recipe(self, recipe: Recipe) -> None:
         """Give the worker the recipe's settings and a new network of its shape: one click, then Start."""
         cache_size = self.signal.cache_size if self.signal is not None else DEFAULT_CACHE_SIZE
-        for command in recipe.settings(cache_size).commands():
-            field = next(name for name in command if name != "type")
-            self._command(command, INPUT_OF_FIELD[field])
+        for setting, command in zip(LIVE, recipe.settings(cache_size).commands()):
+            self._command(command, setting.testid)
         for testid in self.inputs:
             self._mark(testid, None)  # a refused value typed before is replaced by the recipe's
         self.propose_run(recipe.hidden, None)
@@ -170,9 +173,9 @@ class Controls:
 
     def worker_error(self, field: str | None, message: str) -> None:
         """The worker refused a value: mark its input."""
-        testid = INPUT_OF_FIELD.get(field or "")
-        if testid in self.inputs:  # the optimizer and the augment box hold no refusable text
-            self._mark(testid, message)
+        setting = BY_FIELD.get(field or "")
+        if setting is not None and setting.testid in self.inputs:  # a select or a checkbox holds no refusable text
+            self._mark(setting.testid, message)
 
     def _mark(self, testid: str, problem: str | None) -> None:
         node = self.inputs[testid]
@@ -186,22 +189,16 @@ class Controls:
     def set_enabled(self, enabled: bool) -> None:
         """Enable the controls once the page is ready."""
         self.enabled = enabled
-        for node in (*self.inputs.values(), self.optimizer, self.augment, *self.recipes.values()):
+        for node in (*self.inputs.values(), *self.choices.values(), *self.switches.values(), *self.recipes.values()):
             node.disabled = not enabled
         self._sync_buttons()
 
     def sync(self, signal: ResponseSignal) -> None:
         """Follow the worker's state: buttons by training or not, inputs by its values."""
         self.signal = signal
-        values = {
-            BATCH_SIZE.testid: str(signal.batch_size),
-            LEARNING_RATE.testid: f"{signal.lrate:g}",
-            CACHE_SIZE.testid: str(signal.cache_size),
-            LR_DECAY.testid: f"{signal.lr_decay:g}",
-            HIDDEN_SIZE.testid: format_hidden(signal.hidden),
-        }
-        state = (signal.training, signal.optimizer, signal.augment, tuple(values.values()),
-                 tuple(self._in_flight.values()))
+        values = {t.testid: t.text(getattr(signal, t.field)) for t in _FOLLOWED}
+        chosen = {t.testid: getattr(signal, t.field) for t in TUNABLES if t.kind in ("choice", "switch")}
+        state = (signal.training, tuple(values.values()), tuple(chosen.values()), tuple(self._in_flight.values()))
         if state == self._synced:
             return  # nothing the controls show has changed (most signals while training)
         self._synced = state
@@ -217,10 +214,13 @@ class Controls:
                 continue  # the user chose a size that waits for Reset
             if node.value != value:
                 node.value = value
-        if "optimizer" not in self._in_flight and self.optimizer != focused and self.optimizer.value != signal.optimizer:
-            self.optimizer.value = signal.optimizer
-        if AUGMENT.testid not in self._in_flight and bool(self.augment.checked) != signal.augment:
-            self.augment.checked = signal.augment
+        for testid, value in chosen.items():
+            if testid in self._in_flight or (testid in self.choices and self.choices[testid] == focused):
+                continue
+            if testid in self.choices and self.choices[testid].value != value:
+                self.choices[testid].value = value
+            elif testid in self.switches and bool(self.switches[testid].checked) != value:
+                self.switches[testid].checked = value
 
     def resync(self) -> None:
         """Show the next signal in full even if it looks like the last one (a new worker took over)."""

@@ -11,18 +11,10 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
-from ..layers import format_hidden
-from ..optim import OPTIMIZERS
-from ..protocol import ResponseSignal
-from .settings import (
-    AUGMENT, BATCH_SIZE, CACHE_SIZE, HIDDEN_SIZE, LEARNING_RATE, LR_DECAY, SEED, SWITCH_TEXT, SettingError,
-    setting_command)
+from ..protocol import Command, ResponseSignal
+from ..tunables import LIVE, RUN, TUNABLES, SettingError
 
-OPTIMIZER = "optimizer"
-# Applied in this order: the optimizer first, as choosing one sets its own suggested rate.
-LIVE = (LEARNING_RATE, LR_DECAY, BATCH_SIZE, CACHE_SIZE, AUGMENT)
-RUN = (HIDDEN_SIZE, SEED)  # what a Reset starts a run from
-NAMES = (OPTIMIZER, *(s.testid for s in (*LIVE, *RUN)))
+NAMES = tuple(t.testid for t in TUNABLES)
 
 
 @dataclass
@@ -30,12 +22,12 @@ class Link:
     """What an address asks for, checked.
 
     Attributes:
-        commands: Wire commands for the live settings (optimizer first).
+        commands: Commands for the live settings (optimizer first).
         run: ``{"hidden": (256, 128), "seed": s}`` (either may be missing) when the link names a run.
         refused: ``name=value: why`` for each value that cannot be used (the rest still apply).
     """
 
-    commands: list[dict[str, Any]] = field(default_factory=list)
+    commands: list[Command] = field(default_factory=list)
     run: dict[str, Any] = field(default_factory=dict)
     refused: list[str] = field(default_factory=list)
 
@@ -47,25 +39,19 @@ def read_link(query: str) -> Link:
     """
     values = dict(parse_qsl(query.lstrip("?"), keep_blank_values=True))
     link = Link()
-    optimizer = values.get(OPTIMIZER)
-    if optimizer is not None:
-        if optimizer in OPTIMIZERS:
-            link.commands.append({"type": "set_optimizer", "optimizer": optimizer})
-        else:
-            link.refused.append(f"{OPTIMIZER}={optimizer}: choose one of {', '.join(OPTIMIZERS)}")
-    for setting in (*LIVE, *RUN):
+    for setting in TUNABLES:  # the table's order: the optimizer first, as it sets its own rate
         text = values.get(setting.testid)
         if text is None:
             continue
         try:
-            command = setting_command(setting, text)
+            command = setting.command_from_text(text)
         except SettingError as error:
             link.refused.append(f"{setting.testid}={text}: {error}")
             continue
-        if setting in RUN:
-            link.run[setting.field] = command[setting.field]
-        else:
+        if setting.live:
             link.commands.append(command)
+        else:
+            link.run[setting.field] = getattr(command, setting.field)
     return link
 
 
@@ -75,17 +61,7 @@ def link_query(signal: ResponseSignal, query: str) -> str:
     Other names in it are kept; the seed is left out when no seed made the weights.
     """
     kept = [(k, v) for k, v in parse_qsl(query.lstrip("?"), keep_blank_values=True) if k not in NAMES]
-    ours: list[tuple[str, str]] = [
-        (OPTIMIZER, signal.optimizer),
-        (LEARNING_RATE.testid, f"{signal.lrate:g}"),
-        (LR_DECAY.testid, f"{signal.lr_decay:g}"),
-        (BATCH_SIZE.testid, str(signal.batch_size)),
-        (CACHE_SIZE.testid, str(signal.cache_size)),
-        (AUGMENT.testid, SWITCH_TEXT[signal.augment]),
-        (HIDDEN_SIZE.testid, format_hidden(signal.hidden)),
-    ]
-    if signal.seed is not None:
-        ours.append((SEED.testid, str(signal.seed)))
+    ours = [(t.testid, t.text(getattr(signal, t.field))) for t in TUNABLES if getattr(signal, t.field) is not None]
     return "?" + urlencode(kept + ours)
 
 
@@ -101,14 +77,7 @@ def describe(link: Link) -> str:
     """``optimizer adam, learning rate 0.001, seed 7``: what a link sets, for a message."""
     parts = []
     for command in link.commands:
-        if command["type"] == "set_optimizer":
-            parts.append(f"optimizer {command['optimizer']}")
-        else:
-            setting = next(s for s in LIVE if s.command == command["type"])
-            value = command[setting.field]
-            parts.append(f"{setting.label.lower()} {SWITCH_TEXT[value] if setting is AUGMENT else format(value, 'g')}")
-    if "hidden" in link.run:
-        parts.append(f"{HIDDEN_SIZE.label.lower()} {format_hidden(link.run['hidden'])}")
-    if "seed" in link.run:
-        parts.append(f"{SEED.label.lower()} {link.run['seed']}")
+        setting = next(t for t in LIVE if t.command == command.type)
+        parts.append(f"{setting.label.lower()} {setting.text(getattr(command, setting.field))}")
+    parts += [f"{t.label.lower()} {t.text(link.run[t.field])}" for t in RUN if t.field in link.run]
     return ", ".join(parts)

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import math
 
-from ..layers import format_hidden
 from ..protocol import ResponseSignal
+from ..tunables import DASH, TUNABLES
 
-DASH = "–"
 DATA_OK = "ok"
 DATA_WAITING = "waiting for data"
 
@@ -37,14 +36,7 @@ def stat_texts(signal: ResponseSignal) -> dict[str, str]:
         "stat-acc": _percent(signal.acc, 1),
         "stat-test-acc": _percent(signal.test_acc, 2),
         "stat-samples-per-s": _number(signal.samples_per_s, 0),
-        "stat-batch-size": str(signal.batch_size),
-        "stat-lrate": f"{signal.lrate:g}",
-        "stat-lr-decay": f"{signal.lr_decay:g}",
-        "stat-optimizer": signal.optimizer,
-        "stat-hidden": format_hidden(signal.hidden),
-        "stat-augment": "on" if signal.augment else "off",
-        "stat-seed": DASH if signal.seed is None else str(signal.seed),
-        "stat-cache-size": str(signal.cache_size),
+        **{t.stat: t.text(getattr(signal, t.field)) for t in TUNABLES},
         "stat-data-len": str(signal.data_len),
         "stat-data-futures-len": str(signal.data_futures_len),
         "stat-cache-waits": str(signal.cache_waits),

@@ -14,6 +14,7 @@ from ..cache import DEFAULT_TIMEOUT
 from ..engine import use_engine
 from ..engine.select import choose_engine
 from ..errors import DataError
+from ..protocol import ErrorSignal, ProgressSignal, ReadySignal, encode_signal
 from ..trainer import Trainer
 from .pacing import EVAL_EVERY_S, SIGNAL_EVERY_S, WEIGHTS_EVERY_S
 from .wire import from_js_message, to_js_message
@@ -82,8 +83,7 @@ def engine_detail(name: str, passed_over: list[str]) -> str:
 
 
 def _internal_error(message: str) -> dict[str, Any]:
-    return {"type": "error", "seq": 0, "kind": "internal", "field": None, "message": message,
-            "command": None, "reply_to": None}
+    return encode_signal(ErrorSignal(seq=0, kind="internal", message=message))
 
 
 async def boot(data_url: str, engine: str = "auto") -> Callable[[Any], None]:
@@ -97,16 +97,16 @@ async def boot(data_url: str, engine: str = "auto") -> Callable[[Any], None]:
         ``handle(message)`` for every message the page sends (a JS object).
         Its proxy lives as long as the worker, so it is never destroyed.
     """
-    post({"type": "progress", "stage": "package", "detail": "loading the WebAssembly kernel"})
+    post(encode_signal(ProgressSignal("package", "loading the WebAssembly kernel")))
     chosen, passed_over = choose_engine(engine)
     use_engine(chosen)
-    post({"type": "progress", "stage": "package", "detail": engine_detail(chosen.name, passed_over)})
-    post({"type": "progress", "stage": "data", "detail": "reading the data manifest"})
+    post(encode_signal(ProgressSignal("package", engine_detail(chosen.name, passed_over))))
+    post(encode_signal(ProgressSignal("data", "reading the data manifest")))
     trainer = Trainer(post, make_fetch(data_url), weights_every_s=WEIGHTS_EVERY_S, signal_every_s=SIGNAL_EVERY_S,
                       slice_s=SLICE_S, eval_every_s=EVAL_EVERY_S)
     await trainer.setup()  # a DataError here (no manifest) fails start-up, reported by worker.js
     assert trainer.cache is not None
-    post({"type": "progress", "stage": "data", "detail": "fetching the first block of MNIST"})
+    post(encode_signal(ProgressSignal("data", "fetching the first block of MNIST")))
     task = asyncio.ensure_future(_run(trainer))
     _running.add(task)
     try:
@@ -116,7 +116,7 @@ async def boot(data_url: str, engine: str = "auto") -> Callable[[Any], None]:
     except DataError:
         trainer.close()
         raise
-    post({"type": "ready"})
+    post(encode_signal(ReadySignal()))
 
     def handle(message: Any) -> None:
         try:

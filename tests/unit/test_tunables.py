@@ -1,0 +1,104 @@
+"""The settings table: every setting round-trips through the page's input text, the wire, the stats,
+the address, the autosave and the command line, under the names the table gives it."""
+from __future__ import annotations
+
+from html.parser import HTMLParser
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from inkling import protocol as p
+from inkling.browser.link import link_query, read_link
+from inkling.browser.stats import stat_texts
+from inkling.cli import _parser
+from inkling.mlp import MLP
+from inkling.saved_state import SavedState, TrainingSettings, from_bytes, to_bytes
+from inkling.tunables import LIVE, TUNABLES, SettingError, Tunable
+
+ROOT = Path(__file__).resolve().parents[2]
+# A value other than the default for each setting.
+SAMPLES: dict[str, Any] = {"optimizer": "adam", "lrate": 0.002, "lr_decay": 0.9, "batch_size": 48, "cache_size": 5,
+                           "augment": True, "hidden": (64, 32), "seed": 7}
+BASE = dict(seq=1, iteration=0, training=False, loss=None, acc=None, batch_size=32, lrate=0.05, lr_decay=0.6,
+            optimizer="momentum", hidden=(256,), data_len=0, data_futures_len=0, cache_size=8, samples_per_s=0.0,
+            cache_waits=0, data_errors=0, test_acc=None, samples_seen=0, epoch=0.0, seed=0, augment=False)
+IDS = [t.field for t in TUNABLES]
+
+
+class _Elements(HTMLParser):
+    """Every element of the page with a data-testid: its tag and attributes."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.by_testid: dict[str, tuple[str, dict[str, str | None]]] = {}
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        named = dict(attrs)
+        if named.get("data-testid"):
+            self.by_testid[str(named["data-testid"])] = (tag, named)
+
+
+def _page() -> dict[str, tuple[str, dict[str, str | None]]]:
+    elements = _Elements()
+    elements.feed((ROOT / "web" / "index.html").read_text())
+    return elements.by_testid
+
+
+def test_the_table_covers_every_setting_once() -> None:
+    assert set(SAMPLES) == {t.field for t in TUNABLES}
+    for name in ("field", "testid", "stat", "cli"):
+        assert len({getattr(t, name) for t in TUNABLES}) == len(TUNABLES), name
+    assert set(TrainingSettings.__dataclass_fields__) == {t.field for t in LIVE}  # the autosave keeps them all
+
+
+@pytest.mark.parametrize("setting", TUNABLES, ids=IDS)
+def test_the_page_has_an_input_and_a_stat_of_the_right_kind(setting: Tunable) -> None:
+    page = _page()
+    tag, attrs = page[setting.testid]
+    expected = {"choice": ("select", None), "switch": ("input", "checkbox")}.get(setting.kind, ("input", "text"))
+    assert (tag, attrs.get("type")) == expected
+    assert setting.stat in page
+
+
+@pytest.mark.parametrize("setting", TUNABLES, ids=IDS)
+def test_typed_text_the_wire_and_the_stat_agree(setting: Tunable) -> None:
+    value = SAMPLES[setting.field]
+    text = setting.text(value)
+    assert setting.parse(f" {text} ") == value
+    command = setting.command_from_text(text)
+    assert command.type == setting.command and getattr(command, setting.field) == value
+    assert p.decode_command(p.encode_command(command)) == command
+    signal = p.decode_signal(p.encode_signal(p.ResponseSignal(**{**BASE, setting.field: value})))
+    assert getattr(signal, setting.field) == value
+    assert stat_texts(signal)[setting.stat] == text
+    with pytest.raises(SettingError, match=setting.label):
+        setting.parse("")
+
+
+@pytest.mark.parametrize("setting", TUNABLES, ids=IDS)
+def test_the_address_carries_it_and_reads_it_back(setting: Tunable) -> None:
+    value = SAMPLES[setting.field]
+    query = link_query(p.ResponseSignal(**{**BASE, setting.field: value}), "")
+    link = read_link(query)
+    assert link.refused == []
+    if setting.live:
+        assert setting.command_of(value) in link.commands
+    else:
+        assert link.run[setting.field] == value
+
+
+@pytest.mark.parametrize("setting", LIVE, ids=[t.field for t in LIVE])
+def test_the_autosave_keeps_it(setting: Tunable) -> None:
+    settings = TrainingSettings(**{**{t.field: BASE[t.field] for t in LIVE}, setting.field: SAMPLES[setting.field]})
+    state = from_bytes(to_bytes(SavedState(MLP((784, 4, 10)).get_weights(), settings, 1.7e9)))
+    assert getattr(state.settings, setting.field) == SAMPLES[setting.field]
+    assert setting.command_of(SAMPLES[setting.field]) in state.settings.commands()
+
+
+@pytest.mark.parametrize("setting", TUNABLES, ids=IDS)
+def test_the_command_line_reads_it_the_pages_way(setting: Tunable) -> None:
+    value = SAMPLES[setting.field]
+    given = [setting.cli] if setting.kind == "switch" else [setting.cli, setting.text(value)]
+    args = _parser().parse_args(["train", *given])
+    assert getattr(args, setting.field) == value
