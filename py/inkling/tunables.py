@@ -103,16 +103,18 @@ class Tunable:
             raise SettingError(f"{self.label}: choose one of {', '.join(self.choices)}")
         return text
 
-    def command_of(self, value: Any) -> Command:
+    def command_of(self, value: Any, typed: str | None = None) -> Command:
         """The command that gives the worker ``value``, checked by the protocol's decoder.
 
         Raises:
-            SettingError: The worker would refuse it; says the allowed range.
+            SettingError: The worker would refuse it; says the allowed range, and names the value
+                as it was ``typed`` if it was.
         """
         try:
             return make_command(self.command, **{self.field: value})
         except ProtocolError as error:
-            raise SettingError(f"{self.label}: {self._shown(value)} is refused: {error.reason}") from None
+            shown = typed.strip() if typed is not None else self._shown(value)
+            raise SettingError(f"{self.label}: {shown} is refused: {error.reason}") from None
 
     def _shown(self, value: Any) -> str:
         """``value`` for a message: as `text` writes it, or as Python does when it is not of this kind."""
@@ -128,7 +130,7 @@ class Tunable:
         Raises:
             SettingError: It cannot be read, or the worker would refuse it.
         """
-        return self.command_of(self.parse(text))
+        return self.command_of(self.parse(text), typed=text)
 
 
 # Applied in this order: the optimizer first, as choosing one resets the learning rate.

@@ -14,7 +14,7 @@ from inkling.browser.stats import stat_texts
 from inkling.cli import _parser
 from inkling.mlp import MLP
 from inkling.saved_state import SavedState, TrainingSettings, from_bytes, to_bytes
-from inkling.tunables import LIVE, TUNABLES, SettingError, Tunable
+from inkling.tunables import BATCH_SIZE, LEARNING_RATE, LIVE, TUNABLES, SettingError, Tunable
 
 ROOT = Path(__file__).resolve().parents[2]
 # A value other than the default for each setting.
@@ -74,6 +74,13 @@ def test_typed_text_the_wire_and_the_stat_agree(setting: Tunable) -> None:
     assert stat_texts(signal)[setting.stat] == text
     with pytest.raises(SettingError, match=setting.label):
         setting.parse("")
+
+
+def test_a_refused_value_is_named_as_it_was_typed() -> None:
+    with pytest.raises(SettingError, match=r"^Learning rate: NaN is refused: must be finite"):
+        LEARNING_RATE.command_from_text(" NaN ")
+    with pytest.raises(SettingError, match=r"^Batch size: 0 is refused: must be between 1 and 4096"):
+        BATCH_SIZE.command_from_text("0")
 
 
 @pytest.mark.parametrize("setting", TUNABLES, ids=IDS)
