@@ -1,7 +1,7 @@
-"""The page's Python entry point (PyScript): everything it does lives in inkling.browser.app."""
+"""The page's Python entry point (PyScript): everything it does lives in inkling.page.app."""
 
-from inkling.browser.app import main
-from inkling.browser.diagnostics import install
+from inkling.page.app import main
+from inkling.page.diagnostics import install
 
 app = main()
 install(app.bridge)

@@ -1,6 +1,6 @@
 // Inkling training worker (a module worker): boots Pyodide, numpy and the
 // inkling wheel from this site, then hands every message to one Python entry
-// point (inkling.browser.worker). No training logic lives here.
+// point (inkling.worker.main). No training logic lives here.
 import { loadPyodide } from "../pyodide/pyodide.mjs";
 
 // One place for the site layout as seen from this file (dist/workers/).
@@ -23,7 +23,7 @@ if (LOCK && typeof navigator.locks?.request === "function") {
   });
 }
 
-// The worker hashes each data block with WebCrypto (inkling.browser.worker.make_fetch). Its first
+// The worker hashes each data block with WebCrypto (inkling.worker.main.make_fetch). Its first
 // digest sets WebCrypto up, which measured ~0.6 s late on a busy start-up; one tiny digest now does
 // that while Pyodide boots, instead of in front of the first block.
 globalThis.crypto?.subtle?.digest("SHA-256", new Uint8Array(1)).catch(() => {});
@@ -80,7 +80,7 @@ async function boot() {
     pyodide.unpackArchive(await response.arrayBuffer(), "wheel");
 
     stage = "data";
-    const entry = pyodide.pyimport("inkling.browser.worker");
+    const entry = pyodide.pyimport("inkling.worker.main");
     // boot() posts the remaining progress and the final {"type": "ready"} itself.
     const handler = await entry.boot(DATA_URL, ENGINE);
     entry.destroy();

@@ -1,7 +1,8 @@
 """Inkling: an MNIST trainer whose model, sample cache and trainer are plain numpy code.
 
 The same package runs under pytest in CPython and in a web worker under Pyodide;
-only ``inkling.browser`` touches the browser. The short names below are loaded on
+only ``inkling.page`` (the page's thread), ``inkling.worker`` (the worker's) and
+``inkling.wire`` (messages across postMessage) touch the browser. The short names below are loaded on
 first use, so ``python -m inkling`` can configure numpy before it is imported.
 """
 

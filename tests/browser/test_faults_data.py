@@ -25,7 +25,7 @@ from faulty_site import Faults, make_server
 from inkling.blocks import Manifest
 from inkling.cache import SampleCache
 from inkling.protocol import ResponseSignal
-from inkling.browser.stats import DATA_OK, DATA_WAITING, data_news, stat_texts, train_state_text
+from inkling.page.stats import DATA_OK, DATA_WAITING, data_news, stat_texts, train_state_text
 from inkling.trainer import DEFAULT_CACHE_SIZE
 
 # The worker's production retry policy (attempts 4, backoff 0.25..4 s, timeout 30 s) is kept:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from urllib.parse import parse_qsl
 
-from inkling.browser.link import Link, changes, describe, link_query, read_link
+from inkling.page.link import Link, changes, describe, link_query, read_link
 from inkling.protocol import ResponseSignal, SetAugment, SetBatchSize, SetLearningRate, SetOptimizer
 
 

@@ -20,7 +20,7 @@ from urllib.parse import urlparse
 import pytest
 from playwright.sync_api import expect
 
-from inkling.browser.offline import OFFLINE_TEXTS, UPDATE_NEWS
+from inkling.page.offline import OFFLINE_TEXTS, UPDATE_NEWS
 from test_page import ONE_DIGIT, number, wait_stat
 
 WAIT_MS = 120_000  # hang guards: keeping ~70 MB and booting two runtimes on 2 busy cores

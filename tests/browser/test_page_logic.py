@@ -1,6 +1,6 @@
 """The page's pure parts in CPython (no browser): settings, test digits, predictions, stats, chart history.
 
-They sit beside the browser tests because they belong to the page (py/inkling/browser/),
+They sit beside the browser tests because they belong to the page (py/inkling/page/),
 but need no Chromium and run in milliseconds.
 """
 from __future__ import annotations
@@ -20,14 +20,14 @@ from inkling.layers import weights_problem
 from inkling.mlp import MLP
 from inkling.protocol import (Command, Reset, SetAugment, SetBatchSize, SetCacheSize, SetLearningRate, SetLrDecay,
                               decode_signal)
-from inkling.browser.history import History, Smoother
-from inkling.browser.inference import Predictor, top_k
-from inkling.browser.offline import OFFLINE_TEXTS, OfflineStatus, offline_text
-from inkling.browser.samples import TestDigits
+from inkling.page.history import History, Smoother
+from inkling.page.inference import Predictor, top_k
+from inkling.page.offline import OFFLINE_TEXTS, OfflineStatus, offline_text
+from inkling.page.samples import TestDigits
 from inkling.tunables import (AUGMENT, BATCH_SIZE, CACHE_SIZE, HIDDEN_SIZE, LEARNING_RATE, LR_DECAY, SettingError,
                               Tunable)
-from inkling.browser.stats import stat_texts
-from inkling.browser.storage import architecture
+from inkling.page.stats import stat_texts
+from inkling.page.storage import architecture
 
 
 def run(coroutine: Coroutine[Any, Any, Any]) -> Any:
@@ -244,7 +244,7 @@ class _Node:
 
 
 def test_the_offline_line_says_each_state_and_offers_the_update_once(monkeypatch: pytest.MonkeyPatch) -> None:
-    from inkling.browser import offline
+    from inkling.page import offline
 
     monkeypatch.setattr(offline, "listen", lambda node, kind, handler: node.addEventListener(kind, handler))
     line, button, news, updates = _Node(), _Node(), [], []

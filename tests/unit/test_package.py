@@ -1,4 +1,5 @@
-"""The package itself: the core never touches the browser, and its public names are there."""
+"""The package itself: the core never touches the browser, each thread's code keeps to its place,
+and its public names are there."""
 
 from __future__ import annotations
 
@@ -15,8 +16,44 @@ PACKAGE = ROOT / "py" / "inkling"
 BROWSER_ONLY = {"js", "pyodide", "pyodide_js", "pyscript"}
 
 
+THREADS = ("page", "worker")  # the subpackages that run on one browser thread each
+BROWSER_ADAPTERS = {"wire.py"}  # shared by both threads' adapters
+
+
 def _core_files() -> list[Path]:
-    return [f for f in sorted(PACKAGE.rglob("*.py")) if "browser" not in f.relative_to(PACKAGE).parts]
+    """The modules that run anywhere: neither thread's subpackage nor a shared browser adapter."""
+    return [f for f in sorted(PACKAGE.rglob("*.py"))
+            if f.relative_to(PACKAGE).parts[0] not in THREADS and f.name not in BROWSER_ADAPTERS]
+
+
+def _inkling_imports(file: Path) -> set[str]:
+    """The inkling modules ``file`` imports, absolute names (relative imports resolved)."""
+    package = ".".join(("inkling", *file.relative_to(PACKAGE).parent.parts))
+    names = set()
+    for node in ast.walk(ast.parse(file.read_text(), str(file))):
+        if isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package.split(".")[: len(package.split(".")) - node.level + 1]
+                names.add(".".join(base + ([node.module] if node.module else [])))
+            elif node.module and node.module.startswith("inkling"):
+                names.add(node.module)
+        elif isinstance(node, ast.Import):
+            names |= {alias.name for alias in node.names if alias.name.startswith("inkling")}
+    return names
+
+
+def test_each_thread_keeps_to_its_place() -> None:
+    """The core never reaches into a thread's code, and the page and the worker share only the core
+    and `inkling.wire`: what runs where is visible from the layout alone."""
+    offenders = []
+    for file in sorted(PACKAGE.rglob("*.py")):
+        parts = file.relative_to(PACKAGE).parts
+        home = parts[0] if parts[0] in THREADS else None
+        for name in _inkling_imports(file):
+            thread = name.split(".")[1] if name.count(".") else None
+            if thread in THREADS and thread != home:
+                offenders.append(f"{file.relative_to(ROOT)} imports {name}")
+    assert offenders == []
 
 
 def test_no_core_module_imports_browser_modules_anywhere() -> None:

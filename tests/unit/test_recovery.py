@@ -1,7 +1,7 @@
 """Worker restarts: the crash-loop guard and counts that go on across restarts and reloads."""
 from __future__ import annotations
 
-from inkling.browser.recovery import Continuity, RestartGuard
+from inkling.page.recovery import Continuity, RestartGuard
 from inkling.protocol import ResponseSignal
 
 

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 
 from inkling import protocol as p
-from inkling.browser.link import link_query, read_link
-from inkling.browser.stats import stat_texts
+from inkling.page.link import link_query, read_link
+from inkling.page.stats import stat_texts
 from inkling.cli import _parser
 from inkling.mlp import MLP
 from inkling.saved_state import SavedState, TrainingSettings, from_bytes, to_bytes

@@ -7,7 +7,7 @@ from typing import Any
 
 from ..weights_picture import weights_picture
 from .inference import Predictor
-from .pacing import WEIGHTS_VIEW_EVERY_S, wait_left
+from ..pacing import WEIGHTS_VIEW_EVERY_S, wait_left
 
 OWN_FRAME_AFTER_S = 0.03  # between two progress signals (0.1 s apart)
 

@@ -12,7 +12,7 @@ import numpy as np
 from ..errors import InklingError
 from .cell import GridCell
 from .inference import Predictor
-from .pacing import STROKE_EVERY_S, wait_left
+from ..pacing import STROKE_EVERY_S, wait_left
 from .samples import TestDigits
 
 Notify = Callable[[str, str], None]  # (kind "info" | "error", message)

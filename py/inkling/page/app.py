@@ -27,13 +27,13 @@ from .inference import Predictor
 from .link import Link, changes, describe, link_query, read_link
 from .loading import Loading
 from .offline import OfflineStatus
-from .pacing import SIGNAL_EVERY_S
+from ..pacing import SIGNAL_EVERY_S
 from .recovery import RESTART_WINDOW_S, Continuity, RestartGuard
 from .samples import TestDigits
 from .stats import data_news, stat_texts, train_state_text
 from .storage import AUTOSAVE_EVERY_S, Autosave, Snapshot, architecture, export_weights, read_weights_file
 from .weights_view import WeightsView
-from .wire import from_js_message, to_js_message
+from ..wire import from_js_message, to_js_message
 
 CELLS = 12  # tiles in the grid
 FIRST_DIGITS = 8  # of them start with a test digit; the rest wait for a drawing

@@ -6,7 +6,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from ..protocol import UnreadableMessage
+from .protocol import UnreadableMessage
 
 
 def to_js_message(message: dict[str, Any]) -> tuple[Any, Any]:

@@ -16,8 +16,8 @@ from ..engine.select import choose_engine
 from ..errors import DataError
 from ..protocol import ErrorSignal, ProgressSignal, ReadySignal, encode_signal
 from ..trainer import Trainer
-from .pacing import EVAL_EVERY_S, SIGNAL_EVERY_S, WEIGHTS_EVERY_S
-from .wire import from_js_message, to_js_message
+from ..pacing import EVAL_EVERY_S, SIGNAL_EVERY_S, WEIGHTS_EVERY_S
+from ..wire import from_js_message, to_js_message
 
 _running: set[asyncio.Task] = set()  # the trainer loop; asyncio only keeps weak references
 

@@ -9,7 +9,7 @@ from ..curve import Curve
 from ..protocol import ResponseSignal
 from .dom import js_object
 from .history import History, Smoother
-from .pacing import CHART_EVERY_S, wait_left
+from ..pacing import CHART_EVERY_S, wait_left
 
 HEIGHT = 210
 POINTS = 1500  # per chart at most (older points are thinned): enough for a 1000-pixel-wide plot
