@@ -12,8 +12,13 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def load_build() -> ModuleType:
-    """Import ./build.py by path (the bare name `build` may belong to an installed package)."""
-    name = "inkling_build"
+    """Import ./build.py by path (the bare name `build` may belong to an installed package).
+
+    Its work is done by py/inkling_build/ (import from there); build.py hands on the few names
+    that tests/browser and tests/bench take from it. Loaded as `build_py`, not `inkling_build`:
+    that name is the package's.
+    """
+    name = "build_py"
     if name not in sys.modules:
         spec = importlib.util.spec_from_file_location(name, ROOT / "build.py")
         module = importlib.util.module_from_spec(spec)

@@ -14,9 +14,10 @@ from . import __version__
 from . import protocol as p
 from .blocks import MANIFEST, prepare_mnist
 from .errors import DataError, ProtocolError
-from .layers import N_CLASSES, N_PIXELS, format_hidden
+from .layers import format_hidden
 from .recipes import DEFAULT, RECIPES
-from .trainer import DEFAULT_CACHE_SIZE, SUGGESTED_LRATES, Trainer
+from .optim import SUGGESTED_LRATES
+from .trainer import Trainer
 from .tunables import LEARNING_RATE, TUNABLES, SettingError, Tunable
 from .weights_io import weights_to_npz
 
@@ -70,11 +71,7 @@ async def train(args: argparse.Namespace, log: Callable[[str], None] | None = No
 
     lrate = args.lrate
     run = _Run(log)
-    trainer = Trainer(
-        run.send, fetch, sizes=(N_PIXELS, *args.hidden, N_CLASSES), seed=args.seed, batch_size=args.batch_size,
-        lrate=lrate, lr_decay=args.lr_decay, optimizer=args.optimizer, cache_size=args.cache_size,
-        augment=args.augment, weights_in_signals=False,
-    )
+    trainer = Trainer(run.send, fetch, weights_in_signals=False, **{t.field: getattr(args, t.field) for t in TUNABLES})
     await trainer.setup()
     assert trainer.manifest is not None
     run.trainer, run.target = trainer, round(args.epochs * trainer.manifest.train_count)
@@ -207,14 +204,12 @@ def _fill_from_recipe(args: argparse.Namespace) -> None:
     """Every setting not given on the command line comes from the recipe (the default one if none)."""
     recipe = RECIPES[args.recipe]
     chosen_rate = args.lrate is not None
-    given = {**recipe.settings(DEFAULT_CACHE_SIZE).as_dict(), "hidden": recipe.hidden, "seed": 0,
-             "epochs": recipe.epochs}
-    for name, value in given.items():
+    for name, value in {**{t.field: recipe.value(t.field) for t in TUNABLES}, "epochs": recipe.epochs}.items():
         if getattr(args, name) is None:
             setattr(args, name, value)
-    if not chosen_rate:
+    if not chosen_rate and args.optimizer != recipe.value("optimizer"):
         # The recipe's rate goes with its optimizer; another optimizer gets that one's own rate.
-        args.lrate = recipe.lrate if args.optimizer == recipe.optimizer else SUGGESTED_LRATES[args.optimizer]
+        args.lrate = SUGGESTED_LRATES[args.optimizer]
 
 
 def _check_settings(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
@@ -246,7 +241,8 @@ def _add_option(parser: argparse.ArgumentParser, setting: Tunable) -> None:
         except SettingError as error:
             raise argparse.ArgumentTypeError(str(error)) from None
 
-    origin = {"seed": "default 0", "cache_size": f"default {DEFAULT_CACHE_SIZE}"}.get(setting.field, "recipe's")
+    chosen_by_recipes = any(setting.field in recipe.changes for recipe in RECIPES.values()) or setting.live
+    origin = "recipe's" if chosen_by_recipes and setting.field != "cache_size" else f"default {setting.text(setting.default)}"
     about = f"{setting.about} ({origin})"
     if setting is LEARNING_RATE:
         about += "; with an optimizer not the recipe's, that one's own: " + ", ".join(
@@ -264,9 +260,10 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
 
     train = commands.add_parser("train", help="train on prepared MNIST blocks and report test accuracy")
-    recipes = "; ".join(f"{r.name}: {format_hidden(r.hidden)} hidden, {r.optimizer} at {r.lrate:g}, decay "
-                        f"{r.lr_decay:g}, batch {r.batch_size}, augmentation {'on' if r.augment else 'off'}, "
-                        f"{r.epochs:g} epochs ({r.reaches})" for r in RECIPES.values())
+    recipes = "; ".join(f"{r.name}: {format_hidden(r.hidden)} hidden, {r.value('optimizer')} at "
+                        f"{r.value('lrate'):g}, decay {r.value('lr_decay'):g}, batch {r.value('batch_size')}, "
+                        f"augmentation {'on' if r.value('augment') else 'off'}, {r.epochs:g} epochs ({r.reaches})"
+                        for r in RECIPES.values())
     train.add_argument("--recipe", choices=RECIPES, default=DEFAULT.name,  # argparse formats help with %
                        help=f"settings for every option not given ({recipes})".replace("%", "%%"))
     train.add_argument("--epochs", type=_epochs, default=None, help="passes over the training set (recipe's)")

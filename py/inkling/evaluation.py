@@ -96,3 +96,50 @@ class EvaluationPass:
         """The confusion matrix of the whole pass (call once `done`)."""
         labels = np.concatenate([b.labels for b in self._blocks])
         return Confusion.tally(labels, np.concatenate(self._predicted), self._model.sizes[-1])
+
+
+class EvaluationSchedule:
+    """Evaluations in passing: while training, about every ``every_s`` seconds, the weights of that
+    moment measured on the test set one block per slice (no long pause).
+
+    Args:
+        test_set: Where the blocks come from (fetched on first use).
+        every_s: How often; 0 turns evaluations in passing off.
+        clock: Seconds (tests pass a fake one).
+    """
+
+    def __init__(self, test_set: TestSet, every_s: float, clock: Callable[[], float]) -> None:
+        self._test_set = test_set
+        self._every_s = every_s
+        self._clock = clock
+        self._passing: EvaluationPass | None = None  # part done
+        self._next_at = 0.0
+
+    def start(self) -> None:
+        """Training starts: the first evaluation is a period away, its blocks fetched meanwhile."""
+        self._next_at = self._clock() + self._every_s
+        if self._every_s > 0:
+            self._test_set.start_loading()
+
+    def drop(self) -> None:
+        """Forget the pass under way: it judged weights that are gone (or training stopped)."""
+        self._passing = None
+
+    def step(self, model: MLP) -> Confusion | None:
+        """One block of the pass under way (starting one if it is time); its result when it ends."""
+        if self._every_s <= 0:
+            return None
+        if self._passing is None:
+            if self._clock() < self._next_at:
+                return None
+            if self._test_set.blocks is None:
+                self._test_set.start_loading()  # a failure is tried again a period later
+                self._next_at = self._clock() + self._every_s
+                return None
+            self._passing = EvaluationPass(model, self._test_set.blocks)
+        self._passing.step()
+        if not self._passing.done:
+            return None
+        result, self._passing = self._passing.result(), None
+        self._next_at = self._clock() + self._every_s
+        return result

@@ -13,6 +13,9 @@ import numpy as np
 from .engine import current_engine
 
 OPTIMIZERS = ("sgd", "momentum", "adam")
+# Sensible starting rates when switching optimizer (Adam wants a much smaller one); momentum's is
+# the default recipe's.
+SUGGESTED_LRATES = {"sgd": 0.2, "momentum": 0.05, "adam": 0.001}
 
 
 class Optimizer(Protocol):

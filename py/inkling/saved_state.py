@@ -22,14 +22,15 @@ import hashlib
 import json
 import math
 import struct
-from dataclasses import dataclass
+from dataclasses import dataclass, field, make_dataclass
 from typing import Any
 
 import numpy as np
 
 from .curve import Curve
 from .errors import SavedStateError, WeightsError
-from .protocol import MAX_SEED, Command
+from .checks import MAX_SEED
+from .commands import Command
 from .tunables import BY_FIELD, LIVE, SettingError
 from .weights_io import weights_from_npz, weights_to_npz
 
@@ -42,17 +43,8 @@ _V1_KEYS = {"settings", "saved_at", "iteration", "samples_seen", "epoch", "weigh
 _HEADER_KEYS = {1: _V1_KEYS, 2: _V1_KEYS | {"curve"}, 3: _V1_KEYS | {"curve", "seed"}}
 
 
-@dataclass(frozen=True)
-class TrainingSettings:
-    """The live settings (`tunables.LIVE`, one field each), as the worker reported them
-    (``lrate`` is the rate in use)."""
-
-    batch_size: int
-    lrate: float
-    lr_decay: float
-    optimizer: str
-    cache_size: int
-    augment: bool = False  # records before version 3 had no augmentation: off
+class _LiveSettings:
+    """What `TrainingSettings` does; its fields are made from the settings table."""
 
     def commands(self) -> list[Command]:
         """The commands that give a fresh worker these settings, in the table's order (the
@@ -64,19 +56,21 @@ class TrainingSettings:
         return {t.field: getattr(self, t.field) for t in LIVE}
 
     @classmethod
-    def from_mapping(cls, raw: Any, version: int = FORMAT_VERSION) -> TrainingSettings:
-        """Settings read from a record of format ``version``, each checked by the protocol's decoder
-        (the worker's own rules).
+    def from_mapping(cls, raw: Any) -> Any:
+        """Settings read from a record, each held to the setting's rule (the worker's own).
+
+        A setting the record does not name takes the table's default: the record was written
+        before that setting existed (version 2 knew no augmentation), and a worker that never heard
+        of it trains with the default too.
 
         Raises:
-            SavedStateError: Not a dict, a key missing or extra, or a value the worker would refuse.
+            SavedStateError: Not a dict, a key the table does not have, or a value the worker would refuse.
         """
         if not isinstance(raw, dict):
             raise SavedStateError(f"settings: expected an object, found {type(raw).__name__}")
-        expected = {t.field for t in LIVE} - ({"augment"} if version < 3 else set())
-        if set(raw) != expected:
-            missing, extra = sorted(expected - set(raw)), sorted(set(raw) - expected)
-            raise SavedStateError(f"settings: missing {missing}, unexpected {extra}")
+        extra = sorted(set(raw) - {t.field for t in LIVE})
+        if extra:
+            raise SavedStateError(f"settings: unexpected {extra}")
         values = {}
         for name, value in raw.items():
             try:
@@ -84,6 +78,15 @@ class TrainingSettings:
             except SettingError as error:
                 raise SavedStateError(f"settings.{name}: {error}") from None
         return cls(**values)
+
+
+# The live settings (`tunables.LIVE`, one field each, the table's defaults), as the worker reported
+# them (``lrate`` is the rate in use).
+TrainingSettings = make_dataclass(
+    "TrainingSettings", [(t.field, "Any", field(default=t.default)) for t in LIVE], bases=(_LiveSettings,),
+    namespace={"__module__": __name__, "__doc__": "The live settings, one field per row of `tunables.LIVE`."},
+    frozen=True,
+)
 
 
 @dataclass(frozen=True, eq=False)
@@ -160,7 +163,7 @@ def from_bytes(data: Any) -> SavedState:
         weights = weights_from_npz(weights_data)
     except WeightsError as error:
         raise SavedStateError(f"the weights are unusable: {error}") from None
-    return SavedState(weights, TrainingSettings.from_mapping(header["settings"], version), header["saved_at"],
+    return SavedState(weights, TrainingSettings.from_mapping(header["settings"]), header["saved_at"],
                       header["iteration"], header["samples_seen"], header["epoch"], header["curve"],
                       header.get("seed"))
 

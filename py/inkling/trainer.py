@@ -4,7 +4,8 @@ Each loop iteration applies the commands that arrived, tops up the sample cache,
 and, while training, takes a batch, takes one optimizer step and sends a
 `ResponseSignal`. Everything it says goes through ``send(dict)``; everything it
 reads goes through ``fetch(path) -> bytes``. It never touches the browser, so the
-CLI and the tests drive exactly the code the web worker runs.
+CLI and the tests drive exactly the code the web worker runs. The settings it obeys are the
+table's (`inkling.tunables`); what each means is written here.
 """
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ import logging
 import math
 import time
 from collections import deque
-from typing import Any, Callable, Sequence
+from types import SimpleNamespace
+from typing import Any, Callable
 
 import numpy as np
 
@@ -23,36 +25,30 @@ from .augment import Augmenter
 from .blocks import MANIFEST, Manifest
 from .cache import DEFAULT_TIMEOUT, Fetch, SampleCache
 from .confusion import Confusion
-from .evaluation import EvaluationPass, TestSet
-from .errors import DataError, ProtocolError, WeightsError
 from .engine import engine_name
+from .errors import DataError, ProtocolError, WeightsError
+from .evaluation import EvaluationPass, EvaluationSchedule, TestSet
 from .layers import N_CLASSES, N_PIXELS, format_hidden, hidden_of, hidden_problem
 from .mlp import MLP
-from .optim import SGD, make_optimizer
-from .recipes import DEFAULT
+from .optim import SUGGESTED_LRATES, make_optimizer
+from .safeguard import DIVERGED_LOSS, GoodWeights, teach
+from .throughput import Throughput
+from .tunables import DEFAULTS, RUN, TUNABLES
 
-# Defaults shared by the page and the CLI: the default recipe (see `inkling.recipes` for its figures).
-DEFAULT_SIZES = (N_PIXELS, *DEFAULT.hidden, N_CLASSES)
-DEFAULT_OPTIMIZER = DEFAULT.optimizer
-DEFAULT_LRATE = DEFAULT.lrate
-DEFAULT_LR_DECAY = DEFAULT.lr_decay
-DEFAULT_BATCH_SIZE = DEFAULT.batch_size
-DEFAULT_CACHE_SIZE = 8
-# Sensible starting rates when switching optimizer (Adam wants a much smaller one).
-SUGGESTED_LRATES = {"sgd": 0.2, "momentum": DEFAULT_LRATE, "adam": 0.001}
+# Defaults shared by the page and the CLI: the table's (see `inkling.recipes` for their figures).
+DEFAULT_SIZES = (N_PIXELS, *DEFAULTS["hidden"], N_CLASSES)
+DEFAULT_OPTIMIZER = DEFAULTS["optimizer"]
+DEFAULT_LRATE = DEFAULTS["lrate"]
+DEFAULT_LR_DECAY = DEFAULTS["lr_decay"]
+DEFAULT_BATCH_SIZE = DEFAULTS["batch_size"]
+DEFAULT_CACHE_SIZE = DEFAULTS["cache_size"]
 MIN_LRATE = 1e-6  # per-epoch decay stops here, so the rate never reaches 0
-# A mean cross-entropy this high means the right class gets probability e^-1000: the weights
-# have blown up even if the arithmetic has not yet overflowed to inf/NaN.
-DIVERGED_LOSS = 1000.0
-# A labelled drawing gets small SGD steps until the model gives its label this probability (or
-# the steps run out). Measured on 40 misread test digits after one epoch: every one learnt, test
-# accuracy unchanged on average (worst -0.6%); 5 fixed steps at 0.05 cost 2.8% on average.
-DRAWING_CONFIDENCE = 0.9
-DRAWING_MAX_STEPS = 30
-DRAWING_LRATE = 0.01
+__all__ = ["DEFAULT_SIZES", "DEFAULT_OPTIMIZER", "DEFAULT_LRATE", "DEFAULT_LR_DECAY", "DEFAULT_BATCH_SIZE",
+           "DEFAULT_CACHE_SIZE", "MIN_LRATE", "SUGGESTED_LRATES", "Trainer"]
 
 Send = Callable[[dict[str, Any]], None]
 log = logging.getLogger(__name__)
+_SETTING_FIELD = {cls: field for field, cls in p.SETTING_COMMANDS.items()}
 
 
 class Trainer:
@@ -63,14 +59,6 @@ class Trainer:
         send: Send,
         fetch: Fetch,
         *,
-        sizes: Sequence[int] = DEFAULT_SIZES,
-        seed: int = 0,
-        batch_size: int = DEFAULT_BATCH_SIZE,
-        lrate: float = DEFAULT_LRATE,
-        lr_decay: float = DEFAULT_LR_DECAY,
-        optimizer: str = DEFAULT_OPTIMIZER,
-        cache_size: int = DEFAULT_CACHE_SIZE,
-        augment: bool = False,
         weights_in_signals: bool = True,
         weights_every_s: float = 0.0,
         signal_every_s: float = 0.0,
@@ -81,14 +69,13 @@ class Trainer:
         fetch_backoff: float = 0.25,
         fetch_max_backoff: float = 4.0,
         fetch_timeout: float = DEFAULT_TIMEOUT,
+        **settings: Any,
     ) -> None:
         """Create an idle trainer; call `setup` (or just `run`) to load the manifest.
 
         Args:
             send: Called with each outgoing wire dict (signals and errors).
             fetch: ``await fetch("manifest.json")`` returns that file's bytes.
-            augment: Train on randomly distorted copies of the images (`inkling.augment`),
-                their distortions drawn from ``seed`` too.
             weights_in_signals: Attach the weights to every signal (the page needs
                 them; the CLI does not).
             weights_every_s: While training, attach them to at most one signal per this
@@ -108,22 +95,30 @@ class Trainer:
                 pass a fake one).
             fetch_attempts, fetch_backoff, fetch_max_backoff, fetch_timeout: Retry policy
                 of block fetches (see `SampleCache`).
+            **settings: Settings of the table by field (``batch_size=64``, ``hidden=(128,)``,
+                ``seed=3``, ...); the others take the table's defaults.
+
+        Raises:
+            TypeError: A setting the table does not have.
+            ProtocolError: A setting's value breaks its rule.
         """
+        unknown = sorted(set(settings) - set(DEFAULTS))
+        if unknown:
+            raise TypeError(f"Trainer() got settings the table does not have: {', '.join(unknown)}")
+        # Every setting as last chosen (the reset's seed, the base rate before decay, ...).
+        self.settings = SimpleNamespace(**{t.field: t.check(t.field, settings.get(t.field, t.default))
+                                           for t in TUNABLES})
         self._send = send
         self._fetch = fetch
-        self.seed = seed  # of the data order, and of the weights at the next reset
-        self.run_seed: int | None = seed  # what made the weights in use: None for weights set from outside
-        self.model = MLP(sizes, seed)
-        self.optimizer = make_optimizer(optimizer, lrate)
-        self.base_lrate = lrate  # the rate last chosen; per-epoch decay starts from it
-        self.lr_decay = lr_decay
-        self.batch_size = batch_size
-        self.augment = augment
-        self._augmenter = Augmenter(seed)
+        self.run_seed: int | None = self.settings.seed  # what made the weights in use: None for weights from outside
+        self.model = MLP((N_PIXELS, *self.settings.hidden, N_CLASSES), self.settings.seed)
+        self.optimizer = make_optimizer(self.settings.optimizer, self.settings.lrate)
+        self._augmenter = Augmenter(self.settings.seed)
         self.weights_in_signals = weights_in_signals
         self.weights_every_s = weights_every_s
         self.signal_every_s = signal_every_s
         self.slice_s = slice_s
+        self.eval_every_s = eval_every_s
         self._clock = clock
         self._weights_at = -math.inf
         self._signal_at = -math.inf
@@ -138,7 +133,6 @@ class Trainer:
         self._stop_at: int | None = None  # samples_seen at which a Start with epochs stops
         self.manifest: Manifest | None = None
         self.cache: SampleCache | None = None
-        self._cache_size = cache_size
         self._fetch_attempts, self._fetch_backoff = fetch_attempts, fetch_backoff
         self._fetch_max_backoff, self._fetch_timeout = fetch_max_backoff, fetch_timeout
         self.waiting_for_data = False  # the cache is starved: training pauses until a block arrives
@@ -146,22 +140,15 @@ class Trainer:
         self._wake = asyncio.Event()
         self._closed = False
         self._seq = 0
-        self._good = [w.copy() for w in self.model.params]  # last weights whose loss was sane
-        self._throughput = _Throughput()
+        self._good = GoodWeights(self.model)
+        self._throughput = Throughput()
         self._test_set: TestSet | None = None
-        self.eval_every_s = eval_every_s
-        self._passing: EvaluationPass | None = None  # an evaluation in passing, part done
-        self._next_eval_at = 0.0
+        self._evaluations: EvaluationSchedule | None = None
         self._handlers: dict[type, Callable[[Any], Any]] = {
             p.Start: self._start, p.Stop: self._stop, p.Status: _nothing, p.Evaluate: self._evaluate,
-            p.SetWeights: self._set_weights, p.SetBatchSize: self._set_batch_size,
-            p.SetLearningRate: self._set_learning_rate, p.SetLrDecay: self._set_lr_decay,
-            p.SetAugment: self._set_augment,
-            p.SetCacheSize: self._set_cache_size, p.SetOptimizer: self._set_optimizer,
-            p.Reset: self._reset, p.TrainDrawing: self._train_drawing,
+            p.SetWeights: self._set_weights, p.Reset: self._reset, p.TrainDrawing: self._train_drawing,
+            **{cls: self._set_setting for cls in p.SETTING_COMMANDS.values()},
         }
-
-    # ---- the outside world's handles ------------------------------------------------------
 
     async def setup(self) -> None:
         """Fetch and check the manifest and create the sample cache.
@@ -180,7 +167,7 @@ class Trainer:
             raise DataError(f"{MANIFEST}: images of {manifest.rows}x{manifest.cols} do not fit a "
                             f"{self.model.sizes[0]}-input network", MANIFEST)
         try:  # the cache is the one judge of what it may hold (its memory budget)
-            cache = SampleCache(self._fetch, manifest.train, cache_size=self._cache_size, seed=self.seed,
+            cache = SampleCache(self._fetch, manifest.train, cache_size=self.settings.cache_size, seed=self.settings.seed,
                                 rows=manifest.rows, cols=manifest.cols, attempts=self._fetch_attempts,
                                 backoff=self._fetch_backoff, max_backoff=self._fetch_max_backoff,
                                 timeout=self._fetch_timeout)
@@ -188,6 +175,7 @@ class Trainer:
             raise ProtocolError("cache_size", str(exc)) from None
         self.manifest, self.cache = manifest, cache
         self._test_set = TestSet(cache.load, manifest.test)
+        self._evaluations = EvaluationSchedule(self._test_set, self.eval_every_s, self._clock)
 
     def submit(self, raw: Any) -> None:
         """Queue a wire command; it is decoded and applied between iterations."""
@@ -215,7 +203,6 @@ class Trainer:
                     await self._wait_for_data()
                 elif self.training:
                     await self._train_slice()
-                    self._evaluate_in_passing()
                     await asyncio.sleep(0)  # let the event loop deliver commands and finished fetches
                 elif not self._inbox:
                     await self._wake.wait()
@@ -232,7 +219,7 @@ class Trainer:
         assert self.cache is not None
         failures = self.cache.drain_failures()
         # Starved, and what is left of the block being read does not fill a batch.
-        starved = self.cache.starved and self.cache.available() < self.batch_size
+        starved = self.cache.starved and self.cache.available() < self.settings.batch_size
         if starved != self.waiting_for_data:
             self.waiting_for_data = starved
             if starved:
@@ -285,9 +272,8 @@ class Trainer:
     def _start(self, command: p.Start) -> None:
         if not self.training:
             self._throughput.reset()
-            self._next_eval_at = self._clock() + self.eval_every_s
-            if self.eval_every_s > 0 and self._test_set is not None:
-                self._test_set.start_loading()  # so the first evaluation in passing need not wait for it
+            if self._evaluations is not None:
+                self._evaluations.start()  # the first in a period; its blocks fetched meanwhile
         self.training = True
         assert self.manifest is not None
         self._stop_at = None if command.epochs is None else (
@@ -296,29 +282,24 @@ class Trainer:
     def _stop(self, _: p.Stop) -> None:
         self.training = False
         self._stop_at = None
-        self._passing = None
+        if self._evaluations is not None:
+            self._evaluations.drop()
 
-    def _set_batch_size(self, command: p.SetBatchSize) -> None:
-        self.batch_size = command.batch_size
-
-    def _set_learning_rate(self, command: p.SetLearningRate) -> None:
-        self.base_lrate = self.optimizer.lr = command.lrate
-
-    def _set_lr_decay(self, command: p.SetLrDecay) -> None:
-        self.lr_decay = command.lr_decay
-
-    def _set_augment(self, command: p.SetAugment) -> None:
-        self.augment = command.augment
-
-    def _set_cache_size(self, command: p.SetCacheSize) -> None:
-        assert self.cache is not None
-        try:
-            self.cache.resize(command.cache_size)
-        except ValueError as exc:  # resize changes nothing when it refuses
-            raise ProtocolError("cache_size", f"{exc}; the cache stays at {self.cache.cache_size}") from None
-
-    def _set_optimizer(self, command: p.SetOptimizer) -> None:
-        self.optimizer = make_optimizer(command.optimizer, self.optimizer.lr)
+    def _set_setting(self, command: Any) -> None:
+        """A live setting's command: what it means, if more than being kept, then kept."""
+        field = _SETTING_FIELD[type(command)]
+        value = getattr(command, field)
+        if field == "lrate":
+            self.optimizer.lr = value  # and per-epoch decay starts again from it
+        elif field == "optimizer":
+            self.optimizer = make_optimizer(value, self.optimizer.lr)  # its state starts fresh
+        elif field == "cache_size":
+            assert self.cache is not None
+            try:
+                self.cache.resize(value)
+            except ValueError as exc:  # resize changes nothing when it refuses
+                raise ProtocolError("cache_size", f"{exc}; the cache stays at {self.cache.cache_size}") from None
+        setattr(self.settings, field, value)
 
     def _set_weights(self, command: p.SetWeights) -> None:
         model = MLP.from_weights(command.weights)
@@ -331,40 +312,30 @@ class Trainer:
         if problem is not None:
             raise WeightsError(f"the weights' hidden layers ({format_hidden(hidden_of(model.sizes))}): {problem}")
         self._use_model(model)
+        self.settings.hidden = hidden_of(model.sizes)
         self.run_seed = command.seed
 
     def _reset(self, command: p.Reset) -> None:
-        sizes = self.model.sizes
-        if command.hidden is not None:
-            sizes = (sizes[0], *command.hidden, sizes[-1])
-        if command.seed is not None:
-            self.seed = command.seed
-        self._use_model(MLP(sizes, self.seed))
-        self.run_seed = self.seed
+        """A new run from the run settings (`tunables.RUN`): the layers, and the seed of the
+        weights, of the data order and of the distortions."""
+        for t in RUN:
+            if getattr(command, t.field) is not None:
+                setattr(self.settings, t.field, getattr(command, t.field))
+        seed = self.run_seed = self.settings.seed
+        self._use_model(MLP((N_PIXELS, *self.settings.hidden, N_CLASSES), seed))
         # A reset is a new run from its seed: the data order too starts again, so two tabs with
         # the same seed and settings train the same weights.
         if self.cache is not None:
-            self.cache.reseed(self.seed)
-        self._augmenter = Augmenter(self.seed)
+            self.cache.reseed(seed)
+        self._augmenter = Augmenter(seed)
         self._stop_at = None
-        self.optimizer.lr = self.base_lrate
+        self.optimizer.lr = self.settings.lrate
         self.iteration = self.samples_seen = 0
         self.loss = self.acc = None
         self._throughput.reset()
 
     def _train_drawing(self, command: p.TrainDrawing) -> None:
-        x, y = command.pixels[None, :], np.array([command.label])
-        sgd = SGD(DRAWING_LRATE)  # its own optimizer: one sample must not disturb the main one's momentum
-        for _ in range(DRAWING_MAX_STEPS):
-            if self.model.predict_proba(x)[0, command.label] >= DRAWING_CONFIDENCE:
-                break
-            result = self.model.loss_and_grads(x, y)
-            if not math.isfinite(result.loss):
-                for w, good in zip(self.model.params, self._good):
-                    np.copyto(w, good)
-                raise WeightsError("the current weights overflow on this drawing; they were left unchanged")
-            sgd.step(self.model.params, result.grads)
-        self._remember_good()
+        teach(self._good, command.pixels, command.label)
 
     async def _evaluate(self, _: p.Evaluate) -> None:
         assert self._test_set is not None
@@ -372,31 +343,12 @@ class Trainer:
         while not evaluation.done:
             evaluation.step()
             await asyncio.sleep(0)  # one block at a time, so the worker stays responsive
-        self._evaluated(evaluation)
+        self._evaluated(evaluation.result())
 
-    def _evaluated(self, evaluation: EvaluationPass) -> None:
-        self.confusion = evaluation.result()
-        self.test_acc = self.confusion.accuracy()
+    def _evaluated(self, confusion: Confusion) -> None:
+        self.confusion = confusion
+        self.test_acc = confusion.accuracy()
         self._confusion_due = True
-
-    def _evaluate_in_passing(self) -> None:
-        """While training: every `eval_every_s`, measure the weights of that moment on the test set,
-        one block per slice (no long pause); the signal after the last block carries the result."""
-        if self.eval_every_s <= 0 or self._test_set is None or not self.training:
-            return
-        if self._passing is None:
-            if self._clock() < self._next_eval_at:
-                return
-            if self._test_set.blocks is None:
-                self._test_set.start_loading()  # a failure is tried again a period later
-                self._next_eval_at = self._clock() + self.eval_every_s
-                return
-            self._passing = EvaluationPass(self.model, self._test_set.blocks)
-        self._passing.step()
-        if self._passing.done:
-            self._evaluated(self._passing)
-            self._passing = None
-            self._next_eval_at = self._clock() + self.eval_every_s
 
     def _use_model(self, model: MLP) -> None:
         """Swap in a new model: fresh optimizer state, no test accuracy yet."""
@@ -404,12 +356,9 @@ class Trainer:
         self.optimizer = make_optimizer(self.optimizer.name, self.optimizer.lr)
         self.test_acc = None
         self.confusion = None
-        self._passing = None  # it judged weights that are gone
-        self._good = [w.copy() for w in model.params]
-
-    def _remember_good(self) -> None:
-        for good, w in zip(self._good, self.model.params):
-            np.copyto(good, w)
+        if self._evaluations is not None:
+            self._evaluations.drop()  # it judged weights that are gone
+        self._good = GoodWeights(model)
 
     # ---- training ---------------------------------------------------------------------------
 
@@ -436,29 +385,34 @@ class Trainer:
                 break
         if stepped and self.training and self._clock() - self._signal_at >= self.signal_every_s:
             self._signal()
+        if self.training and self._evaluations is not None:
+            confusion = self._evaluations.step(self.model)  # a block of an evaluation in passing
+            if confusion is not None:
+                self._evaluated(confusion)
 
     async def _train_iteration(self, remember: bool = True) -> bool:
         """One step on the next batch; False if none was taken (no batch yet, or divergence)."""
         assert self.cache is not None and self.manifest is not None
-        batch = await self.cache.take(self.batch_size, interrupt=self._wake)
+        settings = self.settings
+        batch = await self.cache.take(settings.batch_size, interrupt=self._wake)
         if batch is None:
             return False  # a command arrived while we waited for data: handle it first
         x, y = batch
-        if self.augment:
+        if settings.augment:
             x = self._augmenter(x)
         result = self.model.loss_and_grads(x, y)
         if not result.loss <= DIVERGED_LOSS:  # also catches NaN
             self._diverged(result.loss)
             return False
         if remember:
-            self._remember_good()
+            self._good.remember()
         self.optimizer.step(self.model.params, result.grads)
         epoch_before = self.samples_seen // self.manifest.train_count
         self.iteration += 1
         self.samples_seen += len(y)
         self.loss, self.acc = result.loss, result.acc
         if self.samples_seen // self.manifest.train_count > epoch_before:
-            self.optimizer.lr = max(self.optimizer.lr * self.lr_decay, min(self.optimizer.lr, MIN_LRATE))
+            self.optimizer.lr = max(self.optimizer.lr * settings.lr_decay, min(self.optimizer.lr, MIN_LRATE))
         self._throughput.add(self.samples_seen)
         if self._stop_at is not None and self.samples_seen >= self._stop_at:
             self.training = False  # the epochs asked for are done
@@ -467,8 +421,7 @@ class Trainer:
         return True
 
     def _diverged(self, loss: float) -> None:
-        for w, good in zip(self.model.params, self._good):
-            np.copyto(w, good)
+        self._good.restore()
         self.optimizer = make_optimizer(self.optimizer.name, self.optimizer.lr)  # its state is poisoned
         self.training = False
         self._error(
@@ -486,25 +439,27 @@ class Trainer:
         self._seq += 1
         return self._seq
 
+    def _settings_now(self) -> dict[str, Any]:
+        """Every setting as it is in use now: the rate after decay, the network's layers, the
+        cache's size, the seed of the weights in use."""
+        cache = self.cache
+        return {**vars(self.settings), "lrate": self.optimizer.lr, "optimizer": self.optimizer.name,
+                "hidden": hidden_of(self.model.sizes), "seed": self.run_seed,
+                "cache_size": cache.cache_size if cache else self.settings.cache_size}
+
     def _signal(self, reply_to: int | None = None) -> None:
         cache = self.cache
         self._signal_at = self._clock()
         train_count = self.manifest.train_count if self.manifest else 0
         self._send(p.encode_signal(p.ResponseSignal(
+            **self._settings_now(),
             seq=self._next_seq(),
             iteration=self.iteration,
             training=self.training,
             loss=self.loss,
             acc=self.acc,
-            batch_size=self.batch_size,
-            lrate=self.optimizer.lr,
-            lr_decay=self.lr_decay,
-            optimizer=self.optimizer.name,
-            hidden=hidden_of(self.model.sizes),
-            augment=self.augment,
             data_len=cache.data_len if cache else 0,
             data_futures_len=cache.data_futures_len if cache else 0,
-            cache_size=cache.cache_size if cache else self._cache_size,
             samples_per_s=self._throughput.rate() if self.training else 0.0,
             cache_waits=cache.waits if cache else 0,
             data_errors=cache.errors if cache else 0,
@@ -513,7 +468,6 @@ class Trainer:
             epoch=self.samples_seen / train_count if train_count else 0.0,
             waiting_for_data=self.waiting_for_data,
             engine=engine_name(),
-            seed=self.run_seed,
             reply_to=reply_to,
             weights=self._weights_for_signal(reply_to),
             confusion=self._confusion_for_signal(),
@@ -541,30 +495,6 @@ class Trainer:
         self._send(p.encode_signal(p.ErrorSignal(
             seq=self._next_seq(), kind=kind, message=message, field=field, command=command, reply_to=reply_to,
         )))
-
-
-class _Throughput:
-    """Samples per second over the last second or so of training."""
-
-    WINDOW = 1.0
-
-    def __init__(self) -> None:
-        self._marks: deque[tuple[float, int]] = deque()
-
-    def reset(self) -> None:
-        self._marks.clear()
-
-    def add(self, samples_seen: int) -> None:
-        now = time.perf_counter()
-        self._marks.append((now, samples_seen))
-        while len(self._marks) > 2 and self._marks[1][0] < now - self.WINDOW:
-            self._marks.popleft()
-
-    def rate(self) -> float:
-        if len(self._marks) < 2:
-            return 0.0
-        (t0, s0), (t1, s1) = self._marks[0], self._marks[-1]
-        return (s1 - s0) / (t1 - t0) if t1 > t0 else 0.0
 
 
 def _nothing(_: Any) -> None:

@@ -1,27 +1,43 @@
-"""The settings a person tunes: one table, read by the page's inputs, stats and address, the
-autosave, the recipes and the command line.
+"""The settings a person tunes: one table, from which the protocol's setting commands and the
+signal's settings, the Trainer's defaults, the autosave, the recipes, the page's inputs (written
+into ``index.html`` by the build), stats and address, and the command line's flags are derived.
 
 Each `Tunable` says what the setting is called where (the command and signal field, the page's
-input and stat, the CLI flag), how it is written as text and read back, and whether it applies
-at once or starts a new run at the next reset. Its range is the protocol's: a typed value is
-checked by decoding the command it becomes, so the page, the CLI and the worker hold it to one
-set of rules.
+input and stat, the CLI flag), its default and the check every value of it passes (the worker's
+rule, wherever the value comes from), how it is written as text and read back, and whether it
+applies at once or starts a new run at the next reset. Adding a setting is adding a row here and
+giving it a meaning in the Trainer.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from . import checks
 from .errors import ProtocolError
 from .layers import format_hidden, parse_hidden
 from .optim import OPTIMIZERS
-from .protocol import Command, make_command
+
+if TYPE_CHECKING:
+    from .commands import Command
 
 DASH = "–"  # how a setting without a value (a seed no one knows) is shown
 SWITCH_TEXT = {True: "on", False: "off"}
 _WHOLE = re.compile(r"[+-]?\d+")
+
+
+@dataclass(frozen=True)
+class PageText:
+    """How the page presents a setting: a short name (else the label), a hint beside it, a tooltip
+    (else what it does), a placeholder for an empty input, and the names of a choice's values."""
+
+    name: str = ""
+    hint: str = ""
+    tooltip: str = ""
+    placeholder: str = ""
+    choice_names: tuple[str, ...] = ()
 
 
 class SettingError(ValueError):
@@ -42,8 +58,14 @@ class Tunable:
             (hidden layer widths such as ``256,128``).
         cli: The command line's flag.
         about: What it does, for help texts.
-        live: True: applied at once, while training goes on; False: part of a run, applied by a reset.
+        check: The rule every value passes (`inkling.checks`): the protocol's field check.
+        default: Its value when nothing else says.
+        live: True: applied at once, while training goes on, by its own command; False: part of a
+            run, given to a reset (``command`` is ``reset``).
         choices: The values a ``choice`` takes.
+        unknown: The signal may report it as None (unknown), shown as ``–``.
+        page: The page's short name for it, its hint and its tooltip (`inkling.page.settings_markup`
+            writes its input and stat from these).
     """
 
     field: str
@@ -54,8 +76,17 @@ class Tunable:
     kind: str
     cli: str
     about: str
+    check: checks.Check
+    default: Any
     live: bool = True
     choices: tuple[str, ...] = ()
+    unknown: bool = False
+    page: PageText = PageText()
+
+    @property
+    def type(self) -> Any:
+        """The Python type of a value (the annotation of its command's field)."""
+        return _TYPES[self.kind]
 
     def text(self, value: Any) -> str:
         """``value`` as the page shows it and `parse` reads it back (``–`` for None)."""
@@ -110,6 +141,8 @@ class Tunable:
             SettingError: The worker would refuse it; says the allowed range, and names the value
                 as it was ``typed`` if it was.
         """
+        from .protocol import make_command  # the protocol derives its commands from this table
+
         try:
             return make_command(self.command, **{self.field: value})
         except ProtocolError as error:
@@ -133,25 +166,43 @@ class Tunable:
         return self.command_of(self.parse(text), typed=text)
 
 
-# Applied in this order: the optimizer first, as choosing one resets the learning rate.
+_TYPES = {"whole": int, "real": float, "choice": str, "switch": bool, "layers": tuple[int, ...]}
+
+# Applied in this order: the optimizer first, as choosing one resets the learning rate. The defaults
+# are the default recipe's (`inkling.recipes`, where their figures are).
 OPTIMIZER = Tunable("optimizer", "set_optimizer", "optimizer", "stat-optimizer", "Optimizer", "choice", "--optimizer",
-                    "how each step follows the gradient", choices=OPTIMIZERS)
+                    "how each step follows the gradient", checks.text(OPTIMIZERS), "momentum", choices=OPTIMIZERS,
+                    page=PageText(choice_names=("SGD", "Momentum", "Adam")))
 LEARNING_RATE = Tunable("lrate", "set_learning_rate", "learning-rate", "stat-lrate", "Learning rate", "real", "--lr",
-                        "the size of each step")
+                        "the size of each step", checks.number(0.0, 10.0, lo_open=True), 0.05)
 LR_DECAY = Tunable("lr_decay", "set_lr_decay", "lr-decay", "stat-lr-decay", "Learning-rate decay", "real",
-                   "--lr-decay", "the factor the learning rate is multiplied by after each epoch")
+                   "--lr-decay", "the factor the learning rate is multiplied by after each epoch",
+                   checks.number(0.0, 1.0, lo_open=True), 0.6, page=PageText("LR decay", "(per epoch)"))
 BATCH_SIZE = Tunable("batch_size", "set_batch_size", "batch-size", "stat-batch-size", "Batch size", "whole",
-                     "--batch-size", "samples per step")
+                     "--batch-size", "samples per step", checks.integer(1, 4096), 32)
+# The worker refuses more blocks than its memory budget holds (`cache.max_cache_size`: 85 of
+# MNIST's), which only it knows: the limit depends on the data's block size.
 CACHE_SIZE = Tunable("cache_size", "set_cache_size", "cache-size", "stat-cache-size", "Cache size", "whole",
-                     "--cache-size", "blocks of 1000 samples kept cached or in flight")
+                     "--cache-size", "blocks of 1000 samples kept cached or in flight", checks.integer(1, 1024), 8,
+                     page=PageText(hint="(blocks)"))
 AUGMENT = Tunable("augment", "set_augment", "augment", "stat-augment", "Augmentation", "switch", "--augment",
-                  "train on randomly shifted, rotated and scaled copies of the images")
+                  "train on randomly shifted, rotated and scaled copies of the images", checks.boolean, False,
+                  page=PageText("Augment", "(shift, rotate, scale)",
+                                "Train on randomly shifted, rotated and scaled copies of the digits: slower to "
+                                "learn, better in the end, and better at reading drawn digits"))
 HIDDEN_SIZE = Tunable("hidden", "reset", "hidden-size", "stat-hidden", "Hidden layers", "layers", "--hidden",
-                      "the hidden layers' widths, first first: 256, or 256,128", live=False)
+                      "the hidden layers' widths, first first: 256, or 256,128", checks.layer_widths, (256,),
+                      live=False, page=PageText(hint="(e.g. 256,128)", tooltip="Widths of the hidden layers, "
+                                                "first first: 256 is one layer, 256,128 two"))
 SEED = Tunable("seed", "reset", "seed", "stat-seed", "Seed", "whole", "--seed",
-               "the seed of the first weights, the data order and the distortions", live=False)
+               "the seed of the first weights, the data order and the distortions",
+               checks.integer(0, checks.MAX_SEED), 0, live=False, unknown=True,
+               page=PageText(hint="(for Reset)", placeholder="random", tooltip=(
+                   "Reset starts from this seed (weights and data order): the same seed and settings train the "
+                   "same weights. Empty: a new random seed each time.")))
 
 TUNABLES = (OPTIMIZER, LEARNING_RATE, LR_DECAY, BATCH_SIZE, CACHE_SIZE, AUGMENT, HIDDEN_SIZE, SEED)
 LIVE = tuple(t for t in TUNABLES if t.live)  # what a worker is given to carry on a run (the autosave's settings)
 RUN = tuple(t for t in TUNABLES if not t.live)  # what a reset starts a new run from
 BY_FIELD = {t.field: t for t in TUNABLES}
+DEFAULTS = {t.field: t.default for t in TUNABLES}

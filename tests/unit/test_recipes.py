@@ -4,6 +4,7 @@ from __future__ import annotations
 import pytest
 
 from inkling import protocol as p
+from inkling.errors import ProtocolError
 from inkling.layers import hidden_problem
 from inkling.recipes import DEFAULT, RECIPES, Recipe
 from inkling.trainer import (DEFAULT_BATCH_SIZE, DEFAULT_LR_DECAY, DEFAULT_LRATE, DEFAULT_OPTIMIZER, DEFAULT_SIZES,
@@ -17,11 +18,19 @@ def test_every_recipe_is_settings_the_worker_accepts(recipe: Recipe) -> None:
     assert all(p.decode_command(p.encode_command(c)) == c for c in commands)
     assert p.decode_command({"type": "reset", "hidden": list(recipe.hidden)}).hidden == recipe.hidden
     assert hidden_problem(recipe.hidden) is None and recipe.epochs > 0
-    assert recipe.lrate == SUGGESTED_LRATES[recipe.optimizer]  # switching back to its optimizer gives its rate
+    # switching back to its optimizer gives its rate
+    assert recipe.value("lrate") == SUGGESTED_LRATES[recipe.value("optimizer")]
 
 
 def test_a_fresh_trainer_starts_with_the_default_recipe() -> None:
     assert DEFAULT_SIZES == (784, *DEFAULT.hidden, 10)
     assert (DEFAULT_OPTIMIZER, DEFAULT_LRATE, DEFAULT_LR_DECAY, DEFAULT_BATCH_SIZE) == (
-        DEFAULT.optimizer, DEFAULT.lrate, DEFAULT.lr_decay, DEFAULT.batch_size)
-    assert not DEFAULT.augment and RECIPES["best"].augment
+        DEFAULT.value("optimizer"), DEFAULT.value("lrate"), DEFAULT.value("lr_decay"), DEFAULT.value("batch_size"))
+    assert not DEFAULT.value("augment") and RECIPES["best"].value("augment")
+
+
+def test_a_recipe_holds_to_the_settings_rules() -> None:
+    with pytest.raises(ProtocolError, match="batch_size"):
+        Recipe("broken", 1, "nothing", {"batch_size": 0})
+    with pytest.raises(KeyError):
+        Recipe("unknown", 1, "nothing", {"momentum": 0.9})

@@ -4,6 +4,7 @@ from __future__ import annotations
 import hashlib
 import json
 import struct
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -14,6 +15,7 @@ from inkling.errors import InklingError, SavedStateError
 from inkling.mlp import MLP
 from inkling.saved_state import (
     FORMAT_VERSION, MAGIC, SavedState, TrainingSettings, from_bytes, from_legacy_npz, to_bytes)
+from inkling.tunables import DEFAULTS
 from inkling.weights_io import weights_to_npz
 
 SETTINGS = TrainingSettings(batch_size=48, lrate=0.0625, lr_decay=0.9, optimizer="momentum", cache_size=6)
@@ -192,11 +194,13 @@ def test_settings_the_worker_would_refuse_are_refused(settings: dict, reason: st
         from_bytes(join(header, weights_data))
 
 
-def test_settings_with_a_key_missing_or_extra_are_refused() -> None:
+def test_settings_with_an_unknown_key_are_refused_and_a_missing_one_takes_its_default() -> None:
     _, header, weights_data = split(record())
-    del header["settings"]["optimizer"]
+    del header["settings"]["batch_size"]
+    assert SETTINGS.batch_size != DEFAULTS["batch_size"]
+    assert from_bytes(join(header, weights_data)).settings == replace(SETTINGS, batch_size=DEFAULTS["batch_size"])
     header["settings"]["momentum"] = 0.9
-    with pytest.raises(SavedStateError, match=r"missing \['optimizer'\], unexpected \['momentum'\]"):
+    with pytest.raises(SavedStateError, match=r"unexpected \['momentum'\]"):
         from_bytes(join(header, weights_data))
     header["settings"] = [1, 2]
     with pytest.raises(SavedStateError, match="settings: expected an object"):

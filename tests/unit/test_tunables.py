@@ -10,6 +10,7 @@ import pytest
 
 from inkling import protocol as p
 from inkling.page.link import link_query, read_link
+from inkling.page.settings_markup import fill_page
 from inkling.page.stats import stat_texts
 from inkling.cli import _parser
 from inkling.mlp import MLP
@@ -41,7 +42,7 @@ class _Elements(HTMLParser):
 
 def _page() -> dict[str, tuple[str, dict[str, str | None]]]:
     elements = _Elements()
-    elements.feed((ROOT / "web" / "index.html").read_text())
+    elements.feed(fill_page((ROOT / "web" / "index.html").read_text()))  # as the build writes it
     return elements.by_testid
 
 

@@ -1,0 +1,142 @@
+"""The messages the worker sends the page, and the page's own events about the worker: one frozen
+dataclass each, whose fields carry their own checks (`inkling.checks.checked`).
+
+A `ResponseSignal` reports every setting of the table (`inkling.tunables`) under its field: its
+`SettingsReport` base is made from the table, so a new setting is reported from its row.
+`inkling.protocol` turns them into wire dicts and back.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass
+from typing import Any, ClassVar, Union
+
+import numpy as np
+
+from .checks import CHECK, MAX_ID, boolean, checked, integer, number, optional, text, weights
+from .confusion import Confusion
+from .engine import ENGINE_NAMES
+from .tunables import TUNABLES
+
+ERROR_KINDS = ("protocol", "weights", "data", "divergence", "internal")
+_COUNT = integer(0, MAX_ID)
+_RATIO = number(0.0, 1.0)
+_ID = optional(integer(0, MAX_ID))
+
+# Every setting as the worker has it now, one field per row of the table (keyword-only, so the
+# fields of the signal that follow may come in any order). ``lrate`` is the rate in use, after any
+# per-epoch decay; ``hidden`` the widths of the hidden layers of the network in use; a setting the
+# table marks ``unknown`` (the seed) is None when nothing the worker knows made the weights.
+SettingsReport = dataclasses.make_dataclass(
+    "SettingsReport",
+    [(t.field, "Any", dataclasses.field(default=t.default, kw_only=True,
+                                        metadata={CHECK: optional(t.check) if t.unknown else t.check}))
+     for t in TUNABLES],
+    namespace={"__module__": __name__, "__doc__": "The settings part of a `ResponseSignal` (from the table)."},
+    frozen=True, eq=False,
+)
+
+
+@dataclass(frozen=True, eq=False)
+class ResponseSignal(SettingsReport):  # type: ignore[misc, valid-type]
+    """The worker's state, sent after every training iteration and in reply to commands.
+
+    Besides every setting (`SettingsReport`):
+
+    Attributes:
+        seq: Number of this message among all the worker sent (signals and errors).
+        iteration: Training steps taken since the last reset.
+        training: Whether training is running.
+        loss, acc: Loss and accuracy of the last training batch (None before the first).
+        data_len: Blocks held in the sample cache.
+        data_futures_len: Block fetches in flight.
+        samples_per_s: Recent training throughput (0 when idle).
+        cache_waits: Batches that had to wait for data since start-up.
+        data_errors: Failed or corrupt block fetches since start-up.
+        test_acc: Accuracy on the test set at the last ``evaluate`` since the model
+            was last reset or replaced, else None.
+        samples_seen: Training samples consumed since the last reset.
+        epoch: ``samples_seen`` in epochs of the training set (fractional).
+        waiting_for_data: No training block could be fetched lately: training is
+            paused until one arrives (it resumes by itself).
+        engine: What computes the worker's matrix products: ``numpy``, ``wasm simd128``
+            or ``wasm relaxed-simd`` (see `inkling.engine`).
+        reply_to: The ``id`` of the command this answers, if any.
+        weights: ``{"W1": array, ...}`` of the model after this iteration, or None.
+        confusion: The confusion matrix of the evaluation this signal answers (or the
+            first signal after one), else None: it rides once, not on every signal.
+    """
+
+    seq: int = checked(_COUNT)
+    iteration: int = checked(_COUNT)
+    training: bool = checked(boolean)
+    loss: float | None = checked(optional(number(0.0, math.inf)))
+    acc: float | None = checked(optional(_RATIO))
+    data_len: int = checked(_COUNT)
+    data_futures_len: int = checked(_COUNT)
+    samples_per_s: float = checked(number(0.0, math.inf))
+    cache_waits: int = checked(_COUNT)
+    data_errors: int = checked(_COUNT)
+    test_acc: float | None = checked(optional(_RATIO))
+    samples_seen: int = checked(_COUNT)
+    epoch: float = checked(number(0.0, math.inf))
+    waiting_for_data: bool = checked(boolean, False)
+    engine: str = checked(text(ENGINE_NAMES), "numpy")
+    reply_to: int | None = checked(_ID, None)
+    weights: dict[str, np.ndarray] | None = checked(optional(weights), None)
+    # Left out of the wire dict when None: it rides on few signals.
+    confusion: Confusion | None = checked(optional(Confusion.from_wire), None)
+    type: ClassVar[str] = "signal"
+
+
+@dataclass(frozen=True)
+class ErrorSignal:
+    """Something went wrong; the worker's state is as the message says (usually unchanged).
+
+    Attributes:
+        kind: ``protocol``, ``weights``, ``data``, ``divergence`` or ``internal``.
+        field: The offending field of the command, if one is to blame.
+        message: What happened and what to do, for a person to read.
+        command: The ``type`` of the command that failed, if any.
+    """
+
+    seq: int = checked(_COUNT)
+    kind: str = checked(text(ERROR_KINDS))
+    message: str = checked(text())
+    field: str | None = checked(optional(text()), None)
+    command: str | None = checked(optional(text()), None)
+    reply_to: int | None = checked(_ID, None)
+    type: ClassVar[str] = "error"
+
+
+@dataclass(frozen=True)
+class ProgressSignal:
+    """Start-up progress of the worker (sent by its browser adapter, not the Trainer)."""
+
+    stage: str = checked(text())
+    detail: str = checked(text(), "")
+    type: ClassVar[str] = "progress"
+
+
+@dataclass(frozen=True)
+class ReadySignal:
+    """The worker has started and accepts commands."""
+
+    type: ClassVar[str] = "ready"
+
+
+Signal = Union[ResponseSignal, ErrorSignal, ProgressSignal, ReadySignal]
+SIGNAL_CLASSES: dict[str, type] = {cls.type: cls for cls in (ResponseSignal, ErrorSignal, ProgressSignal, ReadySignal)}
+ABSENT_MEANS_NONE = frozenset({"confusion"})  # signal fields left out of the wire dict when None
+
+
+@dataclass(frozen=True)
+class UnreadableMessage:
+    """What the browser adapter hands on for a message it could not convert to Python at all.
+
+    The decoders refuse it (field ``command``) with ``reason``, so it gets an error reply like any junk.
+    """
+
+    reason: str

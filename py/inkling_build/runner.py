@@ -1,0 +1,119 @@
+"""Running the tests and the benchmarks against a fresh build: Chromium, test dependencies, pytest."""
+from __future__ import annotations
+
+import importlib.metadata
+import os
+import re
+import shutil
+import subprocess
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from inkling_build.errors import BuildError
+from inkling_build.fetcher import Fetcher
+from inkling_build.site import build_site
+from inkling_build.workspace import Paths, build_lock, read_project
+
+CHROMIUM_INSTALL = "apt-get update && apt-get install -y chromium"
+
+
+def find_chromium() -> Path | None:
+    """A Chromium to drive: $INKLING_CHROMIUM, the system one, else Playwright's if installed."""
+    explicit = os.environ.get("INKLING_CHROMIUM")
+    if explicit:
+        return Path(explicit) if Path(explicit).is_file() else None
+    for candidate in ("/usr/bin/chromium", shutil.which("chromium"), shutil.which("chromium-browser")):
+        if candidate and Path(candidate).is_file():
+            return Path(candidate)
+    try:
+        from playwright.sync_api import sync_playwright
+
+        with sync_playwright() as p:
+            managed = Path(p.chromium.executable_path)
+    except Exception:  # playwright missing or its driver broken: no managed browser then
+        return None
+    return managed if managed.is_file() else None
+
+
+def chromium_missing_message() -> str:
+    """What to do when no Chromium is found."""
+    where = os.environ.get("INKLING_CHROMIUM")
+    if where:
+        return (f"INKLING_CHROMIUM={where} is not a file: point it at a Chromium executable or unset "
+                f"it to use the system one (install it with: {CHROMIUM_INSTALL})")
+    return ("No Chromium found (looked for /usr/bin/chromium, chromium on PATH and Playwright's own). "
+            f"Install one: {CHROMIUM_INSTALL}")
+
+
+def _missing_test_deps(paths: Paths) -> list[str]:
+    project = read_project(paths.pyproject)
+    wanted = [project["name"], *project.get("dependencies", []),
+              *project.get("optional-dependencies", {}).get("test", [])]
+    missing = []
+    for requirement in wanted:
+        name = re.match(r"[A-Za-z0-9._-]+", requirement).group(0)
+        try:
+            importlib.metadata.distribution(name)
+        except importlib.metadata.PackageNotFoundError:
+            missing.append(name)
+    return missing
+
+
+def ensure_test_deps(paths: Paths) -> None:
+    """pip install -e '.[test]' when any test dependency is missing from this Python."""
+    missing = _missing_test_deps(paths)
+    if not missing:
+        return
+    print(f"missing {', '.join(missing)}: running pip install -e '.[test]'", flush=True)
+    result = subprocess.run([sys.executable, "-m", "pip", "install", "-e", ".[test]"], cwd=paths.root)
+    if result.returncode != 0:
+        raise BuildError("pip install -e '.[test]' failed (see above): fix it, then run "
+                         "`python build.py test` again")
+
+
+def _built_with_chromium(paths: Paths, fetcher: Fetcher) -> Path:
+    """What the tests and the benchmarks both need first: their dependencies, a fresh dist/, a Chromium.
+
+    Returns:
+        The Chromium to drive.
+    Raises:
+        BuildError: a dependency will not install, the build fails, or there is no Chromium.
+    """
+    ensure_test_deps(paths)
+    with build_lock(paths.cache):
+        build_site(paths, fetcher)
+    chromium = find_chromium()
+    if chromium is None:
+        raise BuildError(chromium_missing_message())
+    return chromium
+
+
+def run_tests(paths: Paths, fetcher: Fetcher, pytest_args: Sequence[str]) -> int:
+    """Build everything, then run pytest with INKLING_CHROMIUM and INKLING_DIST set.
+
+    Returns:
+        pytest's exit code (5, "no tests collected", is reported as a failure).
+    """
+    chromium = _built_with_chromium(paths, fetcher)
+    env = {**os.environ, "INKLING_CHROMIUM": str(chromium), "INKLING_DIST": str(paths.dist)}
+    # On 2 shared cores a multi-threaded OpenBLAS spins against Chromium and slows numpy 10-20x;
+    # one thread also makes seeded runs repeatable. An explicit setting wins.
+    env.setdefault("OPENBLAS_NUM_THREADS", "1")
+    print(f"running pytest with Chromium {chromium}", flush=True)
+    code = subprocess.run([sys.executable, "-m", "pytest", *pytest_args], cwd=paths.root, env=env).returncode
+    if code == 5:
+        print("error: pytest collected no tests: check the paths and -k/-m arguments", file=sys.stderr)
+    return code
+
+
+def run_bench(paths: Paths, fetcher: Fetcher, bench_args: Sequence[str]) -> int:
+    """Build everything, then run tests/bench's runner (`--quick`, `--only NAME`, `--runs N`, `--out FILE`).
+
+    Returns:
+        The runner's exit code (1 if a benchmark failed; timings never fail it).
+    """
+    chromium = _built_with_chromium(paths, fetcher)
+    command = [sys.executable, "-m", "tests.bench.runner", "--dist", str(paths.dist), "--chromium", str(chromium),
+               *bench_args]
+    return subprocess.run(command, cwd=paths.root).returncode
