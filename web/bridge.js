@@ -1,4 +1,5 @@
-// Glue between the page's Python (PyScript) and the training worker.
+// Glue between the page's Python (PyScript) and the training worker. Every message it makes or
+// reads is a type of inkling.protocol (inkling/signals.py lists the glue's own).
 //
 // Why JS: every message from the worker would otherwise be a call into Python. This file keeps
 // only the newest signal (and the newest weights) and gives Python one batch per animation
@@ -123,7 +124,7 @@ function startWorker() {
     if (started !== worker) return;
     if (first && !ready) {
       receive({
-        type: "error", seq: null, kind: "internal", field: null, command: null, reply_to: null,
+        type: "start_failed", stage: null,
         message: `the training worker failed to load (${WORKER_URL.pathname}): ${event.message || "script error"}`,
       });
     } else {

@@ -90,15 +90,8 @@ async function boot() {
     const text = String(error && error.message ? error.message : error);
     // A Python error's message is its whole traceback: the last line says what went wrong.
     const what = text.trim().split("\n").pop();
-    self.postMessage({
-      type: "error",
-      seq: 0,
-      kind: "internal",
-      field: null,
-      message: `worker start-up failed at stage '${stage}': ${what}`,
-      command: null,
-      reply_to: null,
-    });
+    // Not an "error": no Trainer numbers messages yet (inkling.signals.StartFailed).
+    self.postMessage({ type: "start_failed", stage, message: `worker start-up failed at stage '${stage}': ${what}` });
   }
 }
 

@@ -80,12 +80,12 @@ async def train(args: argparse.Namespace, log: Callable[[str], None] | None = No
     await trainer.run()
     seconds = (run.end or time.perf_counter()) - start - run.eval_seconds
     if args.save and run.error is None:
-        Path(args.save).write_bytes(weights_to_npz(trainer.model.get_weights()))
+        Path(args.save).write_bytes(weights_to_npz(trainer.learner.model.get_weights()))
     last = run.last
     return {
         "test_accuracy": run.test_acc,
         "train_seconds": round(seconds, 3),
-        "samples_per_s": round(trainer.samples_seen / seconds, 1) if seconds > 0 else 0.0,
+        "samples_per_s": round(trainer.learner.samples_seen / seconds, 1) if seconds > 0 else 0.0,
         "recipe": args.recipe,
         "epochs": args.epochs,
         "hidden": list(args.hidden),
@@ -96,8 +96,8 @@ async def train(args: argparse.Namespace, log: Callable[[str], None] | None = No
         "optimizer": args.optimizer,
         "seed": args.seed,
         "cache_size": args.cache_size,
-        "iterations": trainer.iteration,
-        "samples_seen": trainer.samples_seen,
+        "iterations": trainer.learner.iteration,
+        "samples_seen": trainer.learner.samples_seen,
         "final_lrate": _tidy(last.lrate if last else lrate),
         "cache_waits": last.cache_waits if last else 0,
         "data_errors": last.data_errors if last else 0,

@@ -1,4 +1,5 @@
-"""How often the worker reports to the page and the page redraws: the one place these rates live.
+"""How often the worker reports to the page and the page redraws: the one place these rates live,
+and the one place the worker's signals are paced (`SignalPacer`).
 
 Every message from the worker wakes the page's main thread, and everything it shows costs that
 thread style, layout and paint. Numbers that change ten times a second read as live; a chart
@@ -7,6 +8,9 @@ from the person drawing (and, on a 2-core machine, from the worker).
 """
 
 from __future__ import annotations
+
+import math
+from typing import Callable
 
 SIGNAL_EVERY_S = 0.1  # while training: progress signals, i.e. the stats panel's numbers
 WEIGHTS_EVERY_S = 0.2  # while training: new weights, i.e. every prediction on the grid
@@ -19,3 +23,38 @@ EVAL_EVERY_S = 5.0  # while training: test accuracy and confusion matrix (a pass
 def wait_left(last: float, every: float, now: float) -> float:
     """Seconds until something done at ``last`` may be done again (0 when it may now)."""
     return max(0.0, last + every - now)
+
+
+class SignalPacer:
+    """When the worker's progress signals go out, and which of them carry the weights.
+
+    Replies, errors and changes of state are never held back; only progress while training is.
+
+    Args:
+        signal_every_s: At most one progress signal per this many seconds while training.
+        weights_every_s: At most one set of weights per this many seconds while training (replies
+            and idle signals always carry them): each set costs a copy on both threads.
+        clock: Seconds (tests pass a fake one).
+    """
+
+    def __init__(self, signal_every_s: float, weights_every_s: float, clock: Callable[[], float]) -> None:
+        self.signal_every_s = signal_every_s
+        self.weights_every_s = weights_every_s
+        self._clock = clock
+        self._signal_at = -math.inf
+        self._weights_at = -math.inf
+
+    def progress_due(self) -> bool:
+        """Whether a progress signal may go out now."""
+        return self._clock() - self._signal_at >= self.signal_every_s
+
+    def sent(self, training: bool, reply_to: int | None) -> bool:
+        """A signal goes out now; returns whether it carries the weights."""
+        now = self._signal_at = self._clock()
+        # Progress signals come every signal_every_s or so: without the half period of slack, one
+        # that came a little early would hold the weights back a whole period.
+        due = self.weights_every_s - self.signal_every_s / 2
+        if training and reply_to is None and now - self._weights_at < due:
+            return False
+        self._weights_at = now
+        return True

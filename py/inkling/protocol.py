@@ -21,11 +21,13 @@ from .commands import (COMMAND_CLASSES, MAX_EPOCHS, SETTING_COMMANDS, Command, E
                        Status, Stop, TrainDrawing)
 from .errors import ProtocolError
 from .layers import N_CLASSES, N_PIXELS
-from .signals import (ABSENT_MEANS_NONE, ERROR_KINDS, SIGNAL_CLASSES, ErrorSignal, ProgressSignal, ReadySignal,
-                      ResponseSignal, Signal, UnreadableMessage)
+from .signals import (ABSENT_MEANS_NONE, ERROR_KINDS, GLUE_ONLY, OFFLINE_STATES, SIGNAL_CLASSES, ErrorSignal,
+                      OfflineState, ProgressSignal, ReadySignal, ResponseSignal, Signal, StartFailed, UnreadableMessage,
+                      WorkerLost)
 
 __all__ = [
-    "COMMAND_CLASSES", "ERROR_KINDS", "MAX_EPOCHS", "MAX_ID", "MAX_SEED", "MAX_WEIGHT_ARRAYS", "MAX_WEIGHT_VALUES",
+    "COMMAND_CLASSES", "ERROR_KINDS", "GLUE_ONLY", "OFFLINE_STATES", "OfflineState", "StartFailed", "WorkerLost",
+    "MAX_EPOCHS", "MAX_ID", "MAX_SEED", "MAX_WEIGHT_ARRAYS", "MAX_WEIGHT_VALUES",
     "N_CLASSES", "N_PIXELS", "SETTING_COMMANDS", "SIGNAL_CLASSES", "Command", "ErrorSignal", "Evaluate",
     "ProgressSignal", "ReadySignal", "Reset", "ResponseSignal", "SetAugment", "SetBatchSize", "SetCacheSize",
     "SetLearningRate", "SetLrDecay", "SetOptimizer", "SetWeights", "Signal", "Start", "Status", "Stop",
@@ -81,7 +83,7 @@ def encode_signal(signal: Signal) -> dict[str, Any]:
 
 
 def decode_signal(raw: Any) -> Signal:
-    """Validate a signal dict from the worker and return its object.
+    """Validate a signal dict from the worker (or an event of the page's JS glue) and return its object.
 
     ``weights[...]["data"]`` may be an ndarray, memoryview, bytes or list (what
     ``to_py()`` gives for a Float32Array); it comes back as shaped float32 arrays.

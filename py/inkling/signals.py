@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from dataclasses import dataclass
-from typing import Any, ClassVar, Union
+from typing import ClassVar, Union
 
 import numpy as np
 
@@ -127,8 +127,70 @@ class ReadySignal:
     type: ClassVar[str] = "ready"
 
 
-Signal = Union[ResponseSignal, ErrorSignal, ProgressSignal, ReadySignal]
-SIGNAL_CLASSES: dict[str, type] = {cls.type: cls for cls in (ResponseSignal, ErrorSignal, ProgressSignal, ReadySignal)}
+# ---- the JS glue's own messages ---------------------------------------------------------------
+# Every message that crosses postMessage is here, the ones the glue (web/bridge.js, workers/worker.js)
+# makes too; a test holds the JS files to these types.
+
+
+@dataclass(frozen=True)
+class StartFailed:
+    """The worker could not start (its script failed to load, or its boot failed at ``stage``): from
+    the JS glue, before any Trainer numbers messages, so it carries no ``seq``."""
+
+    message: str = checked(text())
+    stage: str | None = checked(optional(text()), None)
+    type: ClassVar[str] = "start_failed"
+
+
+@dataclass(frozen=True)
+class WorkerLost:
+    """The bridge noticed the worker's death (its Web Lock released, a fatal error, silence);
+    ``at`` is the page's clock (ms) then."""
+
+    reason: str = checked(text())
+    at: float = checked(number(0.0, math.inf))
+    type: ClassVar[str] = "worker_lost"
+
+
+OFFLINE_STATES = ("unsupported", "saving", "saving_update", "ready", "failed", "update")
+
+
+@dataclass(frozen=True)
+class OfflineState:
+    """A state of the service worker that keeps the site in this browser (``web/sw.js``), from the bridge."""
+
+    state: str = checked(text(OFFLINE_STATES))
+    detail: str = checked(text(), "")
+    type: ClassVar[str] = "offline"
+
+
+@dataclass(frozen=True)
+class LockHeld:
+    """worker.js -> bridge.js: the worker holds its Web Lock (the browser frees it when the worker dies)."""
+
+    type: ClassVar[str] = "lock"
+
+
+@dataclass(frozen=True)
+class FatalError:
+    """worker.js -> bridge.js: the worker's Python runtime cannot go on (the bridge ends the worker)."""
+
+    message: str = checked(text())
+    type: ClassVar[str] = "fatal"
+
+
+@dataclass(frozen=True)
+class SkipWaiting:
+    """bridge.js -> sw.js: the waiting build takes over now (the person pressed Update now)."""
+
+    type: ClassVar[str] = "skip_waiting"
+
+
+Signal = Union[ResponseSignal, ErrorSignal, ProgressSignal, ReadySignal, StartFailed, WorkerLost, OfflineState]
+# What reaches the page's Python, by wire type.
+SIGNAL_CLASSES: dict[str, type] = {cls.type: cls for cls in (
+    ResponseSignal, ErrorSignal, ProgressSignal, ReadySignal, StartFailed, WorkerLost, OfflineState)}
+GLUE_ONLY: dict[str, type] = {cls.type: cls for cls in (LockHeld, FatalError, SkipWaiting)}  # read by JS alone
 ABSENT_MEANS_NONE = frozenset({"confusion"})  # signal fields left out of the wire dict when None
 
 

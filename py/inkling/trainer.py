@@ -4,47 +4,31 @@ Each loop iteration applies the commands that arrived, tops up the sample cache,
 and, while training, takes a batch, takes one optimizer step and sends a
 `ResponseSignal`. Everything it says goes through ``send(dict)``; everything it
 reads goes through ``fetch(path) -> bytes``. It never touches the browser, so the
-CLI and the tests drive exactly the code the web worker runs. The settings it obeys are the
-table's (`inkling.tunables`); what each means is written here.
+CLI and the tests drive exactly the code the web worker runs. What is trained, and what each
+setting means, is the `Learner`'s; the Trainer feeds it, obeys commands and says what happens.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import math
 import time
 from collections import deque
-from types import SimpleNamespace
 from typing import Any, Callable
 
-import numpy as np
 
 from . import protocol as p
-from .augment import Augmenter
-from .blocks import MANIFEST, Manifest
-from .cache import DEFAULT_TIMEOUT, Fetch, SampleCache
+from .blocks import Manifest
+from .block_fetcher import Fetch
+from .cache import SampleCache, open_training_data
 from .confusion import Confusion
-from .engine import engine_name
-from .errors import DataError, ProtocolError, WeightsError
+from .errors import ProtocolError
 from .evaluation import EvaluationPass, EvaluationSchedule, TestSet
-from .layers import N_CLASSES, N_PIXELS, format_hidden, hidden_of, hidden_problem
-from .mlp import MLP
-from .optim import SUGGESTED_LRATES, make_optimizer
-from .safeguard import DIVERGED_LOSS, GoodWeights, teach
+from .layers import N_PIXELS
+from .learner import Learner
+from .pacing import SignalPacer
+from .reporter import Reporter
 from .throughput import Throughput
-from .tunables import DEFAULTS, RUN, TUNABLES
-
-# Defaults shared by the page and the CLI: the table's (see `inkling.recipes` for their figures).
-DEFAULT_SIZES = (N_PIXELS, *DEFAULTS["hidden"], N_CLASSES)
-DEFAULT_OPTIMIZER = DEFAULTS["optimizer"]
-DEFAULT_LRATE = DEFAULTS["lrate"]
-DEFAULT_LR_DECAY = DEFAULTS["lr_decay"]
-DEFAULT_BATCH_SIZE = DEFAULTS["batch_size"]
-DEFAULT_CACHE_SIZE = DEFAULTS["cache_size"]
-MIN_LRATE = 1e-6  # per-epoch decay stops here, so the rate never reaches 0
-__all__ = ["DEFAULT_SIZES", "DEFAULT_OPTIMIZER", "DEFAULT_LRATE", "DEFAULT_LR_DECAY", "DEFAULT_BATCH_SIZE",
-           "DEFAULT_CACHE_SIZE", "MIN_LRATE", "SUGGESTED_LRATES", "Trainer"]
 
 Send = Callable[[dict[str, Any]], None]
 log = logging.getLogger(__name__)
@@ -52,7 +36,7 @@ _SETTING_FIELD = {cls: field for field, cls in p.SETTING_COMMANDS.items()}
 
 
 class Trainer:
-    """Trains an MLP on blocks from ``fetch``, obeying commands and reporting through ``send``."""
+    """Trains a `Learner` on blocks from ``fetch``, obeying commands and reporting through ``send``."""
 
     def __init__(
         self,
@@ -65,10 +49,10 @@ class Trainer:
         slice_s: float = 0.0,
         eval_every_s: float = 0.0,
         clock: Callable[[], float] = time.monotonic,
-        fetch_attempts: int = 4,
-        fetch_backoff: float = 0.25,
-        fetch_max_backoff: float = 4.0,
-        fetch_timeout: float = DEFAULT_TIMEOUT,
+        fetch_attempts: int | None = None,
+        fetch_backoff: float | None = None,
+        fetch_max_backoff: float | None = None,
+        fetch_timeout: float | None = None,
         **settings: Any,
     ) -> None:
         """Create an idle trainer; call `setup` (or just `run`) to load the manifest.
@@ -76,14 +60,9 @@ class Trainer:
         Args:
             send: Called with each outgoing wire dict (signals and errors).
             fetch: ``await fetch("manifest.json")`` returns that file's bytes.
-            weights_in_signals: Attach the weights to every signal (the page needs
-                them; the CLI does not).
-            weights_every_s: While training, attach them to at most one signal per this
-                many seconds (replies and idle signals always carry them): the page shows
-                a few sets a second, and each set costs a copy on both threads.
-            signal_every_s: While training, send at most one progress signal per this
-                many seconds (replies, errors and changes of state are never held back):
-                each one wakes the page's main thread, which shows ten a second at most.
+            weights_in_signals: Attach the weights to signals (the page needs them; the CLI does not).
+            weights_every_s, signal_every_s: While training, at most one set of weights, and one
+                progress signal, per this many seconds (see `SignalPacer`).
             slice_s: While training, take steps for up to this many seconds (at least
                 one) before sending a signal (if `signal_every_s` allows) and letting the
                 event loop run. 0 means a yield after every step. In the browser each yield and
@@ -91,57 +70,28 @@ class Trainer:
                 only the newest signal per frame, so the worker trains in slices.
             eval_every_s: While training, measure the test accuracy (and confusion matrix) by
                 itself about this often, a block per slice; 0: only when asked (``evaluate``).
-            clock: Seconds, for `weights_every_s`, `signal_every_s`, `slice_s` and `eval_every_s` (tests
-                pass a fake one).
+            clock: Seconds, for the pacing, `slice_s` and `eval_every_s` (tests pass a fake one).
             fetch_attempts, fetch_backoff, fetch_max_backoff, fetch_timeout: Retry policy
-                of block fetches (see `SampleCache`).
-            **settings: Settings of the table by field (``batch_size=64``, ``hidden=(128,)``,
-                ``seed=3``, ...); the others take the table's defaults.
-
-        Raises:
-            TypeError: A setting the table does not have.
-            ProtocolError: A setting's value breaks its rule.
+                of block fetches, where not `BlockFetcher`'s own.
+            **settings: Settings of the table by field (see `Learner`).
         """
-        unknown = sorted(set(settings) - set(DEFAULTS))
-        if unknown:
-            raise TypeError(f"Trainer() got settings the table does not have: {', '.join(unknown)}")
-        # Every setting as last chosen (the reset's seed, the base rate before decay, ...).
-        self.settings = SimpleNamespace(**{t.field: t.check(t.field, settings.get(t.field, t.default))
-                                           for t in TUNABLES})
-        self._send = send
+        self.learner = Learner(settings)
         self._fetch = fetch
-        self.run_seed: int | None = self.settings.seed  # what made the weights in use: None for weights from outside
-        self.model = MLP((N_PIXELS, *self.settings.hidden, N_CLASSES), self.settings.seed)
-        self.optimizer = make_optimizer(self.settings.optimizer, self.settings.lrate)
-        self._augmenter = Augmenter(self.settings.seed)
-        self.weights_in_signals = weights_in_signals
-        self.weights_every_s = weights_every_s
-        self.signal_every_s = signal_every_s
+        self._say = Reporter(send, SignalPacer(signal_every_s, weights_every_s, clock), weights_in_signals)
         self.slice_s = slice_s
         self.eval_every_s = eval_every_s
         self._clock = clock
-        self._weights_at = -math.inf
-        self._signal_at = -math.inf
         self.training = False
-        self.iteration = 0
-        self.samples_seen = 0
-        self.loss: float | None = None
-        self.acc: float | None = None
-        self.test_acc: float | None = None
-        self.confusion: Confusion | None = None  # of the last evaluation, like test_acc
-        self._confusion_due = False  # the next signal carries it (once: it is only news once)
         self._stop_at: int | None = None  # samples_seen at which a Start with epochs stops
         self.manifest: Manifest | None = None
         self.cache: SampleCache | None = None
-        self._fetch_attempts, self._fetch_backoff = fetch_attempts, fetch_backoff
-        self._fetch_max_backoff, self._fetch_timeout = fetch_max_backoff, fetch_timeout
-        self.waiting_for_data = False  # the cache is starved: training pauses until a block arrives
+        policy = {"attempts": fetch_attempts, "backoff": fetch_backoff, "max_backoff": fetch_max_backoff,
+                  "timeout": fetch_timeout}
+        self._fetch_policy = {name: value for name, value in policy.items() if value is not None}
         self._inbox: deque[Any] = deque()
         self._wake = asyncio.Event()
         self._closed = False
-        self._seq = 0
-        self._good = GoodWeights(self.model)
-        self._throughput = Throughput()
+        self.throughput = Throughput()
         self._test_set: TestSet | None = None
         self._evaluations: EvaluationSchedule | None = None
         self._handlers: dict[type, Callable[[Any], Any]] = {
@@ -158,23 +108,13 @@ class Trainer:
                 match the model's input size.
             ProtocolError: ``cache_size`` is more than the cache's memory budget holds.
         """
-        try:
-            raw = await self._fetch(MANIFEST)
-        except Exception as exc:  # noqa: BLE001 - fetch is foreign code
-            raise DataError(f"could not fetch {MANIFEST}: {type(exc).__name__}: {exc}", MANIFEST) from exc
-        manifest = Manifest.from_json(raw)
-        if manifest.rows * manifest.cols != self.model.sizes[0]:
-            raise DataError(f"{MANIFEST}: images of {manifest.rows}x{manifest.cols} do not fit a "
-                            f"{self.model.sizes[0]}-input network", MANIFEST)
+        settings = self.learner.settings
         try:  # the cache is the one judge of what it may hold (its memory budget)
-            cache = SampleCache(self._fetch, manifest.train, cache_size=self.settings.cache_size, seed=self.settings.seed,
-                                rows=manifest.rows, cols=manifest.cols, attempts=self._fetch_attempts,
-                                backoff=self._fetch_backoff, max_backoff=self._fetch_max_backoff,
-                                timeout=self._fetch_timeout)
+            self.manifest, self.cache = await open_training_data(
+                self._fetch, N_PIXELS, cache_size=settings.cache_size, seed=settings.seed, **self._fetch_policy)
         except ValueError as exc:
             raise ProtocolError("cache_size", str(exc)) from None
-        self.manifest, self.cache = manifest, cache
-        self._test_set = TestSet(cache.load, manifest.test)
+        self._test_set = TestSet(self.cache.load, self.manifest.test)
         self._evaluations = EvaluationSchedule(self._test_set, self.eval_every_s, self._clock)
 
     def submit(self, raw: Any) -> None:
@@ -198,8 +138,8 @@ class Trainer:
                 if self._closed:
                     break
                 self.cache.replenish()
-                self._report_data()
-                if self.training and self.waiting_for_data:
+                self._say.data_news(self)
+                if self.training and self._say.waiting_for_data:
                     await self._wait_for_data()
                 elif self.training:
                     await self._train_slice()
@@ -209,31 +149,9 @@ class Trainer:
         finally:
             self.cache.close()
 
-    def _report_data(self) -> None:
-        """Report blocks given up on, and pausing for (or resuming with) data.
-
-        Each block given up on is told once: in an error of its own, or as the last one
-        in the message that training pauses. While the cache is starved the trainer stays
-        quiet about each further block it cannot fetch (``data_errors`` still counts them).
-        """
-        assert self.cache is not None
-        failures = self.cache.drain_failures()
-        # Starved, and what is left of the block being read does not fill a batch.
-        starved = self.cache.starved and self.cache.available() < self.settings.batch_size
-        if starved != self.waiting_for_data:
-            self.waiting_for_data = starved
-            if starved:
-                # Given up on before the trainer looked (it may have been idle): the pause names the last.
-                for failure in failures[:-1]:
-                    self._error("data", failure)
-                self._error("data", (
-                    f"No training data could be fetched: the last {self.cache.skipped_in_row} blocks all failed "
-                    f"(last: {self.cache.last_failure}). Training is paused and resumes by itself when blocks "
-                    f"arrive; check the network connection."))
-            self._signal()
-        elif not starved:
-            for failure in failures:
-                self._error("data", failure)
+    def report_failure(self, message: str) -> None:
+        """Tell the page of a failure outside the command loop (numbered like every error)."""
+        self._say.error("internal", message)
 
     async def _wait_for_data(self) -> None:
         """While starved: sleep until a fetch attempt ends or a command arrives; report the count."""
@@ -244,7 +162,7 @@ class Trainer:
         change.cancel()
         wake.cancel()
         if change.done() and not change.cancelled():
-            self._signal()  # the page's data-error count keeps climbing while it waits
+            self._say.signal(self)  # the page's data-error count keeps climbing while it waits
 
     # ---- commands ---------------------------------------------------------------------------
 
@@ -257,108 +175,70 @@ class Trainer:
             try:
                 command = p.decode_command(raw)
                 await _maybe_await(self._handlers[type(command)](command))
-            except ProtocolError as exc:
-                self._error("protocol", str(exc), field=exc.field, command=kind, reply_to=reply_to)
-            except WeightsError as exc:
-                self._error("weights", str(exc), field="weights", command=kind, reply_to=reply_to)
-            except DataError as exc:
-                self._error("data", str(exc), command=kind, reply_to=reply_to)
             except Exception as exc:  # noqa: BLE001 - the worker edge: report, never die
-                log.exception("command %s failed", kind)
-                self._error("internal", f"{type(exc).__name__}: {exc}", command=kind, reply_to=reply_to)
+                self._say.refused(exc, kind, reply_to)
             else:
-                self._signal(reply_to=reply_to)
+                self._say.signal(self, reply_to)
 
     def _start(self, command: p.Start) -> None:
         if not self.training:
-            self._throughput.reset()
+            self.throughput.reset()
             if self._evaluations is not None:
                 self._evaluations.start()  # the first in a period; its blocks fetched meanwhile
         self.training = True
         assert self.manifest is not None
         self._stop_at = None if command.epochs is None else (
-            self.samples_seen + command.epochs * self.manifest.train_count)
+            self.learner.samples_seen + command.epochs * self.manifest.train_count)
 
     def _stop(self, _: p.Stop) -> None:
         self.training = False
         self._stop_at = None
-        if self._evaluations is not None:
-            self._evaluations.drop()
+        self._new_weights()
 
     def _set_setting(self, command: Any) -> None:
-        """A live setting's command: what it means, if more than being kept, then kept."""
         field = _SETTING_FIELD[type(command)]
         value = getattr(command, field)
-        if field == "lrate":
-            self.optimizer.lr = value  # and per-epoch decay starts again from it
-        elif field == "optimizer":
-            self.optimizer = make_optimizer(value, self.optimizer.lr)  # its state starts fresh
-        elif field == "cache_size":
+        if field == "cache_size":  # the cache is the one judge of what it may hold
             assert self.cache is not None
             try:
                 self.cache.resize(value)
             except ValueError as exc:  # resize changes nothing when it refuses
                 raise ProtocolError("cache_size", f"{exc}; the cache stays at {self.cache.cache_size}") from None
-        setattr(self.settings, field, value)
+        self.learner.set(field, value)
 
     def _set_weights(self, command: p.SetWeights) -> None:
-        model = MLP.from_weights(command.weights)
-        if (model.sizes[0], model.sizes[-1]) != (self.model.sizes[0], self.model.sizes[-1]):
-            raise WeightsError(
-                f"the weights take {model.sizes[0]} inputs to {model.sizes[-1]} classes; this trainer needs "
-                f"{self.model.sizes[0]} inputs and {self.model.sizes[-1]} classes"
-            )
-        problem = hidden_problem(hidden_of(model.sizes))
-        if problem is not None:
-            raise WeightsError(f"the weights' hidden layers ({format_hidden(hidden_of(model.sizes))}): {problem}")
-        self._use_model(model)
-        self.settings.hidden = hidden_of(model.sizes)
-        self.run_seed = command.seed
+        self.learner.use_weights(command.weights, command.seed)
+        self._new_weights()
 
     def _reset(self, command: p.Reset) -> None:
-        """A new run from the run settings (`tunables.RUN`): the layers, and the seed of the
-        weights, of the data order and of the distortions."""
-        for t in RUN:
-            if getattr(command, t.field) is not None:
-                setattr(self.settings, t.field, getattr(command, t.field))
-        seed = self.run_seed = self.settings.seed
-        self._use_model(MLP((N_PIXELS, *self.settings.hidden, N_CLASSES), seed))
+        seed = self.learner.reset({"hidden": command.hidden, "seed": command.seed})
         # A reset is a new run from its seed: the data order too starts again, so two tabs with
         # the same seed and settings train the same weights.
         if self.cache is not None:
             self.cache.reseed(seed)
-        self._augmenter = Augmenter(seed)
         self._stop_at = None
-        self.optimizer.lr = self.settings.lrate
-        self.iteration = self.samples_seen = 0
-        self.loss = self.acc = None
-        self._throughput.reset()
+        self.throughput.reset()
+        self._new_weights()
+
+    def _new_weights(self) -> None:
+        """An evaluation under way judged weights that are gone (or training stopped): drop it."""
+        if self._evaluations is not None:
+            self._evaluations.drop()
 
     def _train_drawing(self, command: p.TrainDrawing) -> None:
-        teach(self._good, command.pixels, command.label)
+        self.learner.teach(command.pixels, command.label)
 
     async def _evaluate(self, _: p.Evaluate) -> None:
         assert self._test_set is not None
-        evaluation = EvaluationPass(self.model, await self._test_set.load())
+        evaluation = EvaluationPass(self.learner.model, await self._test_set.load())
         while not evaluation.done:
             evaluation.step()
             await asyncio.sleep(0)  # one block at a time, so the worker stays responsive
         self._evaluated(evaluation.result())
 
     def _evaluated(self, confusion: Confusion) -> None:
-        self.confusion = confusion
-        self.test_acc = confusion.accuracy()
-        self._confusion_due = True
-
-    def _use_model(self, model: MLP) -> None:
-        """Swap in a new model: fresh optimizer state, no test accuracy yet."""
-        self.model = model
-        self.optimizer = make_optimizer(self.optimizer.name, self.optimizer.lr)
-        self.test_acc = None
-        self.confusion = None
-        if self._evaluations is not None:
-            self._evaluations.drop()  # it judged weights that are gone
-        self._good = GoodWeights(model)
+        self.learner.evaluated(confusion)
+        self._say.evaluated()
 
     # ---- training ---------------------------------------------------------------------------
 
@@ -377,124 +257,37 @@ class Trainer:
             except Exception as exc:  # noqa: BLE001 - the worker edge: report, never die
                 log.exception("training iteration failed")
                 self.training = False
-                self._error("internal", f"training stopped: {type(exc).__name__}: {exc}")
-                self._signal()
+                self._say.error("internal", f"training stopped: {type(exc).__name__}: {exc}")
+                self._say.signal(self)
                 return
             stepped = True
             if self._clock() >= deadline:
                 break
-        if stepped and self.training and self._clock() - self._signal_at >= self.signal_every_s:
-            self._signal()
+        if stepped and self.training and self._say.pacer.progress_due():
+            self._say.signal(self)
         if self.training and self._evaluations is not None:
-            confusion = self._evaluations.step(self.model)  # a block of an evaluation in passing
+            confusion = self._evaluations.step(self.learner.model)  # a block of an evaluation in passing
             if confusion is not None:
                 self._evaluated(confusion)
 
     async def _train_iteration(self, remember: bool = True) -> bool:
         """One step on the next batch; False if none was taken (no batch yet, or divergence)."""
         assert self.cache is not None and self.manifest is not None
-        settings = self.settings
-        batch = await self.cache.take(settings.batch_size, interrupt=self._wake)
+        batch = await self.cache.take(self.learner.settings.batch_size, interrupt=self._wake)
         if batch is None:
             return False  # a command arrived while we waited for data: handle it first
-        x, y = batch
-        if settings.augment:
-            x = self._augmenter(x)
-        result = self.model.loss_and_grads(x, y)
-        if not result.loss <= DIVERGED_LOSS:  # also catches NaN
-            self._diverged(result.loss)
+        diverged = self.learner.step(*batch, self.manifest.train_count, remember)
+        if diverged is not None:
+            self.training = False
+            self._say.diverged(diverged, self.learner.iteration + 1, self.learner.optimizer.lr)
+            self._say.signal(self)
             return False
-        if remember:
-            self._good.remember()
-        self.optimizer.step(self.model.params, result.grads)
-        epoch_before = self.samples_seen // self.manifest.train_count
-        self.iteration += 1
-        self.samples_seen += len(y)
-        self.loss, self.acc = result.loss, result.acc
-        if self.samples_seen // self.manifest.train_count > epoch_before:
-            self.optimizer.lr = max(self.optimizer.lr * settings.lr_decay, min(self.optimizer.lr, MIN_LRATE))
-        self._throughput.add(self.samples_seen)
-        if self._stop_at is not None and self.samples_seen >= self._stop_at:
+        self.throughput.add(self.learner.samples_seen)
+        if self._stop_at is not None and self.learner.samples_seen >= self._stop_at:
             self.training = False  # the epochs asked for are done
             self._stop_at = None
-            self._signal()
+            self._say.signal(self)
         return True
-
-    def _diverged(self, loss: float) -> None:
-        self._good.restore()
-        self.optimizer = make_optimizer(self.optimizer.name, self.optimizer.lr)  # its state is poisoned
-        self.training = False
-        self._error(
-            "divergence",
-            f"the loss became {loss:.4g} at iteration {self.iteration + 1} with learning rate {self.optimizer.lr:g}; "
-            f"training stopped and the last weights with a sane loss were restored. "
-            f"Lower the learning rate and start again.",
-            field="lrate",
-        )
-        self._signal()
-
-    # ---- what we say -----------------------------------------------------------------------
-
-    def _next_seq(self) -> int:
-        self._seq += 1
-        return self._seq
-
-    def _settings_now(self) -> dict[str, Any]:
-        """Every setting as it is in use now: the rate after decay, the network's layers, the
-        cache's size, the seed of the weights in use."""
-        cache = self.cache
-        return {**vars(self.settings), "lrate": self.optimizer.lr, "optimizer": self.optimizer.name,
-                "hidden": hidden_of(self.model.sizes), "seed": self.run_seed,
-                "cache_size": cache.cache_size if cache else self.settings.cache_size}
-
-    def _signal(self, reply_to: int | None = None) -> None:
-        cache = self.cache
-        self._signal_at = self._clock()
-        train_count = self.manifest.train_count if self.manifest else 0
-        self._send(p.encode_signal(p.ResponseSignal(
-            **self._settings_now(),
-            seq=self._next_seq(),
-            iteration=self.iteration,
-            training=self.training,
-            loss=self.loss,
-            acc=self.acc,
-            data_len=cache.data_len if cache else 0,
-            data_futures_len=cache.data_futures_len if cache else 0,
-            samples_per_s=self._throughput.rate() if self.training else 0.0,
-            cache_waits=cache.waits if cache else 0,
-            data_errors=cache.errors if cache else 0,
-            test_acc=self.test_acc,
-            samples_seen=self.samples_seen,
-            epoch=self.samples_seen / train_count if train_count else 0.0,
-            waiting_for_data=self.waiting_for_data,
-            engine=engine_name(),
-            reply_to=reply_to,
-            weights=self._weights_for_signal(reply_to),
-            confusion=self._confusion_for_signal(),
-        )))
-
-    def _confusion_for_signal(self) -> Confusion | None:
-        due, self._confusion_due = self._confusion_due, False
-        return self.confusion if due else None
-
-    def _weights_for_signal(self, reply_to: int | None) -> dict[str, np.ndarray] | None:
-        """A copy of the weights if this signal should carry them, else None (and no copy)."""
-        if not self.weights_in_signals:
-            return None
-        now = self._clock()
-        # Progress signals come every signal_every_s or so: without the half period of slack, one
-        # that came a little early would hold the weights back a whole period.
-        due = self.weights_every_s - self.signal_every_s / 2
-        if self.training and reply_to is None and now - self._weights_at < due:
-            return None
-        self._weights_at = now
-        return self.model.get_weights()
-
-    def _error(self, kind: str, message: str, *, field: str | None = None, command: str | None = None,
-               reply_to: int | None = None) -> None:
-        self._send(p.encode_signal(p.ErrorSignal(
-            seq=self._next_seq(), kind=kind, message=message, field=field, command=command, reply_to=reply_to,
-        )))
 
 
 def _nothing(_: Any) -> None:

@@ -180,7 +180,7 @@ LR_DECAY = Tunable("lr_decay", "set_lr_decay", "lr-decay", "stat-lr-decay", "Lea
                    checks.number(0.0, 1.0, lo_open=True), 0.6, page=PageText("LR decay", "(per epoch)"))
 BATCH_SIZE = Tunable("batch_size", "set_batch_size", "batch-size", "stat-batch-size", "Batch size", "whole",
                      "--batch-size", "samples per step", checks.integer(1, 4096), 32)
-# The worker refuses more blocks than its memory budget holds (`cache.max_cache_size`: 85 of
+# The worker refuses more blocks than its memory budget holds (`prefetch.max_cache_size`: 85 of
 # MNIST's), which only it knows: the limit depends on the data's block size.
 CACHE_SIZE = Tunable("cache_size", "set_cache_size", "cache-size", "stat-cache-size", "Cache size", "whole",
                      "--cache-size", "blocks of 1000 samples kept cached or in flight", checks.integer(1, 1024), 8,

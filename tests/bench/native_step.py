@@ -35,9 +35,9 @@ async def trainer_rate(data: Path, hidden: int, batch: int, warmup_s: float, win
     trainer.submit({"type": "start"})
     task = asyncio.ensure_future(trainer.run())
     await asyncio.sleep(warmup_s)
-    t0, s0 = time.perf_counter(), trainer.samples_seen
+    t0, s0 = time.perf_counter(), trainer.learner.samples_seen
     await asyncio.sleep(window_s)
-    t1, s1 = time.perf_counter(), trainer.samples_seen
+    t1, s1 = time.perf_counter(), trainer.learner.samples_seen
     trainer.close()
     await task
     return (s1 - s0) / (t1 - t0)

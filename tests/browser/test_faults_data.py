@@ -26,7 +26,7 @@ from inkling.blocks import Manifest
 from inkling.cache import SampleCache
 from inkling.protocol import ResponseSignal
 from inkling.page.stats import DATA_OK, DATA_WAITING, data_news, stat_texts, train_state_text
-from inkling.trainer import DEFAULT_CACHE_SIZE
+from inkling.tunables import DEFAULTS
 
 # The worker's production retry policy (attempts 4, backoff 0.25..4 s, timeout 30 s) is kept:
 # the waits below are generous hang guards, not speed bounds.
@@ -62,7 +62,7 @@ def first_blocks(dist_dir: Path, n: int) -> list[str]:
         raise OSError("recording only")
 
     async def run() -> None:
-        cache = SampleCache(record, manifest.train, cache_size=DEFAULT_CACHE_SIZE, seed=0, attempts=1)
+        cache = SampleCache(record, manifest.train, cache_size=DEFAULTS["cache_size"], seed=0, attempts=1)
         while len(asked) < n:
             cache.replenish()
             await asyncio.sleep(0)
@@ -176,7 +176,7 @@ def test_training_survives_bad_blocks_pauses_without_data_and_resumes_by_itself(
     # must not fail for it); the next ones come as training uses up the good ones. At most seven
     # blocks in a row are given up on, one short of the cache's eight: however slowly the good
     # ones arrive, the cache never starves in part 1 (eight in a row would rightly pause training).
-    assert DEFAULT_CACHE_SIZE == 8
+    assert DEFAULTS["cache_size"] == 8
     plan = {order[0]: "404", order[1]: "truncate", order[2]: "flip", order[3]: "labels", order[4]: "stall",
             order[8]: "404", order[9]: "truncate", order[10]: "flip"}
     for file, fault in plan.items():

@@ -11,8 +11,9 @@ import numpy as np
 import pytest
 
 from inkling.blocks import Manifest, decode_block
-from inkling.cache import MEMORY_BUDGET, SampleCache, max_cache_size
+from inkling.cache import SampleCache
 from inkling.errors import DataError
+from inkling.prefetch import MEMORY_BUDGET, max_cache_size
 
 
 def _cache(fetch: Any, dataset: dict[str, bytes], **options: Any) -> SampleCache:
@@ -178,7 +179,7 @@ def test_retries_back_off(dataset: dict[str, bytes], fake_fetch: Any, monkeypatc
             await cache.load(manifest.train[0])
         assert cache.errors == 5 and cache.skipped == 0 and cache.drain_failures() == []
 
-    monkeypatch.setattr("inkling.cache.asyncio.sleep", recording_sleep)
+    monkeypatch.setattr("inkling.block_fetcher.asyncio.sleep", recording_sleep)
     asyncio.run(scenario())
     assert sleeps == [0.25, 0.5, 1.0, 1.0]
 

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import fields
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -14,7 +16,9 @@ from hypothesis import strategies as st
 from inkling import protocol as p
 from inkling.errors import ProtocolError
 from inkling.mlp import MLP
+from inkling.tunables import DEFAULTS
 
+ROOT = Path(__file__).resolve().parents[2]
 WEIGHTS = MLP((784, 16, 10), seed=0).get_weights()
 PIXELS = np.linspace(0, 1, 784, dtype=np.float32)
 
@@ -26,6 +30,8 @@ COMMANDS = [
     p.SetOptimizer("adam"), p.Reset(), p.Reset(hidden=(512,)), p.Reset(seed=0), p.Reset(hidden=(1,), seed=2**32 - 1),
     p.Reset(hidden=(256, 128, 4096)), p.SetAugment(True), p.SetAugment(False, id=5),
     p.TrainDrawing(PIXELS, 7, id=9),
+    # Every setting's command at its default, so a setting added to the table is covered too.
+    *(cls(DEFAULTS[field]) for field, cls in p.SETTING_COMMANDS.items()),
 ]
 
 
@@ -98,6 +104,10 @@ SIGNALS = [
                   reply_to=4),
     p.ErrorSignal(seq=2, kind="divergence", message="loss became nan"),
     p.ProgressSignal(stage="numpy", detail="loading"), p.ReadySignal(),
+    p.StartFailed("worker start-up failed at stage 'numpy': no numpy", stage="numpy"),
+    p.StartFailed("the training worker failed to load"),
+    p.WorkerLost("it stopped running (terminated or crashed)", at=1234.5),
+    p.OfflineState("ready"), p.OfflineState("unsupported", detail="no service workers"),
 ]
 
 
@@ -380,3 +390,37 @@ def test_a_value_that_cannot_be_printed_is_still_refused_by_name(raw: Any, field
     with pytest.raises(ProtocolError) as info:
         p.decode_command(raw)
     assert info.value.field == field and "cannot be shown" in str(info.value)
+
+
+def _js_message_types() -> set[str]:
+    """Every message type the JS glue builds or tests for: ``type: "x"`` and ``.type === "x"``."""
+    found = set()
+    for path in [*ROOT.joinpath("web").glob("*.js"), *ROOT.joinpath("workers").glob("*.js")]:
+        text = path.read_text()
+        found |= set(re.findall(r"\btype:\s*\"([a-z_]+)\"", text))
+        found |= set(re.findall(r"\.type\s*===\s*\"([a-z_]+)\"", text))
+    return found - {"module"}  # new Worker(url, {type: "module"}) is not a message
+
+
+def test_every_message_the_js_glue_makes_or_reads_is_in_the_protocol() -> None:
+    known = set(p.COMMAND_CLASSES) | set(p.SIGNAL_CLASSES) | set(p.GLUE_ONLY)
+    used = _js_message_types()
+    assert used - known == set()
+    assert set(p.GLUE_ONLY) <= used  # and the glue's own types are really used
+    assert {"start_failed", "worker_lost", "offline", "status"} <= used
+
+
+def test_the_glue_events_are_checked_like_any_signal() -> None:
+    with pytest.raises(ProtocolError) as info:
+        p.decode_signal({"type": "offline", "state": "sleeping", "detail": ""})
+    assert info.value.field == "state"
+    with pytest.raises(ProtocolError) as info:
+        p.decode_signal({"type": "error", "seq": None, "kind": "internal", "message": "x", "field": None,
+                         "command": None, "reply_to": None})
+    assert info.value.field == "seq"  # an error always carries a real number (the glue sends start_failed)
+
+
+def test_the_page_has_words_for_every_offline_state() -> None:
+    from inkling.page.offline import OFFLINE_TEXTS
+
+    assert set(OFFLINE_TEXTS) == set(p.OFFLINE_STATES)

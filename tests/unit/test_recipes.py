@@ -7,8 +7,8 @@ from inkling import protocol as p
 from inkling.errors import ProtocolError
 from inkling.layers import hidden_problem
 from inkling.recipes import DEFAULT, RECIPES, Recipe
-from inkling.trainer import (DEFAULT_BATCH_SIZE, DEFAULT_LR_DECAY, DEFAULT_LRATE, DEFAULT_OPTIMIZER, DEFAULT_SIZES,
-                             SUGGESTED_LRATES)
+from inkling.optim import SUGGESTED_LRATES
+from inkling.tunables import DEFAULTS
 
 
 @pytest.mark.parametrize("recipe", RECIPES.values(), ids=list(RECIPES))
@@ -23,8 +23,8 @@ def test_every_recipe_is_settings_the_worker_accepts(recipe: Recipe) -> None:
 
 
 def test_a_fresh_trainer_starts_with_the_default_recipe() -> None:
-    assert DEFAULT_SIZES == (784, *DEFAULT.hidden, 10)
-    assert (DEFAULT_OPTIMIZER, DEFAULT_LRATE, DEFAULT_LR_DECAY, DEFAULT_BATCH_SIZE) == (
+    assert DEFAULTS["hidden"] == DEFAULT.hidden
+    assert (DEFAULTS["optimizer"], DEFAULTS["lrate"], DEFAULTS["lr_decay"], DEFAULTS["batch_size"]) == (
         DEFAULT.value("optimizer"), DEFAULT.value("lrate"), DEFAULT.value("lr_decay"), DEFAULT.value("batch_size"))
     assert not DEFAULT.value("augment") and RECIPES["best"].value("augment")
 

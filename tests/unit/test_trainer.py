@@ -13,8 +13,10 @@ from inkling import protocol as p
 from inkling.blocks import Manifest, decode_block
 from inkling.errors import DataError
 from inkling.mlp import MLP
-from inkling.trainer import (DEFAULT_BATCH_SIZE, DEFAULT_CACHE_SIZE, DEFAULT_LR_DECAY, DEFAULT_LRATE,
-                             DEFAULT_OPTIMIZER, DEFAULT_SIZES, Trainer)
+from inkling.trainer import Trainer
+from inkling.tunables import DEFAULTS
+
+DEFAULT_SIZES = (784, *DEFAULTS["hidden"], 10)  # the network a fresh trainer starts with
 
 Script = Callable[[dict[str, Any], Trainer], None]
 
@@ -76,8 +78,8 @@ def test_status_when_idle_replies_once_with_the_whole_state(fake_fetch: Any) -> 
     signal = p.decode_signal(sent[0])
     assert isinstance(signal, p.ResponseSignal)
     assert (signal.seq, signal.batch_size, signal.optimizer, signal.hidden, signal.cache_size) == (
-        1, DEFAULT_BATCH_SIZE, DEFAULT_OPTIMIZER, (256,), DEFAULT_CACHE_SIZE)
-    assert (signal.lrate, signal.lr_decay) == (DEFAULT_LRATE, DEFAULT_LR_DECAY)
+        1, DEFAULTS["batch_size"], DEFAULTS["optimizer"], (256,), DEFAULTS["cache_size"])
+    assert (signal.lrate, signal.lr_decay) == (DEFAULTS["lrate"], DEFAULTS["lr_decay"])
     assert signal.loss is None and signal.test_acc is None and signal.samples_per_s == 0
     assert np.array_equal(signal.weights["W1"], MLP(DEFAULT_SIZES, seed=0).params[0])
 
@@ -178,7 +180,7 @@ def test_training_learns_the_synthetic_digits(fake_fetch: Any) -> None:
 
     sent = drive(fake_fetch, [{"type": "start"}], script, batch_size=10)
     assert sent[-1]["test_acc"] >= 0.95
-    assert sent[-1]["lrate"] == pytest.approx(DEFAULT_LRATE * DEFAULT_LR_DECAY**3)  # three epochs of decay
+    assert sent[-1]["lrate"] == pytest.approx(DEFAULTS["lrate"] * DEFAULTS["lr_decay"]**3)  # three epochs of decay
 
 
 def test_an_invalid_command_gets_an_error_and_changes_nothing(fake_fetch: Any) -> None:
@@ -198,7 +200,7 @@ def test_an_invalid_command_gets_an_error_and_changes_nothing(fake_fetch: Any) -
     ]
     assert sent[3]["command"] == "set_batch_size" and "integer" in sent[3]["message"]
     assert [m["batch_size"] for m in sent if m["type"] == "signal"] == [16] * 5
-    assert [m["lrate"] for m in sent if m["type"] == "signal"] == [DEFAULT_LRATE] * 5
+    assert [m["lrate"] for m in sent if m["type"] == "signal"] == [DEFAULTS["lrate"]] * 5
     assert sent[-1]["samples_seen"] == 4 * 16
 
 
@@ -237,7 +239,7 @@ def test_a_cache_larger_than_a_tab_can_afford_is_refused_saying_why(mnist_sized_
     refused = next(m for m in sent if m["reply_to"] == 1)
     assert (refused["type"], refused["kind"], refused["field"]) == ("error", "protocol", "cache_size")
     assert refused["message"] == ("cache_size: 86 blocks are more than a tab can afford: at most 85 blocks of 785 KB "
-                                  f"fit the 64 MiB set aside for training data; the cache stays at {DEFAULT_CACHE_SIZE}")
+                                  f"fit the 64 MiB set aside for training data; the cache stays at {DEFAULTS['cache_size']}")
     assert sent[-1]["cache_size"] == 85  # the most it can afford is accepted
 
 
@@ -316,7 +318,7 @@ def _one_epoch_from_seed_5(fetch: Any, train_first: bool) -> tuple[dict[str, Any
 
     start = [{"type": "start"}] if train_first else run_from_seed
     drive(fetch, [{"type": "set_batch_size", "batch_size": 32}, *start], script)
-    return stopped, drive.trainer.model.get_weights()  # type: ignore[attr-defined]
+    return stopped, drive.trainer.learner.model.get_weights()  # type: ignore[attr-defined]
 
 
 def test_start_for_one_epoch_stops_by_itself_and_a_seed_repeats_the_run_exactly(fake_fetch: Any) -> None:
@@ -483,7 +485,7 @@ def test_a_reset_restarts_the_distortions_from_the_seed_too(fake_fetch: Any) -> 
 
         drive(fake_fetch, [{"type": "set_augment", "augment": True}, {"type": "start"}] if warm_up else commands,
               script, batch_size=10)
-        return drive.trainer.model.get_weights()  # type: ignore[attr-defined]
+        return drive.trainer.learner.model.get_weights()  # type: ignore[attr-defined]
 
     fresh, after_warm_up = run(False), run(True)
     assert all(np.array_equal(fresh[k], after_warm_up[k]) for k in fresh)
@@ -666,12 +668,12 @@ def test_teaching_misread_real_digits_keeps_test_accuracy(mnist_dir: Any) -> Non
             trainer.submit({"type": "evaluate", "id": 1})
         elif message.get("reply_to") == 1:
             accuracy["before"] = message["test_acc"]
-            for i, k in enumerate(np.flatnonzero(trainer.model.predict(x) != y)[:10]):
+            for i, k in enumerate(np.flatnonzero(trainer.learner.model.predict(x) != y)[:10]):
                 trainer.submit(p.encode_command(p.TrainDrawing(x[k], int(y[k]), id=100 + int(k))))
             trainer.submit({"type": "evaluate", "id": 2})
         elif (message.get("reply_to") or 0) >= 100:
             k = message["reply_to"] - 100
-            taught.append(trainer.model.predict(x[k])[0] == y[k])
+            taught.append(trainer.learner.model.predict(x[k])[0] == y[k])
         elif message.get("reply_to") == 2:
             accuracy["after"] = message["test_acc"]
             trainer.close()

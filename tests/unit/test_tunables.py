@@ -15,15 +15,15 @@ from inkling.page.stats import stat_texts
 from inkling.cli import _parser
 from inkling.mlp import MLP
 from inkling.saved_state import SavedState, TrainingSettings, from_bytes, to_bytes
-from inkling.tunables import BATCH_SIZE, LEARNING_RATE, LIVE, TUNABLES, SettingError, Tunable
+from inkling.tunables import BATCH_SIZE, DEFAULTS, LEARNING_RATE, LIVE, TUNABLES, SettingError, Tunable
 
 ROOT = Path(__file__).resolve().parents[2]
 # A value other than the default for each setting.
-SAMPLES: dict[str, Any] = {"optimizer": "adam", "lrate": 0.002, "lr_decay": 0.9, "batch_size": 48, "cache_size": 5,
-                           "augment": True, "hidden": (64, 32), "seed": 7}
-BASE = dict(seq=1, iteration=0, training=False, loss=None, acc=None, batch_size=32, lrate=0.05, lr_decay=0.6,
-            optimizer="momentum", hidden=(256,), data_len=0, data_futures_len=0, cache_size=8, samples_per_s=0.0,
-            cache_waits=0, data_errors=0, test_acc=None, samples_seen=0, epoch=0.0, seed=0, augment=False)
+SAMPLES: dict[str, Any] = {"optimizer": "adam", "lrate": 0.002, "lr_decay": 0.9,
+                           "batch_size": 48, "cache_size": 5, "augment": True, "hidden": (64, 32), "seed": 7}
+# A signal with every setting at its default.
+BASE = dict(seq=1, iteration=0, training=False, loss=None, acc=None, data_len=0, data_futures_len=0,
+            samples_per_s=0.0, cache_waits=0, data_errors=0, test_acc=None, samples_seen=0, epoch=0.0, **DEFAULTS)
 IDS = [t.field for t in TUNABLES]
 
 
@@ -47,7 +47,8 @@ def _page() -> dict[str, tuple[str, dict[str, str | None]]]:
 
 
 def test_the_table_covers_every_setting_once() -> None:
-    assert set(SAMPLES) == {t.field for t in TUNABLES}
+    assert set(SAMPLES) == {t.field for t in TUNABLES}  # a new setting needs a sample here
+    assert all(SAMPLES[t.field] != t.default for t in TUNABLES)
     for name in ("field", "testid", "stat", "cli"):
         assert len({getattr(t, name) for t in TUNABLES}) == len(TUNABLES), name
     assert set(TrainingSettings.__dataclass_fields__) == {t.field for t in LIVE}  # the autosave keeps them all

@@ -8,8 +8,9 @@ from typing import Any, Callable
 from ..layers import format_hidden
 from ..protocol import MAX_SEED, Command, Reset, ResponseSignal, Start, Stop
 from ..recipes import RECIPES, Recipe
-from ..trainer import DEFAULT_CACHE_SIZE, SUGGESTED_LRATES
-from ..tunables import BY_FIELD, HIDDEN_SIZE, LEARNING_RATE, LIVE, OPTIMIZER, SEED, TUNABLES, SettingError, Tunable
+from ..optim import SUGGESTED_LRATES
+from ..tunables import (BY_FIELD, DEFAULTS, HIDDEN_SIZE, LEARNING_RATE, LIVE, OPTIMIZER, SEED, TUNABLES, SettingError,
+                        Tunable)
 from .dom import by_testid, document, listen, set_text
 
 Send = Callable[[Command], int]  # sends a command, returns its id
@@ -152,7 +153,7 @@ class Controls:
 
     def _use_recipe(self, recipe: Recipe) -> None:
         """Give the worker the recipe's settings and a new network of its shape: one click, then Start."""
-        cache_size = self.signal.cache_size if self.signal is not None else DEFAULT_CACHE_SIZE
+        cache_size = self.signal.cache_size if self.signal is not None else DEFAULTS["cache_size"]
         for setting, command in zip(LIVE, recipe.settings(cache_size).commands()):
             self._command(command, setting.testid)
         for testid in self.inputs:

@@ -9,6 +9,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
+from ..confusion import Confusion
 from ..errors import InklingError
 from .cell import GridCell
 from .inference import Predictor
@@ -95,6 +96,16 @@ class GridManager:
     def show_digits(self, indices: Sequence[int]) -> None:
         """Put these test digits (test-set indices) in the first tiles, in one go, and empty the rest."""
         self._spawn(self._show_digits(list(indices[:len(self.cells)])))
+
+    def show_pair(self, true: int, predicted: int, confusion: Confusion) -> None:
+        """Fill the grid with the test digits labelled ``true`` that were read as ``predicted``
+        (a click on the confusion matrix)."""
+        indices = confusion.pair_examples(true, predicted)
+        count = int(confusion.counts[true, predicted])
+        self.show_digits(indices)
+        what = "read right" if true == predicted else f"read as {predicted}"
+        self._notify("info", f"The grid shows {len(indices)} of the {count:,} test digits that are {true}, {what} "
+                             "at the last evaluation.")
 
     def clear_all(self) -> None:
         """Empty every cell."""

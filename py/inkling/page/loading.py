@@ -53,6 +53,10 @@ class Loading:
         body.classList.add("ready")
         document().getElementById("app").setAttribute("aria-busy", "false")
 
+    def say(self, text: str) -> None:
+        """Put ``text`` in the status line (after start-up: the worker's restarts)."""
+        set_text(self.status, text)
+
     def fail(self, stage: str | None, message: str) -> None:
         """Start-up failed: say what failed, in the status and on the loading screen."""
         self.failed = True

@@ -1,6 +1,8 @@
-"""Surviving the training worker's death: how often to restart it, and stats that count on across restarts.
+"""Surviving the training worker's death: keep what the page holds, start a new worker, give it the
+newest weights and settings, go on training; how often to restart it, and stats that count on
+across restarts.
 
-Pure Python (no ``js``), so it is tested in CPython.
+No ``js`` here: the rules are tested in CPython, and the page's parts are reached through `App`.
 """
 
 from __future__ import annotations
@@ -8,9 +10,14 @@ from __future__ import annotations
 import dataclasses
 import time
 from collections import deque
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
-from ..protocol import ResponseSignal
+from ..protocol import ResponseSignal, Start
+from ..saved_state import TrainingSettings, settings_from_signal
+from .storage import AUTOSAVE_EVERY_S
+
+if TYPE_CHECKING:
+    from .app import App
 
 MAX_RESTARTS = 3  # in RESTART_WINDOW_S; one more death in that window means something is broken for good
 RESTART_WINDOW_S = 120.0
@@ -82,3 +89,74 @@ class Continuity:
         return dataclasses.replace(signal, iteration=signal.iteration + self.iteration,
                                    samples_seen=signal.samples_seen + self.samples_seen,
                                    epoch=signal.epoch + self.epoch)
+
+
+class WorkerRecovery:
+    """What the page does when its worker dies (bridge.js notices) and when the new one is ready."""
+
+    def __init__(self, app: App) -> None:
+        self._app = app
+        self.guard = RestartGuard()
+        self.recovering = False  # from a worker's loss until its successor has the weights
+        self._losses = 0  # bumped at every loss, so a recovery that outlived its worker stops
+        self._resume_training = False
+        self._lost_settings: TrainingSettings | None = None
+        self._lost_seed: int | None = None  # of the run the lost worker trained
+
+    def lost(self, reason: str) -> None:
+        """The worker died: keep what the page holds, start a new one if sensible."""
+        app = self._app
+        if not app.ready:
+            app.loading.fail(app.loading.active.get("worker"),
+                             f"the training worker stopped while starting: {reason}. Reload the page.")
+            return
+        if not self.recovering:
+            shown = app.signal
+            self._resume_training = bool(shown is not None and shown.training)
+            self._lost_settings = None if shown is None else settings_from_signal(shown)
+            self._lost_seed = None if shown is None else shown.seed
+            app.counts.restarted(shown)
+            app.autosave.save_now()  # the page's newest weights, in case the tab goes too
+        app.autosave.enabled = False
+        self.recovering = True
+        app.worker_ready = False
+        self._losses += 1
+        app.client.fail_pending(f"the training worker stopped ({reason})")
+        app.set_training_enabled(False)
+        app.controls.resync()
+        app.show_train_state("stopped")
+        if not self.guard.allow():
+            app.loading.say("error: the training worker keeps stopping")
+            app.notify("error", f"The training worker stopped again ({reason}), {self.guard.max_restarts + 1} times "
+                                f"within {RESTART_WINDOW_S / 60:.0f} minutes, so no new one is started. Your weights "
+                                "are saved in this browser: reload the page to go on.")
+            return
+        app.loading.say("restarting the training worker")
+        app.notify("error", f"The training worker stopped ({reason}). Starting a new one with your newest weights "
+                            f"and settings; at most the last {AUTOSAVE_EVERY_S:.0f} s of training (the autosave "
+                            "interval) can be lost. Drawing and predictions keep working meanwhile.")
+        app.bridge.restartWorker()
+
+    async def recover(self) -> None:
+        """A new worker is ready after a loss: give it the newest weights and settings, resume training."""
+        app, losses = self._app, self._losses
+        weights, source, seed = app.predictor.weights(), "your newest weights", self._lost_seed
+        if weights is None:
+            saved = await app.autosave.restore()
+            weights, source, seed = ((None, "new random weights", None) if saved is None
+                                     else (saved.weights, "the saved weights", saved.seed))
+        if weights is not None and not await app.weights_files.apply(weights, source, seed):
+            source = "new random weights"
+        reply = await app.give_settings(self._lost_settings)
+        if losses != self._losses or not isinstance(reply, ResponseSignal):
+            return  # this worker was lost too; its successor recovers
+        if self._resume_training:
+            app.send(Start())
+        self.recovering = False
+        app.follow(reply)
+        app.autosave.enabled = True
+        app.set_training_enabled(True)
+        app.loading.say("ready")
+        goes_on = " Training goes on." if self._resume_training else ""
+        app.notify("info", f"A new training worker took over with {source} and your settings "
+                           f"(restart {self.guard.total} of this page).{goes_on}")

@@ -8,8 +8,28 @@ from typing import Awaitable, Callable
 import numpy as np
 
 from ..blocks import MANIFEST, Block, Manifest, decode_block
+from ..errors import DataError
 
 Fetch = Callable[[str], Awaitable[bytes]]
+DATA_URL = "./data/"  # relative to the page
+
+
+async def fetch_site_file(path: str) -> bytes:
+    """A data file of this site (``path`` relative to the data folder).
+
+    Raises:
+        DataError: The server did not answer with the file.
+    """
+    from pyodide.http import pyfetch
+
+    try:
+        response = await pyfetch(DATA_URL + path)
+    except Exception as error:  # a network failure surfaces as a JS error
+        raise DataError(f"could not fetch {DATA_URL}{path}: {error}", path) from None
+    if not response.ok:
+        raise DataError(f"{DATA_URL}{path} answered HTTP {response.status}: rebuild the site with "
+                        "'python build.py'", path)
+    return await response.bytes()
 
 
 @dataclass(frozen=True)

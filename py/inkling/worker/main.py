@@ -10,11 +10,11 @@ import asyncio
 from typing import Any, Awaitable, Callable
 
 from ..blocks import DigestedBytes
-from ..cache import DEFAULT_TIMEOUT
+from ..block_fetcher import DEFAULT_TIMEOUT
 from ..engine import use_engine
 from ..engine.select import choose_engine
 from ..errors import DataError
-from ..protocol import ErrorSignal, ProgressSignal, ReadySignal, encode_signal
+from ..protocol import ProgressSignal, ReadySignal, encode_signal
 from ..trainer import Trainer
 from ..pacing import EVAL_EVERY_S, SIGNAL_EVERY_S, WEIGHTS_EVERY_S
 from ..wire import from_js_message, to_js_message
@@ -82,10 +82,6 @@ def engine_detail(name: str, passed_over: list[str]) -> str:
     return f"engine: {name}" + (f" ({'; '.join(passed_over)})" if passed_over else "")
 
 
-def _internal_error(message: str) -> dict[str, Any]:
-    return encode_signal(ErrorSignal(seq=0, kind="internal", message=message))
-
-
 async def boot(data_url: str, engine: str = "auto") -> Callable[[Any], None]:
     """Choose the engine, start the trainer; report the data stage and ``ready``; return the message handler.
 
@@ -122,7 +118,7 @@ async def boot(data_url: str, engine: str = "auto") -> Callable[[Any], None]:
         try:
             trainer.submit(from_js_message(message))
         except Exception as error:  # the last line of defence: report it, keep the worker alive
-            post(_internal_error(f"the worker could not take a command: {error!r}"))
+            trainer.report_failure(f"the worker could not take a command: {error!r}")
 
     return handle
 
@@ -131,4 +127,4 @@ async def _run(trainer: Trainer) -> None:
     try:
         await trainer.run()
     except Exception as error:
-        post(_internal_error(f"the training loop stopped: {error!r}"))
+        trainer.report_failure(f"the training loop stopped: {error!r}")

@@ -1,0 +1,148 @@
+"""The network being trained and how: its settings, its optimizer, one step, a new run, weights
+from outside, and the last good weights a bad step goes back to.
+
+The `Trainer` feeds it batches and commands and says what happens; this is where each setting of
+the table (`inkling.tunables`) gets its meaning.
+"""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+from typing import Any, Mapping
+
+import numpy as np
+
+from .augment import Augmenter
+from .confusion import Confusion
+from .errors import WeightsError
+from .layers import N_CLASSES, N_PIXELS, format_hidden, hidden_of, hidden_problem
+from .mlp import MLP
+from .optim import make_optimizer
+from .safeguard import DIVERGED_LOSS, GoodWeights, teach
+from .tunables import DEFAULTS, RUN, TUNABLES
+
+MIN_LRATE = 1e-6  # per-epoch decay stops here, so the rate never reaches 0
+
+
+class Learner:
+    """An MLP, the settings it trains with and where its run stands.
+
+    Args:
+        settings: Settings of the table by field (``batch_size=64``, ``hidden=(128,)``, ``seed=3``,
+            ...); the others take the table's defaults.
+
+    Raises:
+        TypeError: A setting the table does not have.
+        ProtocolError: A setting's value breaks its rule.
+    """
+
+    def __init__(self, settings: Mapping[str, Any]) -> None:
+        unknown = sorted(set(settings) - set(DEFAULTS))
+        if unknown:
+            raise TypeError(f"settings the table does not have: {', '.join(unknown)}")
+        # Every setting as last chosen (the reset's seed, the base rate before decay, ...).
+        self.settings = SimpleNamespace(**{t.field: t.check(t.field, settings.get(t.field, t.default))
+                                           for t in TUNABLES})
+        self.run_seed: int | None = self.settings.seed  # what made the weights in use: None for weights from outside
+        self.model = MLP((N_PIXELS, *self.settings.hidden, N_CLASSES), self.settings.seed)
+        self.optimizer = make_optimizer(self.settings.optimizer, self.settings.lrate)
+        self._augmenter = Augmenter(self.settings.seed)
+        self._good = GoodWeights(self.model)
+        self.iteration = 0
+        self.samples_seen = 0
+        self.loss: float | None = None
+        self.acc: float | None = None
+        self.confusion: Confusion | None = None  # of the last evaluation of these weights
+        self.test_acc: float | None = None
+
+    def set(self, field: str, value: Any) -> None:
+        """Apply a live setting at once, keeping it (the cache's size is the Trainer's to apply)."""
+        if field == "lrate":
+            self.optimizer.lr = value  # and per-epoch decay starts again from it
+        elif field == "optimizer":
+            self.optimizer = make_optimizer(value, self.optimizer.lr)  # its state starts fresh
+        setattr(self.settings, field, value)
+
+    def reset(self, changes: Mapping[str, Any]) -> int:
+        """A new run from the run settings (`tunables.RUN`) with ``changes``: new weights from its seed,
+        the distortions from it too, the rate back to the one chosen. Returns the seed."""
+        for setting in RUN:
+            if changes.get(setting.field) is not None:
+                setattr(self.settings, setting.field, changes[setting.field])
+        seed = self.run_seed = self.settings.seed
+        self._use_model(MLP((N_PIXELS, *self.settings.hidden, N_CLASSES), seed))
+        self._augmenter = Augmenter(seed)
+        self.optimizer.lr = self.settings.lrate
+        self.iteration = self.samples_seen = 0
+        self.loss = self.acc = None
+        return seed
+
+    def use_weights(self, weights: dict[str, np.ndarray], seed: int | None) -> None:
+        """Train these weights from now on (``seed``: of the run that made them, if known).
+
+        Raises:
+            WeightsError: They do not fit this data, or their layers break the limits.
+        """
+        model = MLP.from_weights(weights)
+        if (model.sizes[0], model.sizes[-1]) != (self.model.sizes[0], self.model.sizes[-1]):
+            raise WeightsError(
+                f"the weights take {model.sizes[0]} inputs to {model.sizes[-1]} classes; this trainer needs "
+                f"{self.model.sizes[0]} inputs and {self.model.sizes[-1]} classes"
+            )
+        problem = hidden_problem(hidden_of(model.sizes))
+        if problem is not None:
+            raise WeightsError(f"the weights' hidden layers ({format_hidden(hidden_of(model.sizes))}): {problem}")
+        self._use_model(model)
+        self.settings.hidden = hidden_of(model.sizes)
+        self.run_seed = seed
+
+    def step(self, x: np.ndarray, y: np.ndarray, epoch_size: int, remember: bool) -> float | None:
+        """One optimizer step on a batch (distorted first if augmentation is on); the rate decays
+        when an epoch of ``epoch_size`` samples ends. With ``remember``, the weights before it are
+        the good ones a later divergence goes back to.
+
+        Returns:
+            None, or the loss that diverged: then no step was taken, the last good weights are back
+            and the optimizer's state starts fresh.
+        """
+        if self.settings.augment:
+            x = self._augmenter(x)
+        result = self.model.loss_and_grads(x, y)
+        if not result.loss <= DIVERGED_LOSS:  # also catches NaN
+            self._good.restore()
+            self.optimizer = make_optimizer(self.optimizer.name, self.optimizer.lr)  # its state is poisoned
+            return result.loss
+        if remember:
+            self._good.remember()
+        self.optimizer.step(self.model.params, result.grads)
+        epoch_before = self.samples_seen // epoch_size
+        self.iteration += 1
+        self.samples_seen += len(y)
+        self.loss, self.acc = result.loss, result.acc
+        if self.samples_seen // epoch_size > epoch_before:
+            lr = self.optimizer.lr
+            self.optimizer.lr = max(lr * self.settings.lr_decay, min(lr, MIN_LRATE))
+        return None
+
+    def teach(self, pixels: np.ndarray, label: int) -> None:
+        """A few small steps on one labelled drawing (`safeguard.teach`)."""
+        teach(self._good, pixels, label)
+
+    def evaluated(self, confusion: Confusion) -> None:
+        """Keep the result of an evaluation of the weights in use."""
+        self.confusion = confusion
+        self.test_acc = confusion.accuracy()
+
+    def settings_now(self) -> dict[str, Any]:
+        """Every setting as it is in use now: the rate after decay, the network's layers, the seed
+        of the weights in use (None when they came from outside)."""
+        return {**vars(self.settings), "lrate": self.optimizer.lr, "optimizer": self.optimizer.name,
+                "hidden": hidden_of(self.model.sizes), "seed": self.run_seed}
+
+    def _use_model(self, model: MLP) -> None:
+        """Swap in a new model: fresh optimizer state, no test accuracy yet."""
+        self.model = model
+        self.optimizer = make_optimizer(self.optimizer.name, self.optimizer.lr)
+        self.test_acc = None
+        self.confusion = None
+        self._good = GoodWeights(model)

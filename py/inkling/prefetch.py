@@ -1,0 +1,296 @@
+"""BlockPrefetcher: blocks fetched in parallel, ahead of when they are needed, within a memory budget.
+
+Kept apart from fetching one block (`inkling.block_fetcher`) and from reading samples
+(`inkling.cache`): this part decides which blocks to fetch, in which order they
+are read, and how many a tab can afford to hold.
+
+Blocks are fetched in a shuffled order that covers every block once per epoch.
+The cache keeps ``cache_size`` blocks cached or in flight, so fetching overlaps
+training. A block that has failed at least once, or has been in flight longer
+than ``patience``, no longer holds up the blocks planned after it: they are read
+as they arrive, and it when it does.
+
+When no fetched block is left to read and the last blocks (as many as the cache
+holds) were all given up on, the cache is *starved*: it keeps one probe fetch going
+at a gentle pace instead of a full cache of doomed ones, and fills up again as soon
+as a block arrives.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any, Sequence
+
+import numpy as np
+
+from .blocks import HEADER, Block, BlockEntry
+from .errors import DataError
+from .block_fetcher import BlockFetcher, Fetch
+
+# A block from the site's own server arrives in milliseconds, and several in parallel well
+# within a second; one still missing after 2 s is stalled or slow, and training would
+# rather read the blocks behind it than wait out the timeout. Below this, reading order
+# (and so a seeded run) does not depend on how fast blocks arrive.
+DEFAULT_PATIENCE = 2.0
+# What the cache may hold of training blocks, cached and in flight. A tab runs two Python
+# runtimes (page and worker) in 32-bit wasm; 64 MiB holds all of MNIST's training set
+# (60 blocks, 47 MB) with room to spare, and leaves the heap to the network and the page.
+MEMORY_BUDGET = 64 * 2**20
+
+
+def block_bytes(entry: BlockEntry, rows: int, cols: int) -> int:
+    """What one block of ``entry`` occupies while cached: its file, whose bytes the decoded arrays view."""
+    return HEADER.size + entry.count * (rows * cols + 1)
+
+
+def max_cache_size(entries: Sequence[BlockEntry], rows: int = 28, cols: int = 28,
+                   budget: int = MEMORY_BUDGET) -> int:
+    """The most blocks a cache over ``entries`` may hold within ``budget`` bytes (at least 1)."""
+    return max(1, budget // max(block_bytes(e, rows, cols) for e in entries))
+
+
+def size_refusal(cache_size: int, entries: Sequence[BlockEntry], rows: int = 28, cols: int = 28) -> str | None:
+    """Why a cache of ``cache_size`` blocks over ``entries`` is more than a tab can afford (None if it is not)."""
+    most = max_cache_size(entries, rows, cols)
+    if cache_size <= most:
+        return None
+    block_kb = max(block_bytes(e, rows, cols) for e in entries) / 1000
+    return (f"{cache_size} blocks are more than a tab can afford: at most {most} blocks of {block_kb:,.0f} KB "
+            f"fit the {MEMORY_BUDGET // 2**20} MiB set aside for training data")
+
+
+@dataclass(eq=False)
+class _Slot:
+    """A planned block: its manifest index, the task fetching it, when it was planned, and its
+    failed attempts so far."""
+
+    index: int
+    planned_at: float = field(default_factory=time.monotonic)
+    task: asyncio.Task[Block | None] = field(init=False)
+    failures: int = 0
+
+    def ready(self) -> bool:
+        """Fetched (or given up on): nothing more will happen to it."""
+        return self.task.done()
+
+    def block(self) -> Block | None:
+        """The block, if it arrived (call only when `ready`)."""
+        return self.task.result()
+
+    def failed(self) -> None:
+        """Count a failed attempt: from now on the slot no longer holds up the ones after it."""
+        self.failures += 1
+
+
+class BlockPrefetcher(BlockFetcher):
+    """A cache of blocks fetched ahead of time, in a shuffled order; a reader takes them out with `_take_block`.
+
+    Attributes:
+        cache_size: Blocks to hold, counting the one being read and those in flight.
+        epochs_started: How many shuffled passes over the blocks have begun.
+        ...and the counts of `BlockFetcher` (``errors``, ``skipped``, ``loaded``, ...).
+    """
+
+    def __init__(
+        self,
+        fetch: Fetch,
+        entries: Sequence[BlockEntry],
+        *,
+        cache_size: int = 8,
+        seed: int | np.random.SeedSequence = 0,
+        patience: float = DEFAULT_PATIENCE,
+        **options: Any,
+    ) -> None:
+        """Set up the cache; nothing is fetched until `replenish`.
+
+        Args:
+            fetch: ``await fetch("train-007.bin")`` returns the file's bytes.
+            entries: The blocks to fetch (the manifest's train list).
+            cache_size: Blocks cached or in flight, 1 to what `MEMORY_BUDGET` holds (`max_cache_size`).
+            seed: Seed of the block order.
+            patience: Seconds a block in flight holds up the blocks planned after it;
+                after that they are read first, and it when it arrives.
+            options: Those of `BlockFetcher` (``rows``, ``cols``, ``attempts``, ``backoff``,
+                ``max_backoff``, ``timeout``). A starved cache waits ``max_backoff`` before each probe.
+
+        Raises:
+            ValueError: No entries, or a ``cache_size`` below 1 or above the memory budget; says why.
+        """
+        if not entries:
+            raise ValueError(f"{type(self).__name__} needs at least one block")
+        super().__init__(fetch, **options)
+        self._entries = list(entries)
+        self._check_size(cache_size)
+        self.cache_size = cache_size
+        self.patience = patience
+        self._block_rng = np.random.default_rng(seed)
+        self._order: deque[int] = deque()  # block indices still to fetch, this epoch and next
+        self._slots: deque[_Slot] = deque()  # in reading order
+        self.epochs_started = 0
+
+    # ---- what the trainer reports ------------------------------------------------------
+
+    @property
+    def data_len(self) -> int:
+        """Blocks held: the one being read plus those fetched and waiting."""
+        return self._held() + sum(slot.ready() and slot.block() is not None for slot in self._slots)
+
+    @property
+    def data_futures_len(self) -> int:
+        """Fetches in flight (including ones waiting to retry)."""
+        return sum(not slot.ready() for slot in self._slots)
+
+    @property
+    def starved(self) -> bool:
+        """No fetched block left to read (at most the rest of the current one), and the last
+        blocks (as many as the cache holds) were all given up on."""
+        if self.skipped_in_row < min(self.cache_size, len(self._entries)):
+            return False
+        return not any(slot.block() is not None for slot in self._readable())
+
+    def available(self) -> int:
+        """Samples that can be read right now without waiting."""
+        count = self._held_samples()
+        for slot in self._readable():
+            block = slot.block()
+            count += len(block) if block is not None else 0
+        return count
+
+    def _readable(self) -> list[_Slot]:
+        """The fetched slots that may be read next, in reading order.
+
+        A slot still fetching holds up the ones after it (so the order of samples does
+        not depend on how fast blocks arrive), unless its fetch has already failed once or
+        has taken longer than ``patience``: then waiting for it could take a whole timeout
+        or minutes, and the blocks after it go first.
+        """
+        readable = []
+        now = time.monotonic()
+        for slot in self._slots:
+            if slot.ready():
+                readable.append(slot)
+            elif not slot.failures and now - slot.planned_at <= self.patience:
+                break
+        return readable
+
+    def _patience_left(self) -> float | None:
+        """Seconds until the first slot that holds up a fetched block runs out of patience
+        (None if no fetched block is held up)."""
+        now = time.monotonic()
+        holding: _Slot | None = None
+        for slot in self._slots:
+            if not slot.ready():
+                if not slot.failures and now - slot.planned_at <= self.patience and holding is None:
+                    holding = slot
+            elif holding is not None and slot.block() is not None:
+                return max(0.0, holding.planned_at + self.patience - now)
+        return None
+
+    async def first_block(self) -> None:
+        """Return once a block has arrived (fetches must have been started with `replenish`).
+
+        Raises:
+            DataError: The cache starved before any block arrived; the message says why.
+        """
+        while not self.loaded:
+            change = self.next_change()
+            if self.starved:
+                raise DataError(
+                    f"no training block could be fetched: the first {self.skipped_in_row} blocks tried all "
+                    f"failed (last: {self.last_failure}). Check the network connection, or rebuild the site "
+                    f"with 'python build.py' if its data folder is incomplete")
+            await change.wait()
+
+    # ---- what a reader holds: a subclass that reads blocks overrides these two -----------
+
+    def _held(self) -> int:
+        """Blocks taken out with `_take_block` and not read to the end: they still count as held."""
+        return 0
+
+    def _held_samples(self) -> int:
+        """Samples not yet read in the `_held` blocks."""
+        return 0
+
+    def _take_block(self) -> Block | None:
+        """Take the first readable slot out of the cache (there must be one): its block, or None if given up on."""
+        slot = self._readable()[0]
+        self._slots.remove(slot)
+        return slot.block()
+
+    # ---- fetching ------------------------------------------------------------------------
+
+    def replenish(self, min_samples: int = 0) -> None:
+        """Start fetches so that blocks held + in flight = ``cache_size``.
+
+        A starved cache starts one probe fetch at a time instead.
+
+        Args:
+            min_samples: Also fetch beyond ``cache_size`` if the planned blocks hold
+                fewer samples than this, so a batch larger than the cache can fill.
+        """
+        # Blocks given up on hold no samples: their places go to new fetches.
+        self._slots = deque(slot for slot in self._slots if not (slot.ready() and slot.block() is None))
+        starved = self.starved
+        planned = self._held_samples() + sum(
+            self._entries[slot.index].count if not slot.ready() else len(slot.block() or ())
+            for slot in self._slots
+        )
+
+        def wanted() -> bool:
+            if starved:
+                return not self._slots  # one probe at a time
+            return self._held() + len(self._slots) < self.cache_size or planned < min_samples
+
+        while wanted():
+            slot = _Slot(self._next_index())
+            slot.task = asyncio.ensure_future(self._load_or_skip(
+                self._entries[slot.index], slot.failed, delay=self.max_backoff if starved else 0.0))
+            self._slots.append(slot)
+            planned += self._entries[slot.index].count
+
+    def resize(self, cache_size: int) -> None:
+        """Change ``cache_size`` (within `max_cache_size`); surplus blocks and fetches are dropped, newest first.
+
+        A dropped block goes back to the front of the order, so the epoch still
+        covers it. Growing takes effect at the next `replenish`.
+
+        Raises:
+            ValueError: Below 1 or above what the memory budget holds (nothing changes); says why.
+        """
+        self._check_size(cache_size)
+        self.cache_size = cache_size
+        while self._slots and self._held() + len(self._slots) > cache_size:
+            slot = self._slots.pop()
+            slot.task.cancel()
+            self._order.appendleft(slot.index)
+
+    def _check_size(self, cache_size: int) -> None:
+        if cache_size < 1:
+            raise ValueError("cache_size must be at least 1")
+        refusal = size_refusal(cache_size, self._entries, self._rows, self._cols)
+        if refusal:
+            raise ValueError(refusal)
+
+    def _restart(self, seed: int | np.random.SeedSequence) -> None:
+        """Drop what is held or in flight and start the order of blocks again from ``seed``."""
+        self.close()
+        self._block_rng = np.random.default_rng(seed)
+        self._order.clear()
+        self.skipped_in_row = 0
+        self.epochs_started = 0
+        self._changed()
+
+    def close(self) -> None:
+        """Cancel every fetch in flight."""
+        for slot in self._slots:
+            slot.task.cancel()
+        self._slots.clear()
+
+    def _next_index(self) -> int:
+        if not self._order:
+            self._order.extend(int(i) for i in self._block_rng.permutation(len(self._entries)))
+            self.epochs_started += 1
+        return self._order.popleft()

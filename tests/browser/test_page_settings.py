@@ -1,0 +1,69 @@
+"""Every setting of the table, through the page: its input (written by the build from the table),
+the worker's stat, the address, the autosave after a reload, and training with it."""
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+from playwright.sync_api import expect
+from test_page import WAIT_MS, set_setting, wait_stat
+
+from inkling.tunables import LIVE, RUN, TUNABLES, Tunable
+
+# A value other than the default for each setting (the unit test of the table holds the same rule).
+SAMPLES: dict[str, Any] = {"optimizer": "adam", "lrate": 0.002, "lr_decay": 0.9,
+                           "batch_size": 48, "cache_size": 5, "augment": True, "hidden": (64, 32), "seed": 7}
+
+
+def _give(page: Any, setting: Tunable, value: Any) -> None:
+    """Set ``value`` the way a person does with this kind of input."""
+    if setting.kind == "choice":
+        page.get_by_test_id(setting.testid).select_option(value)
+    elif setting.kind == "switch":
+        page.get_by_test_id(setting.testid).set_checked(value)
+    else:
+        set_setting(page, setting.testid, setting.text(value))
+
+
+def _shown(page: Any, setting: Tunable, value: Any) -> None:
+    """The worker reports ``value`` and the input shows it."""
+    expect(page.get_by_test_id(setting.stat)).to_have_text(setting.text(value), timeout=WAIT_MS)
+    if setting.kind == "switch":
+        expect(page.get_by_test_id(setting.testid)).to_be_checked(checked=value)
+    else:
+        expect(page.get_by_test_id(setting.testid)).to_have_value(setting.text(value))
+
+
+def test_every_setting_goes_from_its_input_to_the_worker_the_address_and_the_autosave(
+        page_factory: Callable[[], contextlib.AbstractContextManager], page_ready: Callable[..., None],
+        site_url: str) -> None:
+    assert set(SAMPLES) == {t.field for t in TUNABLES}
+    with page_factory() as (page, log):
+        page.goto(site_url)
+        page_ready(page, log)
+        for setting in LIVE:  # the table's order: the optimizer first, as it sets its own rate
+            _give(page, setting, SAMPLES[setting.field])
+            _shown(page, setting, SAMPLES[setting.field])
+        for setting in RUN:
+            _give(page, setting, SAMPLES[setting.field])
+        page.get_by_test_id("reset").click()
+        for setting in TUNABLES:
+            expect(page.get_by_test_id(setting.stat)).to_have_text(setting.text(SAMPLES[setting.field]),
+                                                                   timeout=WAIT_MS)
+        query = dict(parse_qsl(urlsplit(page.url).query))
+        assert query == {t.testid: t.text(SAMPLES[t.field]) for t in TUNABLES}
+
+        page.get_by_test_id("start").click()  # it trains with all of them
+        wait_stat(page, "stat-iteration", "v >= 30", timeout=WAIT_MS)
+        page.get_by_test_id("stop").click()
+        expect(page.get_by_test_id("train-state")).to_have_text("idle", timeout=WAIT_MS)
+
+        page.goto(site_url)  # no address to apply: what comes back is the autosave's
+        page_ready(page, log)
+        for setting in TUNABLES:
+            expect(page.get_by_test_id(setting.stat)).to_have_text(setting.text(SAMPLES[setting.field]),
+                                                                   timeout=WAIT_MS)
+        for setting in LIVE:
+            _shown(page, setting, SAMPLES[setting.field])
