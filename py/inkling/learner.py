@@ -114,6 +114,11 @@ class Learner:
             return result.loss
         if remember:
             self._good.remember()
+        if self.settings.weight_decay:
+            # L2 on the weight matrices (not the biases), added to their gradients: every optimizer
+            # then pulls the weights towards 0. The loss reported stays the data's own.
+            for w, g in zip(self.model.params[::2], result.grads[::2]):
+                g += self.settings.weight_decay * w
         self.optimizer.step(self.model.params, result.grads)
         epoch_before = self.samples_seen // epoch_size
         self.iteration += 1

@@ -178,6 +178,10 @@ LEARNING_RATE = Tunable("lrate", "set_learning_rate", "learning-rate", "stat-lra
 LR_DECAY = Tunable("lr_decay", "set_lr_decay", "lr-decay", "stat-lr-decay", "Learning-rate decay", "real",
                    "--lr-decay", "the factor the learning rate is multiplied by after each epoch",
                    checks.number(0.0, 1.0, lo_open=True), 0.6, page=PageText("LR decay", "(per epoch)"))
+WEIGHT_DECAY = Tunable("weight_decay", "set_weight_decay", "weight-decay", "stat-weight-decay", "Weight decay", "real",
+                       "--weight-decay", "the L2 penalty: each step also pulls every weight towards 0 by this "
+                       "fraction of itself, times the learning rate", checks.number(0.0, 0.1), 0.0,
+                       page=PageText(hint="(L2)"))
 BATCH_SIZE = Tunable("batch_size", "set_batch_size", "batch-size", "stat-batch-size", "Batch size", "whole",
                      "--batch-size", "samples per step", checks.integer(1, 4096), 32)
 # The worker refuses more blocks than its memory budget holds (`prefetch.max_cache_size`: 85 of
@@ -201,7 +205,7 @@ SEED = Tunable("seed", "reset", "seed", "stat-seed", "Seed", "whole", "--seed",
                    "Reset starts from this seed (weights and data order): the same seed and settings train the "
                    "same weights. Empty: a new random seed each time.")))
 
-TUNABLES = (OPTIMIZER, LEARNING_RATE, LR_DECAY, BATCH_SIZE, CACHE_SIZE, AUGMENT, HIDDEN_SIZE, SEED)
+TUNABLES = (OPTIMIZER, LEARNING_RATE, LR_DECAY, WEIGHT_DECAY, BATCH_SIZE, CACHE_SIZE, AUGMENT, HIDDEN_SIZE, SEED)
 LIVE = tuple(t for t in TUNABLES if t.live)  # what a worker is given to carry on a run (the autosave's settings)
 RUN = tuple(t for t in TUNABLES if not t.live)  # what a reset starts a new run from
 BY_FIELD = {t.field: t for t in TUNABLES}

@@ -19,7 +19,7 @@ from inkling.tunables import BATCH_SIZE, DEFAULTS, LEARNING_RATE, LIVE, TUNABLES
 
 ROOT = Path(__file__).resolve().parents[2]
 # A value other than the default for each setting.
-SAMPLES: dict[str, Any] = {"optimizer": "adam", "lrate": 0.002, "lr_decay": 0.9,
+SAMPLES: dict[str, Any] = {"optimizer": "adam", "lrate": 0.002, "lr_decay": 0.9, "weight_decay": 0.0005,
                            "batch_size": 48, "cache_size": 5, "augment": True, "hidden": (64, 32), "seed": 7}
 # A signal with every setting at its default.
 BASE = dict(seq=1, iteration=0, training=False, loss=None, acc=None, data_len=0, data_futures_len=0,
@@ -111,3 +111,9 @@ def test_the_command_line_reads_it_the_pages_way(setting: Tunable) -> None:
     given = [setting.cli] if setting.kind == "switch" else [setting.cli, setting.text(value)]
     args = _parser().parse_args(["train", *given])
     assert getattr(args, setting.field) == value
+
+
+@pytest.mark.parametrize("setting", TUNABLES, ids=IDS)
+def test_the_page_guide_documents_its_input_and_stat(setting: Tunable) -> None:
+    guide = (ROOT / "docs" / "page.md").read_text()
+    assert f"| `{setting.testid}` |" in guide and f"`{setting.stat}`" in guide
