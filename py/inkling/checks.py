@@ -10,18 +10,16 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import re
 from typing import Any, Callable, Mapping
 
 import numpy as np
 
 from .errors import ProtocolError
 from .layers import MAX_HIDDEN, MAX_HIDDEN_LAYERS, N_PIXELS, hidden_problem
+from .mlp import MAX_WEIGHT_ARRAYS, MAX_WEIGHT_VALUES, WEIGHT_NAME
 
 MAX_ID = 2**53 - 1  # the largest integer a JS number holds exactly
 MAX_SEED = 2**32 - 1
-MAX_WEIGHT_ARRAYS = 64
-MAX_WEIGHT_VALUES = 1 << 24
 
 Check = Callable[[str, Any], Any]
 CHECK = "check"  # the metadata key of a field's check
@@ -153,9 +151,6 @@ def pixels(name: str, value: Any) -> np.ndarray:
     if array.min() < 0 or array.max() > 1:
         raise ProtocolError(name, f"values must be in [0, 1] (preprocess the drawing first), got {array.min()}..{array.max()}")
     return array
-
-
-WEIGHT_NAME = re.compile(r"[Wb][1-9][0-9]{0,2}")
 
 
 def weights(name: str, value: Any) -> dict[str, np.ndarray]:

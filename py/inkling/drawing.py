@@ -8,6 +8,8 @@ in a corner) looks unlike anything the network was trained on.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 SIDE = 28  # MNIST images are 28x28 ...
@@ -75,3 +77,18 @@ def _area_matrix(n_in: int, n_out: int) -> np.ndarray:
     src = np.arange(n_in)
     overlap = np.minimum(edges[1:, None], src + 1) - np.maximum(edges[:-1, None], src)
     return np.clip(overlap, 0, None) * (n_out / n_in)
+
+
+Box = tuple[int, int, int, int]  # left, top, right, bottom (right and bottom exclusive)
+
+
+def grow_ink_box(box: Box | None, points: list[tuple[float, float]], reach: float, size: int) -> Box:
+    """The area of a ``size``-pixel square canvas that holds ink: ``box`` grown by discs of radius
+    ``reach`` at ``points`` (the segments between them lie inside), clipped to the canvas, never empty."""
+    xs, ys = [x for x, _ in points], [y for _, y in points]
+    grown = (min(xs) - reach, min(ys) - reach, max(xs) + reach, max(ys) + reach)
+    if box is not None:
+        grown = (min(grown[0], box[0]), min(grown[1], box[1]), max(grown[2], box[2]), max(grown[3], box[3]))
+    left, top = min(max(0, math.floor(grown[0])), size - 1), min(max(0, math.floor(grown[1])), size - 1)
+    right, bottom = min(size, math.ceil(grown[2])), min(size, math.ceil(grown[3]))
+    return left, top, max(right, left + 1), max(bottom, top + 1)

@@ -199,7 +199,11 @@ class MLP:
         return x
 
 
-_NAME = re.compile(r"([Wb])([1-9][0-9]*)")
+# Weights are named W1, b1, ..., Wk, bk (k weight layers): here, for the wire, files and saves alike,
+# with the most any set of them may hold (a check that runs before anything is allocated).
+WEIGHT_NAME = re.compile(r"([Wb])([1-9][0-9]{0,2})")
+MAX_WEIGHT_ARRAYS = 64
+MAX_WEIGHT_VALUES = 1 << 24
 
 
 def param_names(layers: int) -> list[str]:
@@ -227,7 +231,7 @@ def checked_weights(weights: Mapping[str, np.ndarray], dtype: np.dtype, probe: b
     if not isinstance(weights, Mapping):
         raise WeightsError(f"weights must be a mapping of name to array, got {type(weights).__name__}")
     for name in weights:
-        if not isinstance(name, str) or not _NAME.fullmatch(name):
+        if not isinstance(name, str) or not WEIGHT_NAME.fullmatch(name):
             raise WeightsError(f"unexpected array {name!r}: expected names W1, b1, W2, b2, ...", name)
     depth = len({name[1:] for name in weights})  # layers W1..Wk need k distinct indices, none skipped
     expected = param_names(depth)

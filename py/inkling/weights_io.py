@@ -11,13 +11,11 @@ from typing import Mapping
 import numpy as np
 
 from .errors import WeightsError
-from .mlp import checked_weights, param_names
+from .mlp import MAX_WEIGHT_ARRAYS, MAX_WEIGHT_VALUES, checked_weights, param_names
 
 # An .npz file is a zip archive; anything else (a bare .npy, a pickle, text) is refused up front.
 _ZIP_MAGIC = b"PK\x03\x04"
-_MAX_ARRAYS = 64
 _MAX_BYTES = 256 << 20  # checked before decompressing, so a zip bomb is refused cheaply
-_MAX_VALUES = 1 << 24  # per array, from its .npy header, before numpy allocates it (the protocol's own cap)
 # The largest network the page builds (784-4096-10, float32) is ~13 MiB; a file far past that is
 # refused by its size alone, before the page reads it into memory.
 MAX_FILE_BYTES = 128 << 20
@@ -57,10 +55,10 @@ def weights_from_npz(data: bytes) -> dict[str, np.ndarray]:
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
             members = archive.infolist()
-            if len(members) > _MAX_ARRAYS or sum(m.file_size for m in members) > _MAX_BYTES:
+            if len(members) > MAX_WEIGHT_ARRAYS or sum(m.file_size for m in members) > _MAX_BYTES:
                 raise WeightsError(
                     f"the file holds {len(members)} arrays of {sum(m.file_size for m in members)} bytes: "
-                    f"too large for weights (at most {_MAX_ARRAYS} arrays, {_MAX_BYTES >> 20} MiB)"
+                    f"too large for weights (at most {MAX_WEIGHT_ARRAYS} arrays, {_MAX_BYTES >> 20} MiB)"
                 )
             for member in members:
                 _check_header(archive, member)
@@ -117,5 +115,5 @@ def _check_header(archive: zipfile.ZipFile, member: zipfile.ZipInfo) -> None:
                            "save plain float arrays with np.savez", name)
     if dtype.kind != "f":
         raise WeightsError(f"{name} has dtype {dtype}; weights are floating-point numbers (save them as float32)", name)
-    if math.prod(shape) > _MAX_VALUES:
-        raise WeightsError(f"{name} claims shape {shape}, more than {_MAX_VALUES} values: not weights", name)
+    if math.prod(shape) > MAX_WEIGHT_VALUES:
+        raise WeightsError(f"{name} claims shape {shape}, more than {MAX_WEIGHT_VALUES} values: not weights", name)

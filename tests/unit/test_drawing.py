@@ -88,3 +88,12 @@ def test_mnist_digits_drawn_large_off_centre_come_back_as_themselves(mnist_dir: 
         canvas[60:340, 110:390] = np.kron(digit, np.ones((10, 10)))  # 10x larger, moved right
         out = preprocess_drawing(canvas)
         assert np.corrcoef(out, digit.ravel())[0, 1] > 0.99
+
+
+def test_the_ink_box_grows_with_the_strokes_and_stays_on_the_canvas() -> None:
+    from inkling.drawing import grow_ink_box
+
+    box = grow_ink_box(None, [(100.0, 100.0)], 13.0, 280)
+    assert box == (87, 87, 113, 113)
+    assert grow_ink_box(box, [(150.5, 90.0)], 13.0, 280) == (87, 77, 164, 113)  # grown, never shrunk
+    assert grow_ink_box(None, [(-50.0, 300.0)], 13.0, 280) == (0, 279, 1, 280)  # clipped, not empty

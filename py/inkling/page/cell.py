@@ -7,7 +7,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from ..drawing import preprocess_drawing
+from ..drawing import grow_ink_box, preprocess_drawing
 from .dom import LiveText, element, js_object, listen, set_text
 from .inference import top_k
 from .samples import Sample
@@ -67,6 +67,9 @@ class GridCell:
             aria_label=f"Tile {i + 1}: draw a digit here",
         )
         self.ctx = self.canvas.getContext("2d", js_object({"willReadFrequently": True}))
+        for name, value in (("fillStyle", INK), ("strokeStyle", INK), ("lineWidth", STROKE), ("lineCap", "round"),
+                            ("lineJoin", "round")):
+            setattr(self.ctx, name, value)  # the pen's, for good: clearing and drawing digits keep them
         self.placeholder = element("div", cls="placeholder", parent=tile, text="draw a digit")
         self.badge = element("span", cls="badge", parent=tile, data_testid=f"truth-{i}")
         self.thumb = element("canvas", cls="thumb", parent=tile, width="28", height="28",
@@ -267,11 +270,6 @@ class GridCell:
             self.ctx.clearRect(0, 0, SIZE, SIZE)
             self.sample = None
             self._ink_box = None
-        self.ctx.fillStyle = INK
-        self.ctx.strokeStyle = INK
-        self.ctx.lineWidth = STROKE
-        self.ctx.lineCap = "round"
-        self.ctx.lineJoin = "round"
         x, y = self._xy(event)
         self.ctx.beginPath()
         self.ctx.arc(x, y, STROKE / 2, 0, 2 * np.pi)
@@ -301,16 +299,8 @@ class GridCell:
         self.owner.cell_changed(self)
 
     def _add_ink(self, points: list[tuple[float, float]]) -> None:
-        """Grow the ink box by pen-sized discs at these points (their segments lie inside)."""
-        reach = STROKE / 2 + 2  # the pen's radius and its anti-aliased edge
-        xs, ys = [x for x, _ in points], [y for _, y in points]
-        box = (min(xs) - reach, min(ys) - reach, max(xs) + reach, max(ys) + reach)
-        if self._ink_box is not None:
-            old = self._ink_box
-            box = (min(box[0], old[0]), min(box[1], old[1]), max(box[2], old[2]), max(box[3], old[3]))
-        left, top = min(max(0, math.floor(box[0])), SIZE - 1), min(max(0, math.floor(box[1])), SIZE - 1)
-        right, bottom = min(SIZE, math.ceil(box[2])), min(SIZE, math.ceil(box[3]))
-        self._ink_box = (left, top, max(right, left + 1), max(bottom, top + 1))
+        """Grow the ink box by pen-sized discs at these points (the pen's radius and its anti-aliased edge)."""
+        self._ink_box = grow_ink_box(self._ink_box, points, STROKE / 2 + 2, SIZE)
 
     def _pointer_up(self, event: Any) -> None:
         if self._strokes.pop(event.pointerId, None) is not None:

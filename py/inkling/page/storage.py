@@ -11,6 +11,7 @@ import numpy as np
 
 from ..curve import Curve
 from ..errors import SavedStateError, WeightsError
+from ..mlp import describe_sizes, param_names, sizes_of
 from ..saved_state import SavedState, TrainingSettings, from_bytes, from_legacy_npz, to_bytes
 from ..weights_io import check_file_size, weights_from_npz, weights_to_npz
 
@@ -29,13 +30,8 @@ def to_uint8array(data: bytes) -> Any:
 
 
 def architecture(weights: Mapping[str, np.ndarray]) -> str:
-    """``"784-128-10"`` for weights W1 (784, 128), W2 (128, 10)."""
-    sizes = [weights["W1"].shape[0]]
-    layer = 1
-    while f"W{layer}" in weights:
-        sizes.append(weights[f"W{layer}"].shape[1])
-        layer += 1
-    return "-".join(str(s) for s in sizes)
+    """``"784-128-10"`` for weights W1 (784, 128), b1, W2 (128, 10), b2."""
+    return describe_sizes(sizes_of([weights[name] for name in param_names(len(weights) // 2)]))
 
 
 def export_weights(bridge: Any, weights: Mapping[str, np.ndarray]) -> str:
