@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
@@ -180,7 +180,7 @@ def array_shape(name: str, value: Any, ndim: int) -> tuple[int, ...]:
     return tuple(dim(name, d) for d in value)
 
 
-def exact_keys(name: str, raw: Mapping[Any, Any], allowed: set[str], required: list[str]) -> None:
+def exact_keys(name: str, raw: Mapping[Any, Any], allowed: set[str], required: Sequence[str]) -> None:
     for key in raw:
         if key not in allowed:
             field = key if isinstance(key, str) and key else repr(key)

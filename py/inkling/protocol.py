@@ -10,6 +10,7 @@ adapter can hand their buffers over without copying them into JSON.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import MISSING, fields
 from typing import Any, Mapping
 
@@ -101,13 +102,23 @@ def _decode(cls: type, raw: Mapping[str, Any], *, absent_means_none: frozenset[s
     A command's fields with defaults may be left out; a signal (``strict``) must carry every field
     but those in ``absent_means_none``.
     """
-    own = sorted(fields(cls), key=lambda f: f.name not in cls.__annotations__)  # its own fields first, then a base's
-    required = [f.name for f in own if f.name not in absent_means_none and (
-        strict or (f.default is MISSING and f.default_factory is MISSING))]
-    exact_keys("", raw, {"type", *(f.name for f in own)}, required)
+    own, required = _plan(cls, absent_means_none, strict)
+    exact_keys("", raw, {"type", *(name for name, _ in own)}, required)
     if strict:
-        return cls(**{f.name: check_of(f)(f.name, raw.get(f.name)) for f in own})
-    return cls(**{f.name: check_of(f)(f.name, raw[f.name]) for f in own if f.name in raw})
+        return cls(**{name: check(name, raw.get(name)) for name, check in own})
+    return cls(**{name: check(name, raw[name]) for name, check in own if name in raw})
+
+
+@functools.cache
+def _plan(cls: type, absent_means_none: frozenset[str],
+          strict: bool) -> tuple[tuple[tuple[str, Any], ...], tuple[str, ...]]:
+    """A class's fields and checks, its own fields first (then a base's, so a missing ``seq`` is
+    named before a setting), and the fields a message must carry: worked out once per class, as
+    the page decodes ten signals a second."""
+    own = sorted(fields(cls), key=lambda f: f.name not in cls.__annotations__)
+    required = tuple(f.name for f in own if f.name not in absent_means_none and (
+        strict or (f.default is MISSING and f.default_factory is MISSING)))
+    return tuple((f.name, check_of(f)) for f in own), required
 
 
 def _wire_value(name: str, value: Any) -> Any:

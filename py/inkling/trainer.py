@@ -29,6 +29,7 @@ from .learner import Learner
 from .pacing import SignalPacer
 from .reporter import Reporter
 from .throughput import Throughput
+from .tunables import RUN
 
 Send = Callable[[dict[str, Any]], None]
 log = logging.getLogger(__name__)
@@ -211,7 +212,7 @@ class Trainer:
         self._new_weights()
 
     def _reset(self, command: p.Reset) -> None:
-        seed = self.learner.reset({"hidden": command.hidden, "seed": command.seed})
+        seed = self.learner.reset({t.field: getattr(command, t.field) for t in RUN})
         # A reset is a new run from its seed: the data order too starts again, so two tabs with
         # the same seed and settings train the same weights.
         if self.cache is not None:

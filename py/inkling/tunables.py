@@ -6,7 +6,7 @@ Each `Tunable` says what the setting is called where (the command and signal fie
 input and stat, the CLI flag), its default and the check every value of it passes (the worker's
 rule, wherever the value comes from), how it is written as text and read back, and whether it
 applies at once or starts a new run at the next reset. Adding a setting is adding a row here and
-giving it a meaning in the Trainer.
+giving it a meaning in the `Learner` (`inkling.learner`).
 """
 
 from __future__ import annotations

@@ -24,8 +24,8 @@ from inkling.page.history import History, Smoother
 from inkling.page.inference import Predictor, top_k
 from inkling.page.offline import OFFLINE_TEXTS, OfflineStatus, offline_text
 from inkling.page.samples import TestDigits
-from inkling.tunables import (AUGMENT, BATCH_SIZE, CACHE_SIZE, HIDDEN_SIZE, LEARNING_RATE, LR_DECAY, SettingError,
-                              Tunable)
+from inkling.tunables import (AUGMENT, BATCH_SIZE, CACHE_SIZE, HIDDEN_SIZE, LEARNING_RATE, LR_DECAY, TUNABLES,
+                              SettingError, Tunable)
 from inkling.page.stats import stat_texts
 from inkling.page.storage import architecture
 
@@ -190,7 +190,9 @@ def test_weights_that_do_not_fit_the_page_network_are_explained() -> None:
 
 
 def _signal(**overrides) -> dict:
-    signal = {"type": "signal", "seq": 3, "iteration": 120, "training": True, "loss": 0.31234, "acc": 0.921875,
+    """A wire signal: every setting at the table's default, unless given below or in ``overrides``."""
+    defaults = {t.field: list(t.default) if isinstance(t.default, tuple) else t.default for t in TUNABLES}
+    signal = {**defaults, "type": "signal", "seq": 3, "iteration": 120, "training": True, "loss": 0.31234, "acc": 0.921875,
               "batch_size": 64, "lrate": 0.1, "lr_decay": 1.0, "optimizer": "sgd", "hidden": [128], "data_len": 7,
               "data_futures_len": 1, "cache_size": 8, "samples_per_s": 5843.7, "cache_waits": 2,
               "data_errors": 0, "test_acc": None, "samples_seen": 7680, "epoch": 0, "waiting_for_data": False, "engine": "wasm simd128", "seed": 0, "augment": False, "reply_to": None,
