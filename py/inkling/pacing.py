@@ -2,9 +2,11 @@
 and the one place the worker's signals are paced (`SignalPacer`).
 
 Every message from the worker wakes the page's main thread, and everything it shows costs that
-thread style, layout and paint. Numbers that change ten times a second read as live; a chart
-or a prediction that moves four or five times a second looks smooth. More would only take time
-from the person drawing (and, on a 2-core machine, from the worker).
+thread style, layout and paint. Numbers, a chart or a prediction that move five times a second
+read as live and look smooth. One beat for all of them: each progress signal carries the weights,
+and the charts redraw in its frame, so the main thread works in five frames a second instead of
+ten (the stats at 10/s cost it about a fifth more: bench `main_thread`, see the README). More
+would only take time from the person drawing (and, on a 2-core machine, from the worker).
 """
 
 from __future__ import annotations
@@ -12,9 +14,9 @@ from __future__ import annotations
 import math
 from typing import Callable
 
-SIGNAL_EVERY_S = 0.1  # while training: progress signals, i.e. the stats panel's numbers
+SIGNAL_EVERY_S = 0.2  # while training: progress signals, i.e. the stats panel's numbers
 WEIGHTS_EVERY_S = 0.2  # while training: new weights, i.e. every prediction on the grid
-CHART_EVERY_S = 0.25  # chart redraws
+CHART_EVERY_S = 0.2  # chart redraws
 STROKE_EVERY_S = 0.05  # a tile's prediction while a stroke goes on (its first point is shown at once)
 WEIGHTS_VIEW_EVERY_S = 1.0  # the first layer's weights as pictures (a few ms of the main thread each)
 EVAL_EVERY_S = 5.0  # while training: test accuracy and confusion matrix (a pass costs a few slices)

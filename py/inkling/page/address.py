@@ -74,11 +74,11 @@ class Address:
 
     def show(self, signal: ResponseSignal) -> None:
         """Write the settings into the address (without a new history entry), when they change."""
-        from js import history, location
-
         key = tuple(getattr(signal, t.field) for t in TUNABLES)
         if self._key is None or key == self._key:
             return
+        from js import history, location  # each name from js costs a lookup: only when it is written
+
         self._key = key
         history.replaceState(None, "", link_query(signal, str(location.search)))
 

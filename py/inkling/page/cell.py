@@ -67,9 +67,6 @@ class GridCell:
             aria_label=f"Tile {i + 1}: draw a digit here",
         )
         self.ctx = self.canvas.getContext("2d", js_object({"willReadFrequently": True}))
-        for name, value in (("fillStyle", INK), ("strokeStyle", INK), ("lineWidth", STROKE), ("lineCap", "round"),
-                            ("lineJoin", "round")):
-            setattr(self.ctx, name, value)  # the pen's, for good: clearing and drawing digits keep them
         self.placeholder = element("div", cls="placeholder", parent=tile, text="draw a digit")
         self.badge = element("span", cls="badge", parent=tile, data_testid=f"truth-{i}")
         self.thumb = element("canvas", cls="thumb", parent=tile, width="28", height="28",
@@ -270,6 +267,11 @@ class GridCell:
             self.ctx.clearRect(0, 0, SIZE, SIZE)
             self.sample = None
             self._ink_box = None
+        self.ctx.fillStyle = INK
+        self.ctx.strokeStyle = INK
+        self.ctx.lineWidth = STROKE
+        self.ctx.lineCap = "round"
+        self.ctx.lineJoin = "round"
         x, y = self._xy(event)
         self.ctx.beginPath()
         self.ctx.arc(x, y, STROKE / 2, 0, 2 * np.pi)

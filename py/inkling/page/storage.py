@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Callable, Mapping
 
 import numpy as np
@@ -131,7 +131,7 @@ class Autosave:
         if not self.enabled or self._saving is not None or self._saved == (snapshot.version, snapshot.settings):
             return
         now = time.monotonic()
-        settings_changed = self._saved is not None and self._saved[1] != snapshot.settings
+        settings_changed = self._saved is not None and _chosen(self._saved[1]) != _chosen(snapshot.settings)
         if (snapshot.training and not self._stopped and not settings_changed
                 and now - self._last_save < AUTOSAVE_EVERY_S):
             return
@@ -143,7 +143,7 @@ class Autosave:
         self._last_save = now
         state = SavedState(dict(current), snapshot.settings, time.time(), snapshot.iteration,
                            snapshot.samples_seen, snapshot.epoch, snapshot.curve(), snapshot.seed)
-        self._saving = asyncio.ensure_future(self._save(to_bytes(state)))
+        self._saving = asyncio.ensure_future(self._save(state))
 
     def save_now(self) -> None:
         """Save the newest snapshot at once (the worker was lost: keep what the page holds)."""
@@ -157,9 +157,14 @@ class Autosave:
         while self._saving is not None:
             await self._saving
 
-    async def _save(self, data: bytes) -> None:
+    async def _save(self, state: SavedState) -> None:
         try:
-            await self._bridge.save(STATE_KEY, to_uint8array(data))
+            # Serialising (the .npz, its hash) and the store's own copy take tens of ms each: each in
+            # a task of its own, not in the frame that showed the signal, so none makes a long task.
+            await asyncio.sleep(0)
+            data = to_uint8array(to_bytes(state))
+            await asyncio.sleep(0)
+            await self._bridge.save(STATE_KEY, data)
         except Exception as error:  # storage full or blocked: tell the user once, keep training
             self.failures += 1
             self._storage_failed(f"saving failed ({_js_error(error)})")
@@ -178,6 +183,12 @@ class Autosave:
             self.storage_problem = what
             self._notify("error", f"This browser's storage does not work here: {what}. Training and drawing "
                                   "go on, but nothing is kept across a reload: use Export .npz to keep your weights.")
+
+
+def _chosen(settings: TrainingSettings | None) -> TrainingSettings | None:
+    """The settings as a person chose them: the learning rate decays by itself every epoch, which
+    is no reason to save at once (a rate the person changed is saved within the interval)."""
+    return None if settings is None else replace(settings, lrate=0.0)
 
 
 def _js_error(error: Exception) -> str:

@@ -9,7 +9,7 @@ from ..weights_picture import weights_picture
 from .inference import Predictor
 from ..pacing import WEIGHTS_VIEW_EVERY_S, wait_left
 
-OWN_FRAME_AFTER_S = 0.03  # between two progress signals (0.1 s apart)
+OWN_FRAME_AFTER_S = 0.03  # between two progress signals (0.2 s apart)
 
 
 class WeightsView:
