@@ -88,14 +88,8 @@ async def train(args: argparse.Namespace, log: Callable[[str], None] | None = No
         "samples_per_s": round(trainer.learner.samples_seen / seconds, 1) if seconds > 0 else 0.0,
         "recipe": args.recipe,
         "epochs": args.epochs,
-        "hidden": list(args.hidden),
-        "augment": args.augment,
-        "batch_size": args.batch_size,
-        "lr": lrate,
-        "lr_decay": args.lr_decay,
-        "optimizer": args.optimizer,
-        "seed": args.seed,
-        "cache_size": args.cache_size,
+        # Every setting of the table, under its flag's name (--lr: "lr").
+        **{t.cli.lstrip("-").replace("-", "_"): _plain(getattr(args, t.field)) for t in TUNABLES},
         "iterations": trainer.learner.iteration,
         "samples_seen": trainer.learner.samples_seen,
         "final_lrate": _tidy(last.lrate if last else lrate),
@@ -221,6 +215,11 @@ def _check_settings(parser: argparse.ArgumentParser, args: argparse.Namespace) -
             parser.error(f"{setting.cli}: {error}")
     if not args.epochs > 0:
         parser.error("--epochs: must be greater than 0")
+
+
+def _plain(value: Any) -> Any:
+    """A setting's value as JSON writes it (hidden layers as a list)."""
+    return list(value) if isinstance(value, tuple) else value
 
 
 def _tidy(rate: float) -> float:

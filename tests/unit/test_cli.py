@@ -38,7 +38,7 @@ def test_train_prints_a_json_summary(data_dir: Path, capsys: pytest.CaptureFixtu
     assert summary["train_seconds"] > 0 and summary["samples_per_s"] > 0
     assert (summary["hidden"], summary["batch_size"], summary["optimizer"], summary["seed"]) == ([256], 10, "momentum", 3)
     assert summary["lr"] == 0.05 and summary["final_lrate"] == pytest.approx(0.05 * 0.6**2)
-    assert (summary["recipe"], summary["augment"]) == ("default", False)
+    assert (summary["recipe"], summary["augment"], summary["weight_decay"]) == ("default", False, 0.0)
     assert [e["epoch"] for e in summary["epoch_log"]] == [1, 2] and summary["error"] is None
     assert summary["epoch_log"][-1]["test_acc"] == summary["test_accuracy"]
     assert all(0 < e["test_acc"] <= 1 and e["train_loss"] > 0 for e in summary["epoch_log"])
