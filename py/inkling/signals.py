@@ -135,7 +135,8 @@ class ReadySignal:
 @dataclass(frozen=True)
 class StartFailed:
     """The worker could not start (its script failed to load, or its boot failed at ``stage``): from
-    the JS glue, before any Trainer numbers messages, so it carries no ``seq``."""
+    the JS glue, outside the Trainer's numbering, so it carries no ``seq`` (an `ErrorSignal` always
+    does)."""
 
     message: str = checked(text())
     stage: str | None = checked(optional(text()), None)
