@@ -44,7 +44,7 @@ class Learner:
         self.settings = SimpleNamespace(**{t.field: t.check(t.field, settings.get(t.field, t.default))
                                            for t in TUNABLES})
         self.run_seed: int | None = self.settings.seed  # what made the weights in use: None for weights from outside
-        self.model = MLP((N_PIXELS, *self.settings.hidden, N_CLASSES), self.settings.seed)
+        self.model = self._new_model(self.settings.seed)
         self.optimizer = make_optimizer(self.settings.optimizer, self.settings.lrate)
         self._augmenter = Augmenter(self.settings.seed)
         self._good = GoodWeights(self.model)
@@ -70,7 +70,7 @@ class Learner:
             if changes.get(setting.field) is not None:
                 setattr(self.settings, setting.field, changes[setting.field])
         seed = self.run_seed = self.settings.seed
-        self._use_model(MLP((N_PIXELS, *self.settings.hidden, N_CLASSES), seed))
+        self._use_model(self._new_model(seed))
         self._augmenter = Augmenter(seed)
         self.optimizer.lr = self.settings.lrate
         self.iteration = self.samples_seen = 0
@@ -143,6 +143,10 @@ class Learner:
         of the weights in use (None when they came from outside)."""
         return {**vars(self.settings), "lrate": self.optimizer.lr, "optimizer": self.optimizer.name,
                 "hidden": hidden_of(self.model.sizes), "seed": self.run_seed}
+
+    def _new_model(self, seed: int) -> MLP:
+        """Fresh weights from ``seed`` for the hidden layers the settings name."""
+        return MLP((N_PIXELS, *self.settings.hidden, N_CLASSES), seed)
 
     def _use_model(self, model: MLP) -> None:
         """Swap in a new model: fresh optimizer state, no test accuracy yet."""

@@ -8,13 +8,11 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from playwright.sync_api import expect
+from setting_samples import SAMPLES
 from test_page import WAIT_MS, set_setting, wait_stat
 
 from inkling.tunables import LIVE, RUN, TUNABLES, Tunable
 
-# A value other than the default for each setting (the unit test of the table holds the same rule).
-SAMPLES: dict[str, Any] = {"optimizer": "adam", "lrate": 0.002, "lr_decay": 0.9, "weight_decay": 0.0005,
-                           "batch_size": 48, "cache_size": 5, "augment": True, "hidden": (64, 32), "seed": 7}
 
 
 def _give(page: Any, setting: Tunable, value: Any) -> None:

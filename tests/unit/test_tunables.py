@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from html.parser import HTMLParser
 from pathlib import Path
-from typing import Any
 
 import pytest
+from setting_samples import SAMPLES  # a non-default value per setting, shared with the browser test
 
 from inkling import protocol as p
 from inkling.page.link import link_query, read_link
@@ -18,9 +18,6 @@ from inkling.saved_state import SavedState, TrainingSettings, from_bytes, to_byt
 from inkling.tunables import BATCH_SIZE, DEFAULTS, LEARNING_RATE, LIVE, TUNABLES, SettingError, Tunable
 
 ROOT = Path(__file__).resolve().parents[2]
-# A value other than the default for each setting.
-SAMPLES: dict[str, Any] = {"optimizer": "adam", "lrate": 0.002, "lr_decay": 0.9, "weight_decay": 0.0005,
-                           "batch_size": 48, "cache_size": 5, "augment": True, "hidden": (64, 32), "seed": 7}
 # A signal with every setting at its default.
 BASE = dict(seq=1, iteration=0, training=False, loss=None, acc=None, data_len=0, data_futures_len=0,
             samples_per_s=0.0, cache_waits=0, data_errors=0, test_acc=None, samples_seen=0, epoch=0.0, **DEFAULTS)
@@ -47,7 +44,7 @@ def _page() -> dict[str, tuple[str, dict[str, str | None]]]:
 
 
 def test_the_table_covers_every_setting_once() -> None:
-    assert set(SAMPLES) == {t.field for t in TUNABLES}  # a new setting needs a sample here
+    assert set(SAMPLES) == {t.field for t in TUNABLES}  # a new setting needs a sample (tests/setting_samples.py)
     assert all(SAMPLES[t.field] != t.default for t in TUNABLES)
     for name in ("field", "testid", "stat", "cli"):
         assert len({getattr(t, name) for t in TUNABLES}) == len(TUNABLES), name
