@@ -5,7 +5,7 @@
 // only the newest signal (and the newest weights) and gives Python one batch per animation
 // frame; Python answers how long until it wants a frame of its own accord (a chart redraw
 // that waits), and gets it from a timer instead of every frame in between. It also starts the
-// worker while PyScript is still loading (and again when Python asks, after one died), notices a
+// worker once the page's Python runs (and again when Python asks, after one died), notices a
 // worker's death, shows PyScript's loading steps, and wraps the few browser APIs (IndexedDB,
 // downloads) that are callback-shaped. No logic of the product lives here.
 
@@ -158,8 +158,6 @@ function lost(which, reason) {
   receive({ type: "worker_lost", reason, at: performance.now() });
 }
 
-startWorker();
-
 // Until the page's Python runs (it then renders the loading screen itself from the
 // same messages), show PyScript's loading steps and the worker's stages as they come.
 function preview(text, stage) {
@@ -271,6 +269,10 @@ globalThis.inklingBridge = {
   /** Python registers its per-frame handler: handler({signal, weights, events}). */
   attach(handler) {
     onFrame = handler;
+    // The worker starts now, not with the page: two runtimes booting at once on two cores each took
+    // about twice as long, and the page's grid needs only its own. Started after it, the worker's
+    // runtime also reuses the page's compiled pyodide.asm.wasm (bench startup, shared/RUNTIME.md).
+    if (workerCount === 0) startWorker();
     requestFrame();
   },
   requestFrame,

@@ -12,6 +12,7 @@ import time
 from collections.abc import Iterable
 from pathlib import Path
 
+from inkling_build.bytecode import STDLIB_PREFIX, Archive, compile_archives
 from inkling_build.data import data_files, data_is_current, prepare_data
 from inkling_build.errors import BuildError
 from inkling_build.fetcher import Fetcher
@@ -89,6 +90,10 @@ SERVICE_WORKER = "sw.js"
 # the wheel say this instead, and the build fills the name in. By source folder (a `Paths` name).
 WHEEL_PLACEHOLDER = "{{inkling_wheel}}"
 NAME_THE_WHEEL = {"web": ("pyscript.json",), "workers": ("worker.js",)}
+# The runtime's Python that every start imports, shipped as bytecode (inkling_build/bytecode.py); the
+# other shipped packages (micropip, packaging) are not imported at start.
+STDLIB = "pyodide/python_stdlib.zip"
+COMPILED_WHEELS = ("numpy",)
 PAGE = "index.html"  # its settings' inputs and stats are written in from the settings table
 
 
@@ -138,8 +143,9 @@ def service_worker(dist: Path, site_files: Iterable[str], template: bytes) -> tu
     return build, text.encode()
 
 
-def trimmed_lock(full_lock: bytes) -> bytes:
-    """Pyodide's lock file listing only SHIPPED_PACKAGES (their entries unchanged).
+def trimmed_lock(full_lock: bytes, compiled: dict[str, bytes]) -> bytes:
+    """Pyodide's lock file listing only SHIPPED_PACKAGES; a wheel in `compiled` ({file in dist: bytes})
+    gets its new sha256 (Pyodide checks it), other entries are unchanged.
 
     Any other package then fails to load by name instead of reaching for a network.
     Raises:
@@ -158,8 +164,19 @@ def trimmed_lock(full_lock: bytes) -> bytes:
         missing = set(entry["depends"]) - set(SHIPPED_PACKAGES)
         if missing:
             raise BuildError(f"{name} depends on {sorted(missing)}: add them to SHIPPED_PACKAGES")
+        if wheel in compiled:
+            entry = {**entry, "sha256": sha256_bytes(compiled[wheel])}
         packages[name] = entry
     return json.dumps({"info": lock["info"], "packages": packages}).encode()
+
+
+def _runtime_wheels(fetched: dict[str, Path]) -> list[str]:
+    """The pinned wheels of COMPILED_WHEELS (their file names carry versions and tags)."""
+    wheels = [rel for rel in fetched for package in COMPILED_WHEELS
+              if rel.startswith(f"pyodide/{package}-") and rel.endswith(".whl")]
+    if len(wheels) != len(COMPILED_WHEELS):
+        raise BuildError(f"expected one pinned wheel for each of {COMPILED_WHEELS}, found {wheels}")
+    return wheels
 
 
 def build_site(paths: Paths, fetcher: Fetcher) -> dict[str, object]:
@@ -176,6 +193,11 @@ def build_site(paths: Paths, fetcher: Fetcher) -> dict[str, object]:
         raise BuildError(f"{paths.web / 'index.html'} is missing: the site needs its page")
     kernel = build_kernel(paths, fetcher)
     name, wheel = build_wheel(paths.py, paths.pyproject, kernel)
+    compiled = compile_archives(paths.cache, fetched[STDLIB].parent, {
+        STDLIB: Archive(fetched[STDLIB].read_bytes(), sourceless=True, prefix=STDLIB_PREFIX),
+        **{rel: Archive(fetched[rel].read_bytes(), sourceless=True) for rel in _runtime_wheels(fetched)},
+        f"wheels/{name}": Archive(wheel, sourceless=False),
+    }, fetcher.log)
     site = SiteWriter(paths.dist)
     for folder, prefix, later in (("web", "", [SERVICE_WORKER, PAGE]), ("workers", "workers", [])):  # sw.js: last
         source = getattr(paths, folder)
@@ -185,17 +207,19 @@ def build_site(paths: Paths, fetcher: Fetcher) -> dict[str, object]:
             site.write(rel, name_the_wheel(rel, (source / file).read_bytes(), name))
     site.write(PAGE, write_the_settings(PAGE, (paths.web / PAGE).read_bytes()))
     for pin in RUNTIME_PINS:
-        if pin.name != LOCK_NAME:
+        if pin.name in compiled:
+            site.write(pin.name, compiled[pin.name])
+        elif pin.name != LOCK_NAME:
             site.copy(fetched[pin.name], pin.name)
-    lock = trimmed_lock(fetched[LOCK_NAME].read_bytes())
+    lock = trimmed_lock(fetched[LOCK_NAME].read_bytes(), compiled)
     site.write(LOCK_NAME, lock)
-    site.write(f"wheels/{name}", wheel)
+    site.write(f"wheels/{name}", compiled[f"wheels/{name}"])
     for rel in data_files(paths.data):
         site.copy(paths.data / rel, f"data/{rel}")
     info = {
         "inkling_wheel": f"wheels/{name}",
         "inkling_version": read_project(paths.pyproject)["version"],
-        "inkling_wheel_sha256": sha256_bytes(wheel),
+        "inkling_wheel_sha256": sha256_bytes(compiled[f"wheels/{name}"]),
         "pyodide": PYODIDE.version,
         "pyscript": PYSCRIPT.version,
         "uplot": UPLOT.version,

@@ -2,8 +2,9 @@
 
 The server is build.py's `SiteHandler` (same MIME types and caching as `build.py serve`) plus what
 only a benchmark needs: a delay it can switch on for every MNIST block it serves, and bench-only
-pages beside `dist/`: the bare-Pyodide floor under `/bench-floor/` (`tests/bench/floor/`) and the
-kernel timing page under `/bench-kernel/` (`tests/bench/kernel/`).
+pages beside `dist/`: the bare-Pyodide floor under `/bench-floor/` (`tests/bench/floor/`), the
+kernel timing page under `/bench-kernel/` (`tests/bench/kernel/`) and Pyodide as published under
+`/bench-stock-pyodide/` (the build's cached downloads).
 """
 from __future__ import annotations
 
@@ -26,8 +27,12 @@ HERE = Path(__file__).resolve().parent
 PROBE_JS = (HERE / "probe.js").read_text()
 FLOOR_PREFIX = "/bench-floor/"
 KERNEL_PREFIX = "/bench-kernel/"
+STOCK_PYODIDE_PREFIX = "/bench-stock-pyodide/"
+# Pyodide exactly as published (the build's checked downloads): the floor is measured with it, since the
+# site ships the runtime's Python compiled to bytecode (py/inkling_build/bytecode.py).
+STOCK_PYODIDE = ROOT / ".cache" / "files" / "pyodide"
 # Bench-only pages served beside dist/, under the site's CSP: URL prefix -> folder.
-BENCH_PAGES = {FLOOR_PREFIX: HERE / "floor", KERNEL_PREFIX: HERE / "kernel"}
+BENCH_PAGES = {FLOOR_PREFIX: HERE / "floor", KERNEL_PREFIX: HERE / "kernel", STOCK_PYODIDE_PREFIX: STOCK_PYODIDE}
 # The flags RUNTIME.md found to work for a system Chromium here (the same as tests/browser).
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run"]

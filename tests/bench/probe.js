@@ -1,7 +1,7 @@
 // Injected into every page the bench opens (Playwright add_init_script), before the page's
 // own scripts. It only observes: it records what the worker says and when, the bridge's
-// attach (the page's Python taking over), PyScript's progress, the first status "ready" and
-// first prediction, long tasks, frame times and each WebAssembly memory the page creates.
+// attach (the page's Python taking over), PyScript's progress, the page's grid ready, the first
+// status "ready" and first prediction, long tasks, frame times and each WebAssembly memory the page creates.
 // Everything lands in window.__bench; all times are performance.now() (ms since navigation).
 (() => {
   const B = (window.__bench = {
@@ -65,16 +65,21 @@
   });
   document.addEventListener("py:progress", ({ detail }) => B.pyProgress.push([now(), String(detail)]));
 
-  // First "ready" status and first prediction shown; the observer stops once both are seen.
+  // The page ready (its grid draws and predicts: the loading screen gives way, body.drawing, or
+  // body.ready if the worker was first), everything ready (status "ready": training can start) and
+  // the first prediction shown; the observer stops once all three are seen.
   const observer = new MutationObserver(() => {
+    const body = document.body;
+    if (body && (body.classList.contains("drawing") || body.classList.contains("ready"))) stage("page_ready");
     const status = document.querySelector("[data-testid=status]");
-    if (status && status.textContent.trim() === "ready") stage("page_ready");
+    if (status && status.textContent.trim() === "ready") stage("all_ready");
     for (const el of document.querySelectorAll("[data-testid^=prediction-]")) {
       if (el.textContent.trim() !== "") { stage("first_prediction"); break; }
     }
-    if ("page_ready" in B.stages && "first_prediction" in B.stages) observer.disconnect();
+    if (["page_ready", "all_ready", "first_prediction"].every((name) => name in B.stages)) observer.disconnect();
   });
-  observer.observe(document, { subtree: true, childList: true, characterData: true });
+  observer.observe(document, { subtree: true, childList: true, characterData: true, attributes: true,
+                               attributeFilter: ["class"] });
 
   try {
     new PerformanceObserver((list) => {

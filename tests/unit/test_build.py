@@ -156,6 +156,10 @@ def test_corrupt_cached_runtime_file_is_restored_offline_from_the_npm_tarball(
     assert any(line.startswith("pyodide/pyodide.mjs: cached copy is corrupt") for line in logs), logs
 
 
+def _numpy_wheel(dist: Path) -> list[str]:
+    return [json.loads((dist / LOCK_NAME).read_bytes())["packages"]["numpy"]["file_name"]]
+
+
 def test_warm_cache_builds_the_site_with_network_sources_disabled(warm: Paths, tmp_path: Path) -> None:
     paths = Paths(cache=warm.cache, dist=tmp_path / "dist")
     fetcher = Fetcher(paths.cache, network=False, log=lambda _: None, run=_no_network, urlopen=_no_network)
@@ -163,9 +167,16 @@ def test_warm_cache_builds_the_site_with_network_sources_disabled(warm: Paths, t
         info = build_site(paths, fetcher)
     dist = paths.dist
     assert (dist / "index.html").is_file()
+    compiled = {"pyodide/python_stdlib.zip", *(f"pyodide/{name}" for name in _numpy_wheel(dist))}
     for pin in RUNTIME_PINS:
-        if pin.name != LOCK_NAME:
+        if pin.name != LOCK_NAME and pin.name not in compiled:
             assert sha256_file(dist / pin.name) == pin.sha256, pin.name
+    # The Python the runtime imports at every start ships as bytecode (test_bytecode.py).
+    for rel in compiled:
+        assert sha256_file(dist / rel) != next(p.sha256 for p in RUNTIME_PINS if p.name == rel)
+        with zipfile.ZipFile(dist / rel) as archive:
+            names = archive.namelist()
+        assert any(n.endswith(".pyc") for n in names) and not any(n.endswith(".py") for n in names), rel
     assert not list((dist / "pyscript").glob("*.map"))
     lock = json.loads((dist / "pyodide" / "pyodide-lock.json").read_bytes())
     assert sorted(lock["packages"]) == ["micropip", "numpy", "packaging"]

@@ -92,7 +92,12 @@ def _files(*globs: str) -> list[Path]:
 @pytest.mark.parametrize("path", _files("py/inkling/**/*.py", "py/inkling_build/*.py", "web/*.py", "build.py"),
                          ids=lambda p: str(p.relative_to(ROOT)))
 def test_python_never_evaluates_text(path: Path) -> None:
-    assert python_problems(path.read_text()) == []
+    problems = python_problems(path.read_text())
+    # The one exception: the build compiles the pinned runtime's and inkling's own sources to bytecode
+    # (under Node, never in the site); nothing it compiles comes from a user.
+    if path.relative_to(ROOT).as_posix() == "py/inkling_build/bytecode_job.py":
+        problems = [problem for problem in problems if not problem.endswith(": compile()")]
+    assert problems == []
 
 
 @pytest.mark.parametrize("path", _files("web/*.js", "workers/*.js"), ids=lambda p: str(p.relative_to(ROOT)))

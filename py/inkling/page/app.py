@@ -17,7 +17,7 @@ from ..errors import InklingError
 from ..pacing import SIGNAL_EVERY_S
 from ..protocol import (Command, ErrorSignal, Evaluate, OfflineState, ProgressSignal, ReadySignal, Reset,
                         ResponseSignal, Signal, StartFailed, Status, TrainDrawing, WorkerLost)
-from ..saved_state import TrainingSettings, settings_from_signal
+from ..saved_state import SavedState, TrainingSettings, settings_from_signal
 from .address import Address
 from .charts import Charts
 from .confusion_view import ConfusionView
@@ -62,6 +62,7 @@ class App:
                                      lambda: self._spawn(self._switch_to_update()))
         self.signal: ResponseSignal | None = None
         self.page_ready = False
+        self._saved: SavedState | None = None  # read at start-up, handed to the worker once it is ready
         self.worker_ready = False
         self.ready = False
         self._stat_nodes: dict[str, LiveText] = {}
@@ -98,6 +99,10 @@ class App:
             self.notify("info", f"Engine: {engine.name} ({'; '.join(passed_over)}).")
 
     async def _page_setup(self) -> None:
+        # Drawing and predicting need only this runtime: the page works while the worker still loads,
+        # with the weights saved in this browser, else the untrained network the worker starts from.
+        self._saved = await self.autosave.restore()
+        self.predictor.start_with(None if self._saved is None else self._saved.weights)
         try:
             await self.grid.fill(FIRST_DIGITS)
         except InklingError as error:
@@ -105,6 +110,9 @@ class App:
             return
         self.loading.finish("page")
         self.page_ready = True
+        if not self.worker_ready and not self.loading.failed:
+            self.loading.drawing_ready()
+            self._set_drawing_enabled(True)
         await self._maybe_ready()
 
     async def _maybe_ready(self) -> None:
@@ -114,7 +122,7 @@ class App:
         first = await self.client.request(Status())
         if isinstance(first, ResponseSignal):
             self.follow(first)
-        restored = await self.autosave.restore()
+        restored, self._saved = self._saved, None
         said: list[tuple[str, str]] = []
         if restored is not None and await self.weights_files.apply(restored.weights, seed=restored.seed):
             what = "weights" if restored.settings is None else "weights and settings"
@@ -155,9 +163,14 @@ class App:
 
     def _set_enabled(self, enabled: bool) -> None:
         self.controls.set_enabled(enabled)
-        self.grid.set_enabled(enabled)
         self.weights_files.set_enabled(enabled, enabled)
-        for testid in ("samples-all", "share-link", "clear-all"):
+        by_testid("share-link").disabled = not enabled
+        self._set_drawing_enabled(enabled)
+
+    def _set_drawing_enabled(self, enabled: bool) -> None:
+        """The grid and its buttons: all they need is this page's runtime."""
+        self.grid.set_enabled(enabled)
+        for testid in ("samples-all", "clear-all"):
             by_testid(testid).disabled = not enabled
 
     # ---- what the worker says ------------------------------------------------------------------

@@ -6,7 +6,10 @@ from typing import Mapping
 
 import numpy as np
 
+from ..errors import InklingError
+from ..layers import N_CLASSES, N_PIXELS
 from ..mlp import MLP
+from ..tunables import DEFAULTS
 
 
 class Predictor:
@@ -37,6 +40,19 @@ class Predictor:
             WeightsError: They do not make a network; the old weights stay.
         """
         self._model = MLP.from_weights(weights)
+        self.version += 1
+
+    def start_with(self, saved: Mapping[str, np.ndarray] | None) -> None:
+        """Weights to predict with before the worker sends any: the ones saved in this browser, else (or
+        if they do not make a network: the worker will say so) the default network's first weights,
+        which are the worker's own first weights."""
+        if saved is not None:
+            try:
+                self.set_weights(saved)
+                return
+            except InklingError:
+                pass
+        self._model = MLP((N_PIXELS, *DEFAULTS["hidden"], N_CLASSES), DEFAULTS["seed"])
         self.version += 1
 
     def use_signal_weights(self, weights: Mapping[str, np.ndarray]) -> None:

@@ -24,6 +24,7 @@ class Loading:
         self.active: dict[str, str] = {}  # "page" and "worker" each load in parallel: their current stage
         self.failed = False
         self.failed_stage: str | None = None
+        self.drawing = False  # the grid works while the worker loads
 
     def stage(self, stage: str, detail: str) -> None:
         """A stage has started: mark the ones before it done, show ``detail``."""
@@ -36,12 +37,23 @@ class Loading:
                 self.done.add(earlier)
         self.active[side] = stage
         self._render()
-        set_text(self.status, f"{side}: {detail}")
+        # Once the grid works, the status line says so while it tells the worker's stages.
+        set_text(self.status, f"grid ready · worker: {detail}" if self.drawing and side == "worker"
+                 else f"{side}: {detail}")
 
     def finish(self, stage: str) -> None:
         """A stage is complete."""
         self.done.add(stage)
         self._render()
+
+    def drawing_ready(self) -> None:
+        """The page's part is ready before the worker's: hide the loading screen so the grid can be used,
+        and let the status line go on telling the worker's stages (``status`` still waits for ``ready``)."""
+        self.drawing = True
+        body = document().body
+        body.classList.remove("booting")
+        body.classList.add("drawing")
+        document().getElementById("app").setAttribute("aria-busy", "false")
 
     def ready(self) -> None:
         """Everything is ready: hide the loading screen."""
@@ -49,7 +61,7 @@ class Loading:
         self._render()
         set_text(self.status, "ready")
         body = document().body
-        body.classList.remove("booting")
+        body.classList.remove("booting", "drawing")
         body.classList.add("ready")
         document().getElementById("app").setAttribute("aria-busy", "false")
 
@@ -66,7 +78,7 @@ class Loading:
         self.error.textContent = message
         self.error.hidden = False
         body = document().body
-        body.classList.remove("booting")
+        body.classList.remove("booting", "drawing")
         body.classList.add("failed")
 
     def _render(self) -> None:
