@@ -22,13 +22,19 @@ def tile_columns(units: int) -> int:
 
 
 def _palette() -> np.ndarray:
-    """256 colours from -1 (index 0) through white (127 and 128, where 0 lands) to +1 (255)."""
+    """257 RGBA pixels packed as little-endian uint32: -1 (index 0) through white (127 and 128, where 0
+    lands) to +1 (255), then the background (256)."""
     strength = ((np.abs(np.arange(256, dtype=np.float32) - 127.5) - 0.5) / 127)[:, None]
     colour = np.where(np.arange(256)[:, None] >= 128, POSITIVE, NEGATIVE)
-    return np.round(WHITE + (colour - WHITE) * strength).astype(np.uint8)
+    rgb = np.round(WHITE + (colour - WHITE) * strength).astype(np.uint8)
+    rgba = np.full((257, 4), 255, np.uint8)
+    rgba[:256, :3] = rgb
+    rgba[256, :3] = BACKGROUND
+    return rgba.view("<u4").reshape(257)
 
 
 PALETTE = _palette()
+BACKGROUND_INDEX = 256
 
 
 def weights_picture(w1: np.ndarray, side: int = 28, columns: int | None = None) -> np.ndarray:
@@ -36,7 +42,8 @@ def weights_picture(w1: np.ndarray, side: int = 28, columns: int | None = None) 
 
     Each tile is scaled by its own largest weight, so a unit's pattern shows whatever its size:
     white is 0, the accent colour positive, red negative. Drawn once a second on the page's main
-    thread, so it is a few whole-array steps: a palette lookup and one reshuffle into the grid.
+    thread, so it is a few whole-array steps on small types: palette indices are laid out in the
+    grid first (2 bytes each), then one lookup writes whole RGBA pixels (4 bytes at once).
     """
     inputs, units = w1.shape
     if inputs != side * side:
@@ -45,11 +52,16 @@ def weights_picture(w1: np.ndarray, side: int = 28, columns: int | None = None) 
     rows = math.ceil(units / columns)
     scale = np.abs(w1).max(axis=0)
     scale[scale == 0] = 1
-    index = np.rint((w1 / scale + 1) * np.float32(127.5)).astype(np.uint8)  # (inputs, units)
+    index = w1 / scale
+    index += 1
+    index *= np.float32(127.5)
+    np.rint(index, out=index)
     step = side + GAP
     # Tiles of step x step whose last row and column are the gap; empty places are background.
-    tiles = np.empty((rows * columns, step, step, 4), np.uint8)
-    tiles[...] = (*BACKGROUND, 255)
-    tiles[:units, :side, :side, :3] = PALETTE[index.T.reshape(units, side, side)]
-    grid = tiles.reshape(rows, columns, step, step, 4).transpose(0, 2, 1, 3, 4).reshape(rows * step, columns * step, 4)
-    return np.ascontiguousarray(grid[:-GAP, :-GAP])
+    grid = np.full((rows, step, columns, step), BACKGROUND_INDEX, np.uint16)
+    by_unit = np.full((side, side, rows * columns), BACKGROUND_INDEX, np.uint16)
+    by_unit[:, :, :units] = index.reshape(side, side, units)
+    grid[:, :side, :, :side] = by_unit.reshape(side, side, rows, columns).transpose(2, 0, 3, 1)
+    height, width = rows * step - GAP, columns * step - GAP
+    pixels = PALETTE[grid.reshape(rows * step, columns * step)[:height, :width]]
+    return pixels.view(np.uint8).reshape(height, width, 4)

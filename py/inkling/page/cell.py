@@ -27,6 +27,31 @@ class CellOwner(Protocol):
     def teach(self, cell: GridCell, label: int) -> None: ...
 
 
+class ProbRow:
+    """One of a tile's top-3 rows: a digit, its bar and its percent, written only when they change."""
+
+    def __init__(self, parent: Any) -> None:
+        self.row = element("div", cls="prob", parent=parent)
+        self.label = LiveText(element("span", parent=self.row))
+        self.fill = element("span", parent=element("span", cls="bar", parent=self.row))
+        self.pct = LiveText(element("span", cls="pct", parent=self.row))
+        self.shown = True
+
+    def show(self, ranked: tuple[int, str] | None) -> None:
+        """Show (digit, "37%"), or keep the row's place empty (None)."""
+        if (ranked is not None) != self.shown:
+            self.shown = ranked is not None
+            self.row.className = "prob" if self.shown else "prob faint"
+        if ranked is None:
+            return
+        digit, text = ranked
+        self.label.set(str(digit))
+        if text != self.pct.text:
+            # A transform, not a width: the bar moves without laying out anything.
+            self.fill.style.transform = f"scaleX({int(text[:-1]) / 100:g})"
+            self.pct.set(text)
+
+
 class GridCell:
     """A canvas (``cell-N``) with its prediction (``prediction-N``), clear (``clear-N``),
     next-test-digit (``sample-N``) and teach (``teach-label-N``, ``teach-N``) controls.
@@ -54,6 +79,7 @@ class GridCell:
         # pointerId -> the last point of its stroke: every finger (or pen, or mouse) draws its own
         # stroke at once, on this tile or on others.
         self._strokes: dict[int, tuple[float, float]] = {}
+        self._frame = (0.0, 0.0, 1.0, 1.0)  # the canvas's left, top and scale, read once per stroke
         self._build(parent)
 
     # ---- DOM --------------------------------------------------------------------------
@@ -76,14 +102,7 @@ class GridCell:
         pred = element("div", cls="pred", parent=self.root)
         self.digit = LiveText(element("span", cls="pred-digit", parent=pred, data_testid=f"prediction-{i}"))
         self.probs = element("div", cls="probs", parent=pred, data_testid=f"probs-{i}")
-        self.prob_rows = []
-        for _ in range(3):
-            row = element("div", cls="prob", parent=self.probs)
-            label = element("span", parent=row)
-            bar = element("span", cls="bar", parent=row)
-            fill = element("span", parent=bar)
-            pct = element("span", cls="pct", parent=row)
-            self.prob_rows.append((row, LiveText(label), fill, LiveText(pct)))
+        self.prob_rows = [ProbRow(self.probs) for _ in range(3)]
 
         actions = element("div", cls="cell-actions", parent=self.root)
         clear = element("button", parent=actions, text="Clear", data_testid=f"clear-{i}", title="Empty this tile")
@@ -207,22 +226,17 @@ class GridCell:
         view = (ranked, verdict)
         if view == self._view:
             return  # while training most updates change nothing visible: skip the DOM work
+        was_verdict = self._view[1] if self._view is not None else ""
         self._view = view
-        if ranked is None:
-            self.digit.set("")
-            self.probs.hidden = True
-        else:
-            self.digit.set(str(ranked[0][0]))
-            self.probs.hidden = False
-            for rank, (row, label, fill, pct) in enumerate(self.prob_rows):
-                shown = rank < len(ranked)
-                row.className = "prob" if shown else "prob faint"
-                if shown:
-                    digit, text = ranked[rank]
-                    label.set(str(digit))
-                    fill.style.width = text
-                    pct.set(text)
-        self.root.className = f"cell {verdict}".strip()
+        # Each write below happens only when what it shows changed: 12 tiles follow new weights
+        # 5 times a second while training, and every DOM write is style, layout and paint work.
+        self.digit.set("" if ranked is None else str(ranked[0][0]))
+        if self.probs.hidden != (ranked is None):
+            self.probs.hidden = ranked is None
+        for rank, row in enumerate(self.prob_rows):
+            row.show(ranked[rank] if ranked is not None and rank < len(ranked) else None)
+        if verdict != was_verdict:
+            self.root.className = f"cell {verdict}".strip()
 
     def _render_state(self) -> None:
         drawing = self.sample is None and self.has_ink
@@ -245,12 +259,15 @@ class GridCell:
 
     # ---- pointer drawing ----------------------------------------------------------------
 
-    def _xy(self, event: Any) -> tuple[float, float]:
+    def _measure(self) -> None:
+        # Once per stroke: reading the canvas's box forces a layout whenever the page changed since the
+        # last one (5 times a second while training), so not once per pointer event.
         rect = self.canvas.getBoundingClientRect()
-        return (
-            (event.clientX - rect.left) * SIZE / max(rect.width, 1),
-            (event.clientY - rect.top) * SIZE / max(rect.height, 1),
-        )
+        self._frame = (rect.left, rect.top, SIZE / max(rect.width, 1), SIZE / max(rect.height, 1))
+
+    def _xy(self, event: Any) -> tuple[float, float]:
+        left, top, sx, sy = self._frame
+        return (event.clientX - left) * sx, (event.clientY - top) * sy
 
     def _pointer_down(self, event: Any) -> None:
         from pyodide.ffi import JsException
@@ -272,6 +289,7 @@ class GridCell:
         self.ctx.lineWidth = STROKE
         self.ctx.lineCap = "round"
         self.ctx.lineJoin = "round"
+        self._measure()
         x, y = self._xy(event)
         self.ctx.beginPath()
         self.ctx.arc(x, y, STROKE / 2, 0, 2 * np.pi)
