@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import math
+import sys
 import threading
 from typing import Any, Coroutine
 
@@ -222,6 +223,16 @@ def test_history_stays_bounded_and_keeps_the_whole_run() -> None:
     assert history.series[0] == [5]
     history.add(6, math.nan)
     assert history.series[1] == [1.0, None]
+    assert history.present == [1]  # values, not gaps: what the chart reports as drawn
+
+
+def test_history_counts_its_values_through_thinning_and_resets() -> None:
+    history = History(2, limit=8)
+    for i in range(1, 40):
+        history.add(i, None if i % 3 == 0 else float(i), float(i) if i % 2 == 0 else math.inf)
+        assert history.present == [sum(v is not None for v in column) for column in history.series[1:]]
+    history.add(2, 1.0, 1.0)
+    assert history.present == [1, 1]
 
 
 def test_smoother_starts_at_the_first_value_and_skips_gaps() -> None:
@@ -264,3 +275,46 @@ def test_the_offline_line_says_each_state_and_offers_the_update_once(monkeypatch
     assert button.hidden and line.textContent.startswith("Kept in this browser")
     assert offline_text("unsupported", "") == "Offline use is not available here: no reason given."
     assert offline_text("strange") == "Offline use: strange"
+
+
+# ---- the address --------------------------------------------------------------------------------------------
+
+
+class _FakeHistory:
+    def __init__(self, location: Any) -> None:
+        self.location, self.writes = location, []
+
+    def replaceState(self, _state: Any, _title: str, query: str) -> None:  # noqa: N802 (the DOM's name)
+        self.writes.append(query)
+        self.location.search = query
+
+
+def test_the_address_follows_every_setting_but_a_rate_decaying_in_training_only_now_and_then(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from types import SimpleNamespace
+
+    from inkling.page import address as address_module
+    from inkling.page.address import RATE_ONLY_EVERY_S, Address
+
+    location = SimpleNamespace(search="", href="http://localhost/")
+    history = _FakeHistory(location)
+    monkeypatch.setitem(sys.modules, "js", SimpleNamespace(history=history, location=location))
+    clock = [100.0]
+    monkeypatch.setattr(address_module.time, "monotonic", lambda: clock[0])
+    address = Address(lambda _c: 0, None, lambda _s: None, lambda *_a: None, lambda *_a: None)
+    address.follow_settings()
+
+    address.show(decode_signal(_signal(lrate=0.1)))
+    assert len(history.writes) == 1 and "learning-rate=0.1" in history.writes[-1]
+    clock[0] += 1
+    address.show(decode_signal(_signal(lrate=0.06)))  # the rate decayed while training: not yet
+    address.show(decode_signal(_signal(lrate=0.06, batch_size=32)))  # another setting: at once, with the rate
+    assert len(history.writes) == 2 and "batch-size=32" in history.writes[-1] and "learning-rate=0.06" in history.writes[-1]
+    clock[0] += 1
+    address.show(decode_signal(_signal(lrate=0.036, batch_size=32)))
+    assert len(history.writes) == 2
+    clock[0] += RATE_ONLY_EVERY_S
+    address.show(decode_signal(_signal(lrate=0.0216, batch_size=32)))  # long enough: written
+    assert len(history.writes) == 3 and "learning-rate=0.0216" in history.writes[-1]
+    address.show(decode_signal(_signal(lrate=0.01, batch_size=32, training=False)))  # not training: at once
+    assert len(history.writes) == 4 and "learning-rate=0.01" in history.writes[-1]

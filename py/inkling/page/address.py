@@ -4,6 +4,7 @@ address follows every setting (`link` holds the pure rules; this is their browse
 
 from __future__ import annotations
 
+import time
 from typing import Any, Awaitable, Callable
 
 from ..protocol import Command, Reset, ResponseSignal, Status
@@ -12,6 +13,8 @@ from .link import Link, changes, describe, link_query, read_link
 from .worker_client import Reply
 
 Said = list[tuple[str, str]]  # (kind, text) for the person
+RATE_ONLY_EVERY_S = 10.0
+_RATE = [t.field for t in TUNABLES].index("lrate")
 
 
 class Address:
@@ -32,6 +35,8 @@ class Address:
         self._propose_run, self._notify = propose_run, notify
         self._link = Link()  # what the address asked for when the page opened
         self._key: tuple | None = None  # None: the address is not written to before its link applied
+        self._written_at = -RATE_ONLY_EVERY_S
+        self._waiting: ResponseSignal | None = None  # a rate change not yet written
 
     def read(self) -> None:
         """Read the opening link (before any signal writes the address)."""
@@ -67,25 +72,45 @@ class Address:
                                      "Reset weights: its values are filled in."))
         if link.refused:
             said.append(("error", f"This link's {'; '.join(link.refused)} could not be used; the rest applies."))
-        self._key = ()  # from now on the address follows the settings
+        self.follow_settings()
         if shown is not None:
             self.show(shown)
         return said
 
+    def follow_settings(self) -> None:
+        """From now on the address follows the settings (once the opening link has applied)."""
+        self._key = ()
+
     def show(self, signal: ResponseSignal) -> None:
-        """Write the settings into the address (without a new history entry), when they change."""
+        """Write the settings into the address (without a new history entry), when they change.
+
+        While training, the learning rate decays by itself every epoch (every second or two), and
+        each write costs the main thread about 10 ms (`history.replaceState`): a change of the rate
+        alone is written at most every `RATE_ONLY_EVERY_S` then, any other change at once.
+        """
         key = tuple(getattr(signal, t.field) for t in TUNABLES)
         if self._key is None or key == self._key:
+            self._waiting = None
             return
+        now = time.monotonic()
+        rate_only = all(new == old for i, (new, old) in enumerate(zip(key, self._key)) if i != _RATE)
+        if signal.training and rate_only and now - self._written_at < RATE_ONLY_EVERY_S:
+            self._waiting = signal
+            return
+        self._write(signal, key, now)
+
+    def _write(self, signal: ResponseSignal, key: tuple, now: float) -> None:
         from js import history, location  # each name from js costs a lookup: only when it is written
 
-        self._key = key
+        self._key, self._written_at, self._waiting = key, now, None
         history.replaceState(None, "", link_query(signal, str(location.search)))
 
     async def share(self) -> None:
         """Copy the page's address (which carries the settings and seed) to the clipboard."""
         from js import location, navigator
 
+        if self._waiting is not None:  # the link shared carries the rate in use now
+            self._write(self._waiting, tuple(getattr(self._waiting, t.field) for t in TUNABLES), time.monotonic())
         href = str(location.href)
         try:
             await navigator.clipboard.writeText(href)

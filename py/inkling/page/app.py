@@ -189,15 +189,15 @@ class App:
         a tile's prediction that waits), or None: the bridge sets a timer instead of asking for
         every frame in between.
         """
-        signalled = self.client.frame(batch, follow=not self.recovery.recovering)
+        self.client.frame(batch, follow=not self.recovery.recovering)
         now = time.monotonic()
-        chart_wait = self.charts.redraw(now)
-        if chart_wait is not None and self.signal is not None and self.signal.training:
-            # The next progress signal's frame redraws the charts: a frame of their own would cost a
-            # second commit. The timer is only for a signal that does not come (data ran out).
-            chart_wait = max(chart_wait, 1.5 * SIGNAL_EVERY_S)
-        picture_wait = self.weights_view.refresh(now, busy=signalled)
-        waits = [wait for wait in (self.grid.refresh(now), chart_wait, picture_wait) if wait is not None]
+        later = [self.charts.redraw(now), self.weights_view.refresh(now)]
+        if self.signal is not None and self.signal.training:
+            # The next progress signal's frame redraws the charts and the weights picture: a frame of
+            # their own would cost a second render. The timer is only for a signal that does not come
+            # (data ran out).
+            later = [None if wait is None else max(wait, 1.5 * SIGNAL_EVERY_S) for wait in later]
+        waits = [wait for wait in (self.grid.refresh(now), *later) if wait is not None]
         return 1000 * min(waits) if waits else None
 
     def _event(self, message: Signal) -> None:

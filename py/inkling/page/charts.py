@@ -63,8 +63,7 @@ class Chart:
         values each curve has, on the container)."""
         self._plot.setData(js_object(self.history.series))
         self.container.dataset.points = str(len(self.history))
-        self.container.dataset.values = ",".join(
-            str(sum(v is not None for v in values)) for values in self.history.series[1:])
+        self.container.dataset.values = ",".join(map(str, self.history.present))
         self.container.dataset.lastIteration = str(self.history.series[0][-1]) if len(self.history) else ""
 
 

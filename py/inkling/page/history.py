@@ -21,6 +21,7 @@ class History:
             raise ValueError(f"limit must be an even number >= 4, got {limit}")
         self.limit = limit
         self.series: list[list[float | None]] = [[] for _ in range(columns + 1)]
+        self.present = [0] * columns  # values (not gaps) in each y-series, kept as points come and go
 
     def __len__(self) -> int:
         return len(self.series[0])
@@ -37,13 +38,17 @@ class History:
         if len(self) >= self.limit:
             # Keep the newest point's neighbourhood: drop the odd-positioned half.
             self.series = [column[::2] for column in self.series]
+            self.present = [sum(y is not None for y in column) for column in self.series[1:]]
         self.series[0].append(x)
-        for column, y in zip(self.series[1:], ys):
-            column.append(y if y is not None and math.isfinite(y) else None)
+        for i, (column, y) in enumerate(zip(self.series[1:], ys)):
+            value = y if y is not None and math.isfinite(y) else None
+            column.append(value)
+            self.present[i] += value is not None
 
     def clear(self) -> None:
         """Forget every point."""
         self.series = [[] for _ in self.series]
+        self.present = [0] * len(self.present)
 
 
 class Smoother:
