@@ -34,10 +34,10 @@ function frame() {
   } catch (error) {
     console.error("inkling: frame handler failed", error);
   }
-  if (typeof wakeInMs === "number") {
-    clearTimeout(wakeTimer);
-    wakeTimer = setTimeout(requestFrame, wakeInMs);
-  }
+  // A frame's answer replaces the last one's: a wake-up asked for earlier and no longer wanted (that
+  // frame's work got done here) must not cost a frame of its own.
+  clearTimeout(wakeTimer);
+  wakeTimer = typeof wakeInMs === "number" ? setTimeout(requestFrame, wakeInMs) : null;
   // What the main thread spends per frame on the worker's news (read by the measuring script).
   const spent = performance.now() - started;
   frameStats.frames += 1;
