@@ -26,7 +26,7 @@ def test_while_training_the_page_runs_a_few_times_a_second_and_still_shows_every
     predictions = page.evaluate("() => [...document.querySelectorAll('[data-testid^=probs-]')].map(e => e.textContent)")
     page.wait_for_timeout(WINDOW_MS)
     woken = (_python_frames(page) - frames) / (WINDOW_MS / 1000)
-    # Progress comes ten times a second and weights five; charts redraw in those frames.
+    # Progress comes five times a second, weights and chart redraws in every other of those frames.
     assert woken < FRAMES_PER_S / 3, f"the page's Python ran {woken:.0f} times a second while training"
     assert number(page, "stat-iteration") > iteration  # the numbers still move ...
     # ... and the predictions follow the new weights (the grid's percentages change as the network learns).

@@ -229,7 +229,7 @@ class GridCell:
         was_verdict = self._view[1] if self._view is not None else ""
         self._view = view
         # Each write below happens only when what it shows changed: 12 tiles follow new weights
-        # 5 times a second while training, and every DOM write is style, layout and paint work.
+        # 2.5 times a second while training, and every DOM write is style, layout and paint work.
         self.digit.set("" if ranked is None else str(ranked[0][0]))
         if self.probs.hidden != (ranked is None):
             self.probs.hidden = ranked is None

@@ -9,7 +9,7 @@ from ..curve import Curve
 from ..protocol import ResponseSignal
 from .dom import js_object
 from .history import History, Smoother
-from ..pacing import CHART_EVERY_S, wait_left
+from ..pacing import CHART_EVERY_S, on_the_beat, wait_left
 
 HEIGHT = 210
 POINTS = 1500  # per chart at most (older points are thinned): enough for a 1000-pixel-wide plot
@@ -134,7 +134,7 @@ class Charts:
         if not self._dirty:
             return None
         now = time.monotonic() if now is None else now
-        wait = wait_left(self._last_redraw, CHART_EVERY_S, now)
+        wait = wait_left(self._last_redraw, on_the_beat(CHART_EVERY_S), now)
         if wait > 0 and not force:
             return wait
         self.loss.redraw()

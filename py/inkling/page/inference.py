@@ -58,7 +58,7 @@ class Predictor:
     def use_signal_weights(self, weights: Mapping[str, np.ndarray]) -> None:
         """Use weights that `decode_signal` already checked (float32, finite, W1 b1 W2 b2 ...).
 
-        Called up to five times a second while training, so it skips what `set_weights`
+        Called up to 2.5 times a second while training, so it skips what `set_weights`
         would repeat: same shapes replace the arrays as they are, no copy, no new model.
         """
         model = self._model
