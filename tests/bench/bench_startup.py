@@ -56,6 +56,7 @@ def run(bench: Bench) -> dict[str, Any]:
         raise Unavailable(f"Pyodide as published is not in {STOCK_PYODIDE}: run `python build.py` first")
     cold: list[dict[str, float | None]] = []
     warm: list[dict[str, float | None]] = []
+    offline: list[dict[str, float | None]] = []
     floor: list[float] = []
     floor_site: list[float] = []
     floor2: list[float] = []
@@ -69,6 +70,10 @@ def run(bench: Bench) -> dict[str, Any]:
             page.wait_for_function("() => window.__kept === true", timeout=120_000)
             page.reload()
             warm.append(_load(page))
+            # And with the network gone: every file from local storage, nothing else to wait for.
+            context.set_offline(True)
+            page.reload()
+            offline.append(_load(page))
         floor.append(_floor(bench, 1, "stock"))
         floor_site.append(_floor(bench, 1, "site"))
         floor2.append(_floor(bench, 2, "site"))
@@ -80,6 +85,7 @@ def run(bench: Bench) -> dict[str, Any]:
     ratios_worker = [c["worker_ready_ms"] / f for c, f in zip(cold, floor) if c["worker_ready_ms"]]
     ratios_all = [c["all_ready_ms"] / f for c, f in zip(cold, floor) if c["all_ready_ms"]]
     ratios_warm = [w["page_ready_ms"] / f for w, f in zip(warm, floor) if w["page_ready_ms"]]
+    ratios_offline = [o["page_ready_ms"] / f for o, f in zip(offline, floor) if o["page_ready_ms"]]
     ratios_site = [c["page_ready_ms"] / f for c, f in zip(cold, floor_site) if c["page_ready_ms"]]
     # What the site's runtime files buy (its Python as bytecode), and, with them, what this machine's
     # cores allow two runtimes booting at once and what Inkling adds on top of that.
@@ -89,12 +95,14 @@ def run(bench: Bench) -> dict[str, Any]:
     return {
         "cold": by_stage(cold),
         "warm": by_stage(warm),
+        "offline": by_stage(offline),
         "floor_bare_pyodide_numpy_ms": summary(floor, "ms"),
         "floor_site_runtime_ms": summary(floor_site, "ms"),
         "cold_page_ready_over_floor": summary(ratios_ready, "x"),
         "cold_worker_ready_over_floor": summary(ratios_worker, "x"),
         "cold_all_ready_over_floor": summary(ratios_all, "x"),
         "warm_page_ready_over_floor": summary(ratios_warm, "x"),
+        "offline_page_ready_over_floor": summary(ratios_offline, "x"),
         "site_runtime_over_floor": summary(ratios_runtime, "x"),
         "cold_page_ready_over_site_runtime": summary(ratios_site, "x"),
         "floor_two_runtimes_ms": summary(floor2, "ms"),
@@ -103,10 +111,11 @@ def run(bench: Bench) -> dict[str, Any]:
         "note": "ms since navigation start; page ready = the grid draws and predicts (the worker may "
                 "still load); all ready = status 'ready' (Start works); warm = the second visit (a reload "
                 "in the same context once the service worker has kept the site: every file from local "
-                "storage); floor = a blank page whose worker boots Pyodide + numpy only, cold, from "
-                "Pyodide's files as published; site runtime = the same from the site's copy (its Python "
-                "compiled to bytecode); two runtimes = that page booting two such workers at once (Inkling "
-                "boots two runtimes: the page's and the worker's)",
+                "storage); offline = one more reload with the context offline; floor = a blank page "
+                "whose worker boots Pyodide + numpy only, cold, from Pyodide's files as published; site "
+                "runtime = the same from the site's copy (its Python compiled to bytecode); two runtimes = "
+                "that page booting two such workers at once (Inkling boots two runtimes: the page's and "
+                "the worker's)",
     }
 
 
@@ -121,13 +130,15 @@ def rows(result: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
          [result["cold"][k] for k in ("worker_runtime_ms", "worker_numpy_ms",
                                       "worker_inkling_wheel_ms", "worker_first_data_block_ms")]),
         ("cold: first prediction", result["cold"]["first_prediction_ms"]),
-        ("warm: page ready", result["warm"]["page_ready_ms"]),
+        ("warm: page ready / all ready", [result["warm"]["page_ready_ms"], result["warm"]["all_ready_ms"]]),
+        ("offline: page ready / all ready", [result["offline"]["page_ready_ms"], result["offline"]["all_ready_ms"]]),
         ("floor: bare Pyodide + numpy worker", result["floor_bare_pyodide_numpy_ms"]),
         ("floor, the site's runtime files", result["floor_site_runtime_ms"]),
         ("cold page ready / floor", result["cold_page_ready_over_floor"]),
         ("cold worker ready / floor", result["cold_worker_ready_over_floor"]),
         ("cold all ready / floor", result["cold_all_ready_over_floor"]),
         ("warm page ready / floor", result["warm_page_ready_over_floor"]),
+        ("offline page ready / floor", result["offline_page_ready_over_floor"]),
         ("site runtime / floor", result["site_runtime_over_floor"]),
         ("cold page ready / site runtime", result["cold_page_ready_over_site_runtime"]),
         ("two site runtimes at once / one", result["two_site_runtimes_over_one"]),

@@ -10,6 +10,7 @@ import numpy as np
 from ..drawing import grow_ink_box, preprocess_drawing
 from .dom import LiveText, element, js_object, listen, set_text
 from .inference import top_k
+from .prob_row import ProbRow
 from .samples import Sample
 
 SIZE = 280  # canvas pixels per side: 10x MNIST, so a stroke scales like a pen on paper
@@ -25,31 +26,6 @@ class CellOwner(Protocol):
     def request_sample(self, cell: GridCell) -> None: ...
 
     def teach(self, cell: GridCell, label: int) -> None: ...
-
-
-class ProbRow:
-    """One of a tile's top-3 rows: a digit, its bar and its percent, written only when they change."""
-
-    def __init__(self, parent: Any) -> None:
-        self.row = element("div", cls="prob", parent=parent)
-        self.label = LiveText(element("span", parent=self.row))
-        self.fill = element("span", parent=element("span", cls="bar", parent=self.row))
-        self.pct = LiveText(element("span", cls="pct", parent=self.row))
-        self.shown = True
-
-    def show(self, ranked: tuple[int, str] | None) -> None:
-        """Show (digit, "37%"), or keep the row's place empty (None)."""
-        if (ranked is not None) != self.shown:
-            self.shown = ranked is not None
-            self.row.className = "prob" if self.shown else "prob faint"
-        if ranked is None:
-            return
-        digit, text = ranked
-        self.label.set(str(digit))
-        if text != self.pct.text:
-            # A transform, not a width: the bar moves without laying out anything.
-            self.fill.style.transform = f"scaleX({int(text[:-1]) / 100:g})"
-            self.pct.set(text)
 
 
 class GridCell:
@@ -76,6 +52,7 @@ class GridCell:
         self._input: np.ndarray | None = None
         self._input_stale = False
         self._view: tuple | None = None  # what show_prediction last rendered
+        self._state: tuple | None = None  # what _render_state last rendered
         # pointerId -> the last point of its stroke: every finger (or pen, or mouse) draws its own
         # stroke at once, on this tile or on others.
         self._strokes: dict[int, tuple[float, float]] = {}
@@ -132,7 +109,7 @@ class GridCell:
         for node in self.root.querySelectorAll("button, select"):
             node.disabled = not enabled
         if enabled:
-            self._render_state()
+            self._render_state(force=True)  # the buttons above were all switched: set the teach pair again
 
     # ---- content ----------------------------------------------------------------------
 
@@ -238,18 +215,19 @@ class GridCell:
         if verdict != was_verdict:
             self.root.className = f"cell {verdict}".strip()
 
-    def _render_state(self) -> None:
+    def _render_state(self, force: bool = False) -> None:
         drawing = self.sample is None and self.has_ink
+        badge = (f"test #{self.sample.index} · label {self.sample.label}" if self.sample is not None
+                 else "your drawing" if drawing else None)
+        state = (self.has_ink, drawing, badge)
+        if state == self._state and not force:
+            return  # every stroke ends here: unchanged, it costs no DOM writes
+        self._state = state
         self.placeholder.hidden = self.has_ink
         self.thumb.hidden = not drawing
-        if self.sample is not None:
-            set_text(self.badge, f"test #{self.sample.index} · label {self.sample.label}")
-            self.badge.hidden = False
-        elif drawing:
-            set_text(self.badge, "your drawing")
-            self.badge.hidden = False
-        else:
-            self.badge.hidden = True
+        if badge is not None:
+            set_text(self.badge, badge)
+        self.badge.hidden = badge is None
         self.teach_button.disabled = not drawing
         self.teach_label.disabled = not drawing
 
