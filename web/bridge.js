@@ -271,7 +271,7 @@ globalThis.inklingBridge = {
     onFrame = handler;
     // The worker starts now, not with the page: two runtimes booting at once on two cores each took
     // about twice as long, and the page's grid needs only its own. Started after it, the worker's
-    // runtime also reuses the page's compiled pyodide.asm.wasm (bench startup, shared/RUNTIME.md).
+    // runtime also reuses the page's compiled pyodide.asm.wasm: measured, README "Start-up".
     if (workerCount === 0) startWorker();
     requestFrame();
   },

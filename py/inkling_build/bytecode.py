@@ -22,7 +22,7 @@ from inkling_build.pins import PYODIDE
 HERE = Path(__file__).parent
 RUNNER = HERE / "bytecode.mjs"
 JOB = HERE / "bytecode_job.py"
-STDLIB_PREFIX = "/lib/python3.12/"  # where Pyodide unpacks python_stdlib.zip
+STDLIB_PREFIX = "/lib/python312.zip/"  # python_stdlib.zip on sys.path (zipimport), as Pyodide places it
 SITE_PACKAGES = "/lib/python3.12/site-packages/"  # where it unpacks a wheel
 
 

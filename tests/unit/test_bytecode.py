@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from inkling_build import bytecode
-from inkling_build.bytecode import Archive, compile_archives
+from inkling_build.bytecode import STDLIB_PREFIX, Archive, compile_archives
 from inkling_build.errors import BuildError
 from inkling_build.fetcher import Fetcher
 from inkling_build.pins import RUNTIME_PINS
@@ -46,7 +46,7 @@ def test_sources_become_bytecode_of_pyodides_python_that_loads_without_its_sourc
         pyodide_dir: Path, tmp_path: Path) -> None:
     inputs = {"pkg/mod.py": SOURCE, "pkg/data.txt": b"kept as it is", "pkg/broken.py": b"def (:\n"}
     out = compile_archives(tmp_path, pyodide_dir, {
-        "lib.zip": Archive(_zip(inputs), sourceless=True, prefix="/lib/python3.12/"),
+        "lib.zip": Archive(_zip(inputs), sourceless=True, prefix=STDLIB_PREFIX),
         "app.whl": Archive(_zip(inputs), sourceless=False),
     }, log=lambda _: None)
 
