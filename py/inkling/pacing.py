@@ -6,8 +6,8 @@ thread style, layout and paint. One beat for all of it: five progress signals a 
 numbers, and every other one carries the weights (every prediction on the grid) while the charts
 redraw in that signal's frame too. Numbers that move five times a second read as live; predictions
 and curves that move two and a half times a second still do, and the page's main thread is busy
-12% of the time while training instead of 16% (bench `main_thread`, the same sitting), most of it
-the render of a grid whose predictions changed. More would only take time from the person drawing
+about 11% of the time while training instead of 16% (bench `main_thread`, run just before and just
+after this change), most of it the render of a grid whose predictions changed. More would only take time from the person drawing
 (and, on a 2-core machine, from the worker).
 """
 
