@@ -318,3 +318,38 @@ def test_the_address_follows_every_setting_but_a_rate_decaying_in_training_only_
     assert len(history.writes) == 3 and "learning-rate=0.0216" in history.writes[-1]
     address.show(decode_signal(_signal(lrate=0.01, batch_size=32, training=False)))  # not training: at once
     assert len(history.writes) == 4 and "learning-rate=0.01" in history.writes[-1]
+
+
+# ---- the autosave -----------------------------------------------------------------------------------------
+
+
+def test_the_first_autosave_comes_at_once_even_right_after_the_page_started(monkeypatch: pytest.MonkeyPatch) -> None:
+    from inkling.page import storage
+    from inkling.page.storage import Autosave, Snapshot
+    from inkling.saved_state import TrainingSettings, from_bytes
+
+    # In the browser time.monotonic counts from the page's start, and the page is ready in seconds.
+    monkeypatch.setattr(storage.time, "monotonic", lambda: 1.0)
+    monkeypatch.setattr(storage, "to_uint8array", bytes)
+
+    class Bridge:
+        def __init__(self) -> None:
+            self.saved: list[bytes] = []
+
+        async def save(self, _key: str, data: bytes) -> None:
+            self.saved.append(data)
+
+    bridge = Bridge()
+    weights = MLP((784, 16, 10), 0).get_weights()
+    autosave = Autosave(bridge, lambda *_: None, lambda _text: None)
+    autosave.enabled = True
+
+    async def train() -> None:
+        autosave.consider(Snapshot(1, lambda: weights, True, TrainingSettings.from_mapping({}), iteration=5))
+        await autosave.settled()
+        autosave.consider(Snapshot(2, lambda: weights, True, TrainingSettings.from_mapping({}), iteration=9))
+        await autosave.settled()
+
+    run(train())
+    assert len(bridge.saved) == 1  # the first at once, the next within the interval waits
+    assert from_bytes(bridge.saved[0]).iteration == 5

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import math
 import time
 from dataclasses import dataclass, replace
 from typing import Any, Callable, Mapping
@@ -92,7 +93,9 @@ class Autosave:
         self._show_time = show_time
         self.enabled = False  # off until the stored state was restored, so it is not overwritten first
         self._saved: tuple[int, TrainingSettings] | None = None  # (weights version, settings) last saved
-        self._last_save = 0.0
+        # No save yet: the first is due at once. (time.monotonic counts from the page's start in the
+        # browser, and the page is ready within a few seconds: 0.0 here held it back ~10 s.)
+        self._last_save = -math.inf
         self._saving: asyncio.Task | None = None
         self._was_training = False
         self._stopped = False
