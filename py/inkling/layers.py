@@ -12,7 +12,7 @@ from typing import Mapping, Sequence
 import numpy as np
 
 from .errors import WeightsError
-from .mlp import checked_weights, describe_sizes, sizes_of
+from .mlp import MLP, checked_weights, describe_sizes, sizes_of
 
 N_PIXELS = 784
 N_CLASSES = 10
@@ -20,6 +20,11 @@ MAX_HIDDEN = 4096  # units in one hidden layer
 MAX_HIDDEN_LAYERS = 8  # deeper plain ReLU networks train badly with these optimizers anyway
 
 _LAYERS_TEXT = re.compile(r"\s*\d+\s*(,\s*\d+\s*)*,?\s*")
+
+
+def fresh_network(hidden: Sequence[int], seed: int) -> MLP:
+    """A network for MNIST digits with these hidden layers and fresh weights from ``seed``."""
+    return MLP((N_PIXELS, *hidden, N_CLASSES), seed)
 
 
 def hidden_problem(hidden: Sequence[int]) -> str | None:

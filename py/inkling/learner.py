@@ -15,7 +15,7 @@ import numpy as np
 from .augment import Augmenter
 from .confusion import Confusion
 from .errors import WeightsError
-from .layers import N_CLASSES, N_PIXELS, format_hidden, hidden_of, hidden_problem
+from .layers import format_hidden, fresh_network, hidden_of, hidden_problem
 from .mlp import MLP
 from .optim import make_optimizer
 from .safeguard import DIVERGED_LOSS, GoodWeights, teach
@@ -146,7 +146,7 @@ class Learner:
 
     def _new_model(self, seed: int) -> MLP:
         """Fresh weights from ``seed`` for the hidden layers the settings name."""
-        return MLP((N_PIXELS, *self.settings.hidden, N_CLASSES), seed)
+        return fresh_network(self.settings.hidden, seed)
 
     def _use_model(self, model: MLP) -> None:
         """Swap in a new model: fresh optimizer state, no test accuracy yet."""

@@ -7,8 +7,8 @@ numbers, and every other one carries the weights (every prediction on the grid) 
 redraw in that signal's frame too. Numbers that move five times a second read as live; predictions
 and curves that move two and a half times a second still do, and the page's main thread is busy
 about 11% of the time while training instead of 16% (bench `main_thread`, run just before and just
-after this change), most of it the render of a grid whose predictions changed. More would only take time from the person drawing
-(and, on a 2-core machine, from the worker).
+after this change), most of it the render of a grid whose predictions changed. More would only take
+time from the person drawing (and, on a 2-core machine, from the worker).
 """
 
 from __future__ import annotations
@@ -29,13 +29,13 @@ def wait_left(last: float, every: float, now: float) -> float:
     return max(0.0, last + every - now)
 
 
-def on_the_beat(every: float) -> float:
-    """The least time between two things done every ``every`` seconds in progress signals' frames.
+def on_the_beat(every: float, signal_every: float = SIGNAL_EVERY_S) -> float:
+    """The least time between two things done every ``every`` seconds on progress signals.
 
-    Signals come every `SIGNAL_EVERY_S` or so: without half a period of slack, one that came a
+    Signals come every ``signal_every`` or so: without half a period of slack, one that came a
     little early would hold the thing back a whole period.
     """
-    return every - SIGNAL_EVERY_S / 2
+    return every - signal_every / 2
 
 
 class SignalPacer:
@@ -64,9 +64,7 @@ class SignalPacer:
     def sent(self, training: bool, reply_to: int | None) -> bool:
         """A signal goes out now; returns whether it carries the weights."""
         now = self._signal_at = self._clock()
-        # Progress signals come every signal_every_s or so: without the half period of slack, one
-        # that came a little early would hold the weights back a whole period (as `on_the_beat`).
-        due = self.weights_every_s - self.signal_every_s / 2
+        due = on_the_beat(self.weights_every_s, self.signal_every_s)
         if training and reply_to is None and now - self._weights_at < due:
             return False
         self._weights_at = now

@@ -38,9 +38,9 @@ class Archive:
     prefix: str = SITE_PACKAGES
 
 
-def _key(archive: Archive) -> str:
+def _key(archive: Archive, tools: bytes) -> str:
     recipe = json.dumps([PYODIDE.version, archive.sourceless, archive.prefix]).encode()
-    return sha256_bytes(archive.data + recipe + JOB.read_bytes() + RUNNER.read_bytes())[:24]
+    return sha256_bytes(archive.data + recipe + tools)[:24]
 
 
 def compile_archives(cache: Path, pyodide_dir: Path, archives: dict[str, Archive],
@@ -52,7 +52,8 @@ def compile_archives(cache: Path, pyodide_dir: Path, archives: dict[str, Archive
         BuildError: Node.js is missing, or Pyodide failed to compile.
     """
     out_dir = cache / "bytecode"
-    outputs = {name: out_dir / f"{_key(archive)}.zip" for name, archive in archives.items()}
+    tools = JOB.read_bytes() + RUNNER.read_bytes()
+    outputs = {name: out_dir / f"{_key(archive, tools)}.zip" for name, archive in archives.items()}
     todo = {name: archive for name, archive in archives.items() if not outputs[name].is_file()}
     if todo:
         _run(pyodide_dir, todo, outputs, cache, log)

@@ -88,7 +88,7 @@ class Address:
         each write costs the main thread about 10 ms (`history.replaceState`): a change of the rate
         alone is written at most every `RATE_ONLY_EVERY_S` then, any other change at once.
         """
-        key = tuple(getattr(signal, t.field) for t in TUNABLES)
+        key = _key_of(signal)
         if self._key is None or key == self._key:
             self._waiting = None
             return
@@ -110,7 +110,7 @@ class Address:
         from js import location, navigator
 
         if self._waiting is not None:  # the link shared carries the rate in use now
-            self._write(self._waiting, tuple(getattr(self._waiting, t.field) for t in TUNABLES), time.monotonic())
+            self._write(self._waiting, _key_of(self._waiting), time.monotonic())
         href = str(location.href)
         try:
             await navigator.clipboard.writeText(href)
@@ -118,3 +118,8 @@ class Address:
             self._notify("info", f"Copy this link to share these settings: {href}")
             return
         self._notify("info", f"Copied a link to these settings: {href}")
+
+
+def _key_of(signal: ResponseSignal) -> tuple:
+    """Every setting of the table as ``signal`` reports it, in the table's order."""
+    return tuple(getattr(signal, t.field) for t in TUNABLES)

@@ -7,7 +7,7 @@ from typing import Mapping
 import numpy as np
 
 from ..errors import InklingError
-from ..layers import N_CLASSES, N_PIXELS
+from ..layers import fresh_network
 from ..mlp import MLP
 from ..tunables import DEFAULTS
 
@@ -52,7 +52,7 @@ class Predictor:
                 return
             except InklingError:
                 pass
-        self._model = MLP((N_PIXELS, *DEFAULTS["hidden"], N_CLASSES), DEFAULTS["seed"])
+        self._model = fresh_network(DEFAULTS["hidden"], DEFAULTS["seed"])
         self.version += 1
 
     def use_signal_weights(self, weights: Mapping[str, np.ndarray]) -> None:
