@@ -11,7 +11,7 @@ Add --offline (or set INKLING_OFFLINE=1) to build from the cache alone.
 This file is only the command line; the work is done by the modules of py/inkling_build/. Every
 file that comes from elsewhere is listed once, in py/inkling_build/pins.py, with its sha256 and
 the sources to try in order. Only the standard library is used here, except that preparing
-data/ imports `inkling.blocks` (which needs numpy) from ./py.
+data/ imports `inkling.data.blocks` (which needs numpy) from ./py.
 """
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 // Glue between the page's Python (PyScript) and the training worker. Every message it makes or
-// reads is a type of inkling.protocol (inkling/signals.py lists the glue's own).
+// reads is a type of inkling.messages.protocol (inkling/messages/signals.py lists the glue's own).
 //
 // Why JS: every message from the worker would otherwise be a call into Python. This file keeps
 // only the newest signal (and the newest weights) and gives Python one batch per animation

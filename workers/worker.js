@@ -9,7 +9,7 @@ const PYODIDE_URL = new URL("../pyodide/", import.meta.url).href;
 const WHEEL_URL = new URL("../wheels/{{inkling_wheel}}", import.meta.url).href;
 const DATA_URL = new URL("../data/", import.meta.url).href;
 // Which engine computes the products: "auto" (the fastest that works) unless the page's URL said
-// otherwise (?engine=numpy, passed on by bridge.js); inkling.engine.select checks the name.
+// otherwise (?engine=numpy, passed on by bridge.js); inkling.network.engine.select checks the name.
 const ENGINE = new URL(import.meta.url).searchParams.get("engine") || "auto";
 
 // First of all, hold the Web Lock named by the page (bridge.js) for as long as this worker
@@ -90,7 +90,7 @@ async function boot() {
     const text = String(error && error.message ? error.message : error);
     // A Python error's message is its whole traceback: the last line says what went wrong.
     const what = text.trim().split("\n").pop();
-    // Not an "error": no Trainer numbers messages yet (inkling.signals.StartFailed).
+    // Not an "error": no Trainer numbers messages yet (inkling.messages.signals.StartFailed).
     self.postMessage({ type: "start_failed", stage, message: `worker start-up failed at stage '${stage}': ${what}` });
   }
 }

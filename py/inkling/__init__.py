@@ -2,7 +2,7 @@
 
 The same package runs under pytest in CPython and in a web worker under Pyodide;
 only ``inkling.page`` (the page's thread), ``inkling.worker`` (the worker's) and
-``inkling.wire`` (messages across postMessage) touch the browser. The short names below are loaded on
+``inkling.messages.wire`` (messages across postMessage) touch the browser. The short names below are loaded on
 first use, so ``python -m inkling`` can configure numpy before it is imported.
 """
 
@@ -14,11 +14,11 @@ from typing import Any
 __version__ = "0.1.0"
 
 _EXPORTS = {
-    "MLP": "mlp", "matmul": "mlp", "preprocess_drawing": "drawing",
-    "weights_to_npz": "weights_io", "weights_from_npz": "weights_io",
-    "decode_command": "protocol", "encode_command": "protocol", "decode_signal": "protocol",
-    "encode_signal": "protocol", "ResponseSignal": "protocol", "ErrorSignal": "protocol",
-    "Trainer": "trainer", "SampleCache": "cache",
+    "MLP": "network.mlp", "matmul": "network.mlp", "weights_to_npz": "network.weights_io",
+    "weights_from_npz": "network.weights_io", "preprocess_drawing": "data.drawing", "SampleCache": "data.cache",
+    "decode_command": "messages.protocol", "encode_command": "messages.protocol",
+    "decode_signal": "messages.protocol", "encode_signal": "messages.protocol",
+    "ResponseSignal": "messages.protocol", "ErrorSignal": "messages.protocol", "Trainer": "training.trainer",
     "InklingError": "errors", "ProtocolError": "errors", "WeightsError": "errors", "DataError": "errors",
 }
 __all__ = ["__version__", *_EXPORTS]

@@ -11,15 +11,15 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from . import __version__
-from . import protocol as p
-from .blocks import MANIFEST, prepare_mnist
+from .data.blocks import MANIFEST, prepare_mnist
 from .errors import DataError, ProtocolError
-from .layers import format_hidden
-from .recipes import DEFAULT, RECIPES
-from .optim import SUGGESTED_LRATES
-from .trainer import Trainer
-from .tunables import LEARNING_RATE, TUNABLES, SettingError, Tunable
-from .weights_io import weights_to_npz
+from .messages import protocol as p
+from .messages.tunables import LEARNING_RATE, TUNABLES, SettingError, Tunable
+from .network.layers import format_hidden
+from .network.optim import SUGGESTED_LRATES
+from .network.weights_io import weights_to_npz
+from .training.recipes import DEFAULT, RECIPES
+from .training.trainer import Trainer
 
 _NO_DATA = (
     "No prepared MNIST in {data}/ ({manifest} not found). Prepare it with `python build.py data`, "
@@ -210,7 +210,7 @@ def _check_settings(parser: argparse.ArgumentParser, args: argparse.Namespace) -
     """Hold the settings to the protocol's limits, so the CLI accepts what the page accepts."""
     for setting in TUNABLES:
         try:
-            setting.command_of(getattr(args, setting.field))
+            p.setting_command(setting, getattr(args, setting.field))
         except SettingError as error:
             parser.error(f"{setting.cli}: {error}")
     if not args.epochs > 0:

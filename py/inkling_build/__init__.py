@@ -10,6 +10,6 @@
     runner      Chromium, test dependencies, and running pytest and the benchmarks
     workspace   the checkout's folders, pyproject.toml and the build lock (errors: BuildError)
 
-Only the standard library is used, except that preparing data/ imports `inkling.blocks` (numpy).
+Only the standard library is used, except that preparing data/ imports `inkling.data.blocks` (numpy).
 This package is not installed with inkling nor shipped in its wheel (see pyproject.toml).
 """

@@ -1,4 +1,4 @@
-"""data/: the MNIST blocks and their manifest, prepared from the pinned IDX files by inkling.blocks."""
+"""data/: the MNIST blocks and their manifest, prepared from the pinned IDX files by inkling.data.blocks."""
 from __future__ import annotations
 
 import importlib
@@ -19,7 +19,7 @@ DATA_STAMP = ".build-stamp.json"
 
 def _data_stamp(paths: Paths) -> dict[str, object]:
     """What data/ was made from: the pinned IDX files and the block format code."""
-    blocks_py = paths.py / "inkling" / "blocks.py"
+    blocks_py = paths.py / "inkling" / "data" / "blocks.py"
     return {
         "idx": {pin.name: pin.sha256 for pin in MNIST_PINS},
         "blocks_py": sha256_file(blocks_py) if blocks_py.is_file() else None,
@@ -58,7 +58,7 @@ def data_is_current(paths: Paths) -> bool:
 
 
 def prepare_data(paths: Paths, fetcher: Fetcher) -> None:
-    """Write data/ (blocks + manifest) from the pinned MNIST IDX files with inkling.blocks."""
+    """Write data/ (blocks + manifest) from the pinned MNIST IDX files with inkling.data.blocks."""
     fetched = fetcher.ensure_all(MNIST_PINS)
     idx_dir = next(iter(fetched.values())).parent
     prepare_mnist, inkling_error = _import_prepare_mnist(paths.py)
@@ -76,15 +76,15 @@ def prepare_data(paths: Paths, fetcher: Fetcher) -> None:
 
 
 def _import_prepare_mnist(py_dir: Path) -> tuple[Callable[[Path, Path], object], type[Exception]]:
-    """`inkling.blocks.prepare_mnist` and the base class of the errors it raises."""
+    """`inkling.data.blocks.prepare_mnist` and the base class of the errors it raises."""
     if str(py_dir) not in sys.path:
         sys.path.insert(0, str(py_dir))
     try:
-        blocks = importlib.import_module("inkling.blocks")
+        blocks = importlib.import_module("inkling.data.blocks")
         errors = importlib.import_module("inkling.errors")
     except ModuleNotFoundError as exc:
         if exc.name == "numpy":
             raise BuildError("preparing data/ needs numpy in this Python: run "
                              "`pip install -e .` (or `pip install numpy`)") from None
-        raise BuildError(f"cannot import inkling.blocks from {py_dir} ({exc})") from None
+        raise BuildError(f"cannot import inkling.data.blocks from {py_dir} ({exc})") from None
     return blocks.prepare_mnist, errors.InklingError

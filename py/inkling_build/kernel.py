@@ -1,4 +1,4 @@
-"""The engine's kernel: py/inkling/engine/kernel.c compiled to WebAssembly side modules with zig."""
+"""The engine's kernel: py/inkling/network/engine/kernel.c compiled to WebAssembly side modules with zig."""
 from __future__ import annotations
 
 import json
@@ -18,16 +18,16 @@ from inkling_build.pins import ZIGLANG_PINS, ZIGLANG_VERSION
 from inkling_build.sources import Pin
 from inkling_build.workspace import Paths
 
-KERNEL_SOURCE = "inkling/engine/kernel.c"  # below py/
+KERNEL_SOURCE = "inkling/network/engine/kernel.c"  # below py/
 # Emscripten-style side modules (a dylink.0 section; they import only env.memory, __memory_base and
 # __table_base) that Pyodide's ctypes loads, built without Emscripten (shared/RUNTIME.md).
 KERNEL_CFLAGS = ("--target=wasm32-unknown-emscripten", "-fPIC", "-fvisibility=hidden", "-nostdlib", "-O3",
                  "-msimd128", "-ffp-contract=off", "-Wall", "-Wextra", "-Werror")
 KERNEL_LDFLAGS = ("--experimental-pic", "-shared", "--no-entry")
-# Shipped in the wheel beside kernel.c, under these names (inkling.engine.select loads them).
+# Shipped in the wheel beside kernel.c, under these names (inkling.network.engine.select loads them).
 KERNEL_BUILDS: dict[str, tuple[str, ...]] = {
-    "inkling/engine/kernel-simd128.wasm": (),
-    "inkling/engine/kernel-relaxed.wasm": ("-mrelaxed-simd", "-DINKLING_RELAXED"),
+    "inkling/network/engine/kernel-simd128.wasm": (),
+    "inkling/network/engine/kernel-relaxed.wasm": ("-mrelaxed-simd", "-DINKLING_RELAXED"),
 }
 
 

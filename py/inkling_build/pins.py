@@ -107,7 +107,7 @@ MNIST_PINS: tuple[Pin, ...] = (
 # The Pyodide packages shipped (and kept in the trimmed pyodide-lock.json).
 SHIPPED_PACKAGES = ("micropip", "numpy", "packaging")
 # The kernel's compiler: the `ziglang` wheel carries clang and wasm-ld (shared/RUNTIME.md). One pin per
-# platform whose wheel we have checked; used only when py/inkling/engine/kernel.c changes.
+# platform whose wheel we have checked; used only when py/inkling/network/engine/kernel.c changes.
 ZIGLANG_VERSION = "0.17.0"
 
 

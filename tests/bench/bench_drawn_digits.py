@@ -34,7 +34,7 @@ def _train(recipe: str, augment: bool, seed: int, epochs: float | None, out: Pat
 
 
 def _accuracy(weights: Path, x: np.ndarray, y: np.ndarray) -> float:
-    from inkling.mlp import MLP
+    from inkling.network.mlp import MLP
 
     with np.load(weights, allow_pickle=False) as archive:
         model = MLP.from_weights({name: archive[name] for name in archive.files})

@@ -10,7 +10,7 @@ import math
 
 import numpy as np
 
-from inkling.drawing import preprocess_drawing
+from inkling.data.drawing import preprocess_drawing
 
 Stroke = list[tuple[float, float]]
 CANVAS = 112  # pixels a side: the page's tile canvas is about this size

@@ -19,9 +19,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "py"))
 
 import numpy as np  # noqa: E402 (after the path)
 
-from inkling.mlp import MLP  # noqa: E402
-from inkling.optim import make_optimizer  # noqa: E402
-from inkling.trainer import Trainer  # noqa: E402
+from inkling.network.mlp import MLP  # noqa: E402
+from inkling.network.optim import make_optimizer  # noqa: E402
+from inkling.training.trainer import Trainer  # noqa: E402
 
 
 async def trainer_rate(data: Path, hidden: int, batch: int, warmup_s: float, window_s: float) -> float:

@@ -19,14 +19,14 @@ from types import ModuleType
 from typing import Any, Callable, Iterator
 
 import pytest
-from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from faulty_site import Faults, make_server
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
-from inkling.blocks import Manifest
-from inkling.cache import SampleCache
-from inkling.protocol import ResponseSignal
+from inkling.data.blocks import Manifest
+from inkling.data.cache import SampleCache
+from inkling.messages.protocol import ResponseSignal
+from inkling.messages.tunables import DEFAULTS
 from inkling.page.stats import DATA_OK, DATA_WAITING, data_news, stat_texts, train_state_text
-from inkling.tunables import DEFAULTS
 
 # The worker's production retry policy (attempts 4, backoff 0.25..4 s, timeout 30 s) is kept:
 # the waits below are generous hang guards, not speed bounds.

@@ -18,12 +18,12 @@ from typing import Any
 import numpy as np
 import pytest
 from playwright.sync_api import expect
-
-from inkling.curve import MAX_POINTS
-from inkling.mlp import MLP
-from inkling.saved_state import FORMAT_VERSION, MAGIC, SavedState, TrainingSettings, from_bytes, to_bytes
-from inkling.weights_io import weights_to_npz
 from test_page import ONE_DIGIT, number, set_setting, wait_predictions_settle, wait_stat
+
+from inkling.messages.curve import MAX_POINTS
+from inkling.messages.saved_state import FORMAT_VERSION, MAGIC, SavedState, TrainingSettings, from_bytes, to_bytes
+from inkling.network.mlp import MLP
+from inkling.network.weights_io import weights_to_npz
 
 WAIT_MS = 120_000  # start-up of two Pyodides on shared cores; a guard against hangs only
 FIRST_DIGITS = 8  # cells the page fills with test digits at start-up

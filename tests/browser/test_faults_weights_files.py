@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 from playwright.sync_api import expect
 
-from inkling.mlp import MLP
-from inkling.weights_io import weights_to_npz
+from inkling.network.mlp import MLP
+from inkling.network.weights_io import weights_to_npz
 
 WAIT_MS = 60_000
 KEPT = "your current weights are kept"

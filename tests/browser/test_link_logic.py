@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from urllib.parse import parse_qsl
 
+from inkling.messages.protocol import ResponseSignal, SetAugment, SetBatchSize, SetLearningRate, SetOptimizer
 from inkling.page.link import Link, changes, describe, link_query, read_link
-from inkling.protocol import ResponseSignal, SetAugment, SetBatchSize, SetLearningRate, SetOptimizer
 
 
 def _signal(**changed: object) -> ResponseSignal:

@@ -15,18 +15,18 @@ from typing import Any, Coroutine
 import numpy as np
 import pytest
 
-from inkling.blocks import BlockEntry, Manifest, encode_block
+from inkling.data.blocks import BlockEntry, Manifest, encode_block
 from inkling.errors import DataError, WeightsError
-from inkling.layers import weights_problem
-from inkling.mlp import MLP
-from inkling.protocol import (Command, Reset, SetAugment, SetBatchSize, SetCacheSize, SetLearningRate, SetLrDecay,
-                              decode_signal)
+from inkling.messages.protocol import (Command, Reset, SetAugment, SetBatchSize, SetCacheSize, SetLearningRate,
+                                       SetLrDecay, decode_signal, setting_command_from_text)
+from inkling.messages.tunables import (AUGMENT, BATCH_SIZE, CACHE_SIZE, HIDDEN_SIZE, LEARNING_RATE, LR_DECAY, TUNABLES,
+                                       SettingError, Tunable)
+from inkling.network.layers import weights_problem
+from inkling.network.mlp import MLP
 from inkling.page.history import History, Smoother
 from inkling.page.inference import Predictor, top_k
 from inkling.page.offline import OFFLINE_TEXTS, OfflineStatus, offline_text
 from inkling.page.samples import TestDigits
-from inkling.tunables import (AUGMENT, BATCH_SIZE, CACHE_SIZE, HIDDEN_SIZE, LEARNING_RATE, LR_DECAY, TUNABLES,
-                              SettingError, Tunable)
 from inkling.page.stats import stat_texts
 from inkling.page.storage import architecture
 
@@ -63,7 +63,7 @@ def run(coroutine: Coroutine[Any, Any, Any]) -> Any:
     (AUGMENT, " OFF ", SetAugment(False)),
 ])
 def test_valid_settings_become_commands(setting: Tunable, text: str, command: Command) -> None:
-    assert setting.command_from_text(text) == command
+    assert setting_command_from_text(setting, text) == command
 
 
 @pytest.mark.parametrize(("setting", "text", "says"), [
@@ -90,7 +90,7 @@ def test_valid_settings_become_commands(setting: Tunable, text: str, command: Co
 ])
 def test_invalid_settings_are_refused_naming_the_setting(setting, text, says) -> None:
     with pytest.raises(SettingError) as caught:
-        setting.command_from_text(text)
+        setting_command_from_text(setting, text)
     assert setting.label in str(caught.value)
     assert says in str(caught.value)
 
@@ -324,9 +324,9 @@ def test_the_address_follows_every_setting_but_a_rate_decaying_in_training_only_
 
 
 def test_the_first_autosave_comes_at_once_even_right_after_the_page_started(monkeypatch: pytest.MonkeyPatch) -> None:
+    from inkling.messages.saved_state import TrainingSettings, from_bytes
     from inkling.page import storage
     from inkling.page.storage import Autosave, Snapshot
-    from inkling.saved_state import TrainingSettings, from_bytes
 
     # In the browser time.monotonic counts from the page's start, and the page is ready in seconds.
     monkeypatch.setattr(storage.time, "monotonic", lambda: 1.0)

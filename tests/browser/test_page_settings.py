@@ -11,8 +11,7 @@ from playwright.sync_api import expect
 from setting_samples import SAMPLES
 from test_page import WAIT_MS, set_setting, wait_stat
 
-from inkling.tunables import LIVE, RUN, TUNABLES, Tunable
-
+from inkling.messages.tunables import LIVE, RUN, TUNABLES, Tunable
 
 
 def _give(page: Any, setting: Tunable, value: Any) -> None:

@@ -8,9 +8,9 @@ import functools
 import io
 import json
 import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import ModuleType
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Iterator
 from urllib.request import urlopen
 
@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 from playwright.sync_api import expect
 
-from inkling.mlp import MLP
+from inkling.network.mlp import MLP
 
 WAIT_MS = 60_000
 # Recorded from the first script on: every violation the page's document reports.

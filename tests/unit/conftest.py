@@ -10,7 +10,7 @@ from typing import Callable
 import numpy as np
 import pytest
 
-from inkling.blocks import BlockEntry, Manifest, encode_block
+from inkling.data.blocks import BlockEntry, Manifest, encode_block
 from inkling_build.data import data_is_current, prepare_data
 from inkling_build.fetcher import Fetcher
 from inkling_build.pins import MNIST_PINS

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from inkling.augment import Augmenter, Distortion, distort
+from inkling.data.augment import Augmenter, Distortion, distort
 
 
 def _bar() -> np.ndarray:

@@ -11,10 +11,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from inkling.blocks import (HEADER, MNIST_SHA256, BlockEntry, DigestedBytes, Manifest, decode_block, encode_block,
-                            prepare_mnist, read_idx)
+from inkling.data.blocks import (HEADER, MNIST_SHA256, BlockEntry, DigestedBytes, Manifest, decode_block, encode_block,
+                                 prepare_mnist, read_idx)
 from inkling.errors import DataError
-
 
 
 def _entry(raw: bytes, name: str = "train-003.bin", count: int = 5) -> BlockEntry:

@@ -23,7 +23,7 @@ import pytest
 
 from inkling_build.data import data_is_current, prepare_data
 from inkling_build.errors import BuildError
-from inkling_build.fetcher import FetchError, Fetcher
+from inkling_build.fetcher import Fetcher, FetchError
 from inkling_build.files import sha256_file
 from inkling_build.pins import LOCK_NAME, PYODIDE, RUNTIME_PINS
 from inkling_build.runner import chromium_missing_message, find_chromium
@@ -296,13 +296,13 @@ def test_inkling_wheel_imports_from_the_zip(tmp_path: Path) -> None:
     import numpy
 
     # -S: no site-packages, so neither an editable install nor ./py can supply inkling.
-    code = ("import sys; sys.path[:0] = [sys.argv[1], sys.argv[2]]; import inkling, inkling.blocks; "
-            "print(inkling.blocks.__file__)")
+    code = ("import sys; sys.path[:0] = [sys.argv[1], sys.argv[2]]; import inkling, inkling.data.blocks; "
+            "print(inkling.data.blocks.__file__)")
     numpy_home = str(Path(numpy.__file__).parent.parent)
     result = subprocess.run([sys.executable, "-S", "-c", code, str(path), numpy_home],
                             capture_output=True, text=True, cwd=tmp_path, timeout=60)
     assert result.returncode == 0, result.stderr
-    assert result.stdout.strip() == str(path / "inkling" / "blocks.py")
+    assert result.stdout.strip() == str(path / "inkling" / "data" / "blocks.py")
 
 
 def test_server_sends_the_mime_types_the_runtime_needs(tmp_path: Path) -> None:

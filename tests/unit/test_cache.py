@@ -10,10 +10,10 @@ from typing import Any, Callable
 import numpy as np
 import pytest
 
-from inkling.blocks import Manifest, decode_block
-from inkling.cache import SampleCache
+from inkling.data.blocks import Manifest, decode_block
+from inkling.data.cache import SampleCache
+from inkling.data.prefetch import MEMORY_BUDGET, max_cache_size
 from inkling.errors import DataError
-from inkling.prefetch import MEMORY_BUDGET, max_cache_size
 
 
 def _cache(fetch: Any, dataset: dict[str, bytes], **options: Any) -> SampleCache:
@@ -72,7 +72,7 @@ def test_an_epoch_visits_every_sample_once_in_shuffled_order(dataset: dict[str, 
 
     seen = asyncio.run(scenario())
     manifest = Manifest.from_json(dataset["manifest.json"])
-    from inkling.blocks import decode_block
+    from inkling.data.blocks import decode_block
 
     expected = []
     for entry in manifest.train:
@@ -179,7 +179,7 @@ def test_retries_back_off(dataset: dict[str, bytes], fake_fetch: Any, monkeypatc
             await cache.load(manifest.train[0])
         assert cache.errors == 5 and cache.skipped == 0 and cache.drain_failures() == []
 
-    monkeypatch.setattr("inkling.block_fetcher.asyncio.sleep", recording_sleep)
+    monkeypatch.setattr("inkling.data.block_fetcher.asyncio.sleep", recording_sleep)
     asyncio.run(scenario())
     assert sleeps == [0.25, 0.5, 1.0, 1.0]
 
@@ -263,7 +263,7 @@ def test_shrinking_drops_surplus_and_growing_fetches_more(dataset: dict[str, byt
             _, y = await cache.take(50)
             labels += y.tolist()
         manifest = Manifest.from_json(dataset["manifest.json"])
-        from inkling.blocks import decode_block
+        from inkling.data.blocks import decode_block
 
         all_labels = sum((decode_block(dataset[e.file], e).labels.tolist() for e in manifest.train), [])
         assert Counter(labels) == Counter(all_labels)

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from inkling.cli import main
-from inkling.mlp import MLP
+from inkling.network.mlp import MLP
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from inkling.confusion import EXAMPLES_PER_PAIR, Confusion
 from inkling.errors import ProtocolError
+from inkling.messages.confusion import EXAMPLES_PER_PAIR, Confusion
 
 
 def test_counts_examples_and_accuracies_follow_the_predictions() -> None:

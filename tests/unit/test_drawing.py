@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from inkling.blocks import Manifest, decode_block
-from inkling.drawing import preprocess_drawing
+from inkling.data.blocks import Manifest, decode_block
+from inkling.data.drawing import preprocess_drawing
 
 
 def _stroke_canvas(size: int = 280) -> np.ndarray:
@@ -91,7 +91,7 @@ def test_mnist_digits_drawn_large_off_centre_come_back_as_themselves(mnist_dir: 
 
 
 def test_the_ink_box_grows_with_the_strokes_and_stays_on_the_canvas() -> None:
-    from inkling.drawing import grow_ink_box
+    from inkling.data.drawing import grow_ink_box
 
     box = grow_ink_box(None, [(100.0, 100.0)], 13.0, 280)
     assert box == (87, 87, 113, 113)

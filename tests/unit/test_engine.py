@@ -9,18 +9,17 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from wasm_library import WasmtimeLibrary
 
-from inkling.engine import NumpyEngine, current_engine, engine_name, use_engine
-from inkling.engine import kernel as kernel_module
-from inkling.engine.kernel import SIGNATURES, KernelEngine
-from inkling.engine.select import KERNEL_BUILDS, choose_engine, load_engine, self_test
-from inkling.mlp import MLP
-from inkling.optim import make_optimizer
+from inkling.network.engine import NumpyEngine, current_engine, engine_name, use_engine
+from inkling.network.engine import kernel as kernel_module
+from inkling.network.engine.kernel import SIGNATURES, KernelEngine
+from inkling.network.engine.select import KERNEL_BUILDS, choose_engine, load_engine, self_test
+from inkling.network.mlp import MLP
+from inkling.network.optim import make_optimizer
 from inkling_build.fetcher import Fetcher
 from inkling_build.kernel import build_kernel
 from inkling_build.workspace import Paths, build_lock
-
-from wasm_library import WasmtimeLibrary
 
 U = 2.0**-24  # float32's unit roundoff
 

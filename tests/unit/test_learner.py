@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 
 from inkling.errors import ProtocolError, WeightsError
-from inkling.learner import Learner
-from inkling.mlp import MLP
+from inkling.network.mlp import MLP
+from inkling.training.learner import Learner
 
 RNG = np.random.default_rng(0)
 X = RNG.random((64, 784), dtype=np.float32)

@@ -5,12 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from inkling import engine
-from inkling import mlp as mlp_module
 from inkling.errors import WeightsError
-from inkling.engine import NumpyEngine, engine_name, use_engine
-from inkling.mlp import MLP
-from inkling.optim import make_optimizer
+from inkling.network import engine
+from inkling.network import mlp as mlp_module
+from inkling.network.engine import NumpyEngine, engine_name, use_engine
+from inkling.network.mlp import MLP
+from inkling.network.optim import make_optimizer
 
 
 def _batch(n: int, inputs: int, classes: int, seed: int = 1) -> tuple[np.ndarray, np.ndarray]:
@@ -146,7 +146,7 @@ def test_get_weights_returns_copies() -> None:
     ({"b2": np.full(10, -2e4, np.float32)}, "reach"),
 ])
 def test_finite_weights_whose_outputs_overflow_are_refused_everywhere(change: dict, says: str) -> None:
-    from inkling.weights_io import weights_from_npz, weights_to_npz
+    from inkling.network.weights_io import weights_from_npz, weights_to_npz
 
     model = MLP((784, 16, 10), seed=0)
     before = model.get_weights()

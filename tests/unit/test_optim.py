@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from inkling.mlp import MLP
-from inkling.optim import OPTIMIZERS, SGD, Adam, Momentum, make_optimizer
+from inkling.network.mlp import MLP
+from inkling.network.optim import OPTIMIZERS, SGD, Adam, Momentum, make_optimizer
 
 
 def test_sgd_steps_down_the_gradient() -> None:

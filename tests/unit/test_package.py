@@ -44,7 +44,7 @@ def _inkling_imports(file: Path) -> set[str]:
 
 def test_each_thread_keeps_to_its_place() -> None:
     """The core never reaches into a thread's code, and the page and the worker share only the core
-    and `inkling.wire`: what runs where is visible from the layout alone."""
+    and `inkling.messages.wire`: what runs where is visible from the layout alone."""
     offenders = []
     for file in sorted(PACKAGE.rglob("*.py")):
         parts = file.relative_to(PACKAGE).parts
@@ -75,7 +75,7 @@ def test_no_core_module_imports_browser_modules_anywhere() -> None:
 
 
 def test_messages_become_dicts_only_in_the_protocol() -> None:
-    """Every sender builds a typed command or signal; only `inkling.protocol` writes a ``{"type": ...}`` dict."""
+    """Every sender builds a typed command or signal; only `messages.protocol` writes a ``{"type": ...}`` dict."""
     offenders = []
     for file in sorted(PACKAGE.rglob("*.py")):
         if file.name == "protocol.py":

@@ -13,10 +13,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from inkling import protocol as p
 from inkling.errors import ProtocolError
-from inkling.mlp import MLP
-from inkling.tunables import DEFAULTS
+from inkling.messages import protocol as p
+from inkling.messages.tunables import DEFAULTS
+from inkling.network.mlp import MLP
 
 ROOT = Path(__file__).resolve().parents[2]
 WEIGHTS = MLP((784, 16, 10), seed=0).get_weights()

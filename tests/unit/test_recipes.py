@@ -3,12 +3,12 @@ from __future__ import annotations
 
 import pytest
 
-from inkling import protocol as p
 from inkling.errors import ProtocolError
-from inkling.layers import hidden_problem
-from inkling.recipes import DEFAULT, RECIPES, Recipe
-from inkling.optim import SUGGESTED_LRATES
-from inkling.tunables import DEFAULTS
+from inkling.messages import protocol as p
+from inkling.messages.tunables import DEFAULTS
+from inkling.network.layers import hidden_problem
+from inkling.network.optim import SUGGESTED_LRATES
+from inkling.training.recipes import DEFAULT, RECIPES, Recipe
 
 
 @pytest.mark.parametrize("recipe", RECIPES.values(), ids=list(RECIPES))

@@ -1,8 +1,8 @@
 """Worker restarts: the crash-loop guard and counts that go on across restarts and reloads."""
 from __future__ import annotations
 
+from inkling.messages.protocol import ResponseSignal
 from inkling.page.recovery import Continuity, RestartGuard
-from inkling.protocol import ResponseSignal
 
 
 class Clock:

@@ -9,14 +9,14 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from inkling import protocol as p
-from inkling.curve import MAX_POINTS, Curve
 from inkling.errors import InklingError, SavedStateError
-from inkling.mlp import MLP
-from inkling.saved_state import (
-    FORMAT_VERSION, MAGIC, SavedState, TrainingSettings, from_bytes, from_legacy_npz, to_bytes)
-from inkling.tunables import DEFAULTS, LIVE
-from inkling.weights_io import weights_to_npz
+from inkling.messages import protocol as p
+from inkling.messages.curve import MAX_POINTS, Curve
+from inkling.messages.saved_state import (FORMAT_VERSION, MAGIC, SavedState, TrainingSettings, from_bytes,
+                                          from_legacy_npz, to_bytes)
+from inkling.messages.tunables import DEFAULTS, LIVE
+from inkling.network.mlp import MLP
+from inkling.network.weights_io import weights_to_npz
 
 SETTINGS = TrainingSettings(batch_size=48, lrate=0.0625, lr_decay=0.9, optimizer="momentum", cache_size=6)
 CURVE = Curve((1, 2, 1234), (2.3, 1.1, 0.25), (2.3, 2.18, 0.5), (10.0, 15.5, 91.0), (None, None, 96.87))

@@ -9,12 +9,12 @@ from typing import Any, Callable
 import numpy as np
 import pytest
 
-from inkling import protocol as p
-from inkling.blocks import Manifest, decode_block
+from inkling.data.blocks import Manifest, decode_block
 from inkling.errors import DataError
-from inkling.mlp import MLP
-from inkling.trainer import Trainer
-from inkling.tunables import DEFAULTS
+from inkling.messages import protocol as p
+from inkling.messages.tunables import DEFAULTS
+from inkling.network.mlp import MLP
+from inkling.training.trainer import Trainer
 
 DEFAULT_SIZES = (784, *DEFAULTS["hidden"], 10)  # the network a fresh trainer starts with
 

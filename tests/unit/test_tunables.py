@@ -8,14 +8,14 @@ from pathlib import Path
 import pytest
 from setting_samples import SAMPLES  # a non-default value per setting, shared with the browser test
 
-from inkling import protocol as p
+from inkling.cli import _parser
+from inkling.messages import protocol as p
+from inkling.messages.saved_state import SavedState, TrainingSettings, from_bytes, to_bytes
+from inkling.messages.tunables import BATCH_SIZE, DEFAULTS, LEARNING_RATE, LIVE, TUNABLES, SettingError, Tunable
+from inkling.network.mlp import MLP
 from inkling.page.link import link_query, read_link
 from inkling.page.settings_markup import fill_page
 from inkling.page.stats import stat_texts
-from inkling.cli import _parser
-from inkling.mlp import MLP
-from inkling.saved_state import SavedState, TrainingSettings, from_bytes, to_bytes
-from inkling.tunables import BATCH_SIZE, DEFAULTS, LEARNING_RATE, LIVE, TUNABLES, SettingError, Tunable
 
 ROOT = Path(__file__).resolve().parents[2]
 # A signal with every setting at its default.
@@ -65,7 +65,7 @@ def test_typed_text_the_wire_and_the_stat_agree(setting: Tunable) -> None:
     value = SAMPLES[setting.field]
     text = setting.text(value)
     assert setting.parse(f" {text} ") == value
-    command = setting.command_from_text(text)
+    command = p.setting_command_from_text(setting, text)
     assert command.type == setting.command and getattr(command, setting.field) == value
     assert p.decode_command(p.encode_command(command)) == command
     signal = p.decode_signal(p.encode_signal(p.ResponseSignal(**{**BASE, setting.field: value})))
@@ -77,9 +77,9 @@ def test_typed_text_the_wire_and_the_stat_agree(setting: Tunable) -> None:
 
 def test_a_refused_value_is_named_as_it_was_typed() -> None:
     with pytest.raises(SettingError, match=r"^Learning rate: NaN is refused: must be finite"):
-        LEARNING_RATE.command_from_text(" NaN ")
+        p.setting_command_from_text(LEARNING_RATE, " NaN ")
     with pytest.raises(SettingError, match=r"^Batch size: 0 is refused: must be between 1 and 4096"):
-        BATCH_SIZE.command_from_text("0")
+        p.setting_command_from_text(BATCH_SIZE, "0")
 
 
 @pytest.mark.parametrize("setting", TUNABLES, ids=IDS)
@@ -89,7 +89,7 @@ def test_the_address_carries_it_and_reads_it_back(setting: Tunable) -> None:
     link = read_link(query)
     assert link.refused == []
     if setting.live:
-        assert setting.command_of(value) in link.commands
+        assert p.setting_command(setting, value) in link.commands
     else:
         assert link.run[setting.field] == value
 
@@ -99,7 +99,7 @@ def test_the_autosave_keeps_it(setting: Tunable) -> None:
     settings = TrainingSettings(**{**{t.field: BASE[t.field] for t in LIVE}, setting.field: SAMPLES[setting.field]})
     state = from_bytes(to_bytes(SavedState(MLP((784, 4, 10)).get_weights(), settings, 1.7e9)))
     assert getattr(state.settings, setting.field) == SAMPLES[setting.field]
-    assert setting.command_of(SAMPLES[setting.field]) in state.settings.commands()
+    assert p.setting_command(setting, SAMPLES[setting.field]) in state.settings.commands()
 
 
 @pytest.mark.parametrize("setting", TUNABLES, ids=IDS)

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 from inkling.errors import WeightsError
-from inkling.mlp import MLP
-from inkling.weights_io import MAX_FILE_BYTES, check_file_size, weights_from_npz, weights_to_npz
+from inkling.network.mlp import MLP
+from inkling.network.weights_io import MAX_FILE_BYTES, check_file_size, weights_from_npz, weights_to_npz
 
 
 def _npz(**arrays: np.ndarray) -> bytes:

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from inkling.weights_picture import BACKGROUND, GAP, weights_picture
+from inkling.network.weights_picture import BACKGROUND, GAP, weights_picture
 
 
 def test_each_unit_is_a_tile_with_its_weights_where_their_pixels_are() -> None:

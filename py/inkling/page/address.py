@@ -7,8 +7,8 @@ from __future__ import annotations
 import time
 from typing import Any, Awaitable, Callable
 
-from ..protocol import Command, Reset, ResponseSignal, Status
-from ..tunables import TUNABLES
+from ..messages.protocol import Command, Reset, ResponseSignal, Status
+from ..messages.tunables import TUNABLES
 from .link import Link, changes, describe, link_query, read_link
 from .worker_client import Reply
 

@@ -11,13 +11,13 @@ from typing import Any
 
 import numpy as np
 
-from ..engine import use_engine
-from ..engine.select import choose_engine
 from ..errors import InklingError
-from ..pacing import SIGNAL_EVERY_S
-from ..protocol import (Command, ErrorSignal, Evaluate, OfflineState, ProgressSignal, ReadySignal, Reset,
-                        ResponseSignal, Signal, StartFailed, Status, TrainDrawing, WorkerLost)
-from ..saved_state import SavedState, TrainingSettings, settings_from_signal
+from ..messages.protocol import (Command, ErrorSignal, Evaluate, OfflineState, ProgressSignal, ReadySignal, Reset,
+                                 ResponseSignal, Signal, StartFailed, Status, TrainDrawing, WorkerLost)
+from ..messages.saved_state import SavedState, TrainingSettings, settings_from_signal
+from ..network.engine import use_engine
+from ..network.engine.select import choose_engine
+from ..training.pacing import SIGNAL_EVERY_S
 from .address import Address
 from .charts import Charts
 from .confusion_view import ConfusionView

@@ -7,7 +7,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from ..drawing import grow_ink_box, preprocess_drawing
+from ..data.drawing import grow_ink_box, preprocess_drawing
 from .dom import LiveText, element, js_object, listen, set_text
 from .inference import top_k
 from .prob_row import ProbRow

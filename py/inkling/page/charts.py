@@ -5,11 +5,11 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from ..curve import Curve
-from ..protocol import ResponseSignal
+from ..messages.curve import Curve
+from ..messages.protocol import ResponseSignal
+from ..training.pacing import CHART_EVERY_S, on_the_beat, wait_left
 from .dom import js_object
 from .history import History, Smoother
-from ..pacing import CHART_EVERY_S, on_the_beat, wait_left
 
 HEIGHT = 210
 POINTS = 1500  # per chart at most (older points are thinned): enough for a 1000-pixel-wide plot

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-from ..confusion import Confusion
-from ..protocol import N_CLASSES, ResponseSignal
+from ..messages.confusion import Confusion
+from ..messages.protocol import N_CLASSES, ResponseSignal
 from .dom import element, listen
 
 ShowPair = Callable[[int, int, Confusion], None]  # (true digit, read as, the matrix it came from)

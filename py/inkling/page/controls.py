@@ -5,12 +5,13 @@ from __future__ import annotations
 import random
 from typing import Any, Callable
 
-from ..layers import format_hidden
-from ..protocol import MAX_SEED, Command, Reset, ResponseSignal, Start, Stop
-from ..recipes import RECIPES, Recipe
-from ..optim import SUGGESTED_LRATES
-from ..tunables import (BY_FIELD, DEFAULTS, HIDDEN_SIZE, LEARNING_RATE, LIVE, OPTIMIZER, SEED, TUNABLES, SettingError,
-                        Tunable)
+from ..messages.protocol import (MAX_SEED, Command, Reset, ResponseSignal, Start, Stop, setting_command,
+                                 setting_command_from_text)
+from ..messages.tunables import (BY_FIELD, DEFAULTS, HIDDEN_SIZE, LEARNING_RATE, LIVE, OPTIMIZER, SEED, TUNABLES,
+                                 SettingError, Tunable)
+from ..network.layers import format_hidden
+from ..network.optim import SUGGESTED_LRATES
+from ..training.recipes import RECIPES, Recipe
 from .dom import by_testid, document, listen, set_text
 
 Send = Callable[[Command], int]  # sends a command, returns its id
@@ -66,7 +67,7 @@ class Controls:
                 listen(self.choices[setting.testid], "change", lambda _e, s=setting: self._chosen(s))
             elif setting.kind == "switch":
                 listen(self.switches[setting.testid], "change", lambda _e, s=setting: self._command(
-                    s.command_of(bool(self.switches[s.testid].checked)), s.testid))
+                    setting_command(s, bool(self.switches[s.testid].checked)), s.testid))
 
     # ---- commands ------------------------------------------------------------------------
 
@@ -78,7 +79,7 @@ class Controls:
     def _apply(self, setting: Tunable) -> None:
         node = self.inputs[setting.testid]
         try:
-            command = setting.command_from_text(node.value)
+            command = setting_command_from_text(setting, node.value)
         except SettingError as error:
             self._mark(setting.testid, str(error))
             self._notify("error", f"{error}. Training goes on with the current value.")
@@ -88,7 +89,7 @@ class Controls:
 
     def _chosen(self, setting: Tunable) -> None:
         name = self.choices[setting.testid].value
-        self._command(setting.command_of(name), setting.testid)
+        self._command(setting_command(setting, name), setting.testid)
         if setting is not OPTIMIZER:
             return
         # A rate that suits one optimizer can wreck another (Adam at momentum's 0.05 diverges within
@@ -101,7 +102,7 @@ class Controls:
     def _reset_value(self, setting: Tunable) -> Any:
         """The value typed for the next Reset, or None (and a message) when it is not valid."""
         try:
-            command = setting.command_from_text(self.inputs[setting.testid].value)
+            command = setting_command_from_text(setting, self.inputs[setting.testid].value)
         except SettingError as error:
             self._mark(setting.testid, str(error))
             self._notify("error", str(error))

@@ -9,11 +9,11 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from ..confusion import Confusion
 from ..errors import InklingError
+from ..messages.confusion import Confusion
+from ..training.pacing import STROKE_EVERY_S, wait_left
 from .cell import GridCell
 from .inference import Predictor
-from ..pacing import STROKE_EVERY_S, wait_left
 from .samples import TestDigits
 
 Notify = Callable[[str, str], None]  # (kind "info" | "error", message)

@@ -7,9 +7,9 @@ from typing import Mapping
 import numpy as np
 
 from ..errors import InklingError
-from ..layers import fresh_network
-from ..mlp import MLP
-from ..tunables import DEFAULTS
+from ..messages.tunables import DEFAULTS
+from ..network.layers import fresh_network
+from ..network.mlp import MLP
 
 
 class Predictor:

@@ -11,8 +11,8 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
-from ..protocol import Command, ResponseSignal
-from ..tunables import LIVE, RUN, TUNABLES, SettingError
+from ..messages.protocol import Command, ResponseSignal, setting_command_from_text
+from ..messages.tunables import LIVE, RUN, TUNABLES, SettingError
 
 NAMES = tuple(t.testid for t in TUNABLES)
 
@@ -44,7 +44,7 @@ def read_link(query: str) -> Link:
         if text is None:
             continue
         try:
-            command = setting.command_from_text(text)
+            command = setting_command_from_text(setting, text)
         except SettingError as error:
             link.refused.append(f"{setting.testid}={text}: {error}")
             continue

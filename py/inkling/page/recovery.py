@@ -2,7 +2,8 @@
 newest weights and settings, go on training; how often to restart it, and stats that count on
 across restarts.
 
-No ``js`` here: the rules are tested in CPython, and the page's parts are reached through `App`.
+No ``js`` here: the rules are tested in CPython, and the page's parts are reached through what
+`RecoveringPage` names (the `App` is one; it owns this module's `WorkerRecovery`, so it is not imported here).
 """
 
 from __future__ import annotations
@@ -10,14 +11,16 @@ from __future__ import annotations
 import dataclasses
 import time
 from collections import deque
-from typing import TYPE_CHECKING, Callable
+from typing import Any, Awaitable, Callable, Protocol
 
-from ..protocol import ResponseSignal, Start
-from ..saved_state import TrainingSettings, settings_from_signal
-from .storage import AUTOSAVE_EVERY_S
-
-if TYPE_CHECKING:
-    from .app import App
+from ..messages.protocol import ResponseSignal, Start
+from ..messages.saved_state import TrainingSettings, settings_from_signal
+from .controls import Controls
+from .inference import Predictor
+from .loading import Loading
+from .storage import AUTOSAVE_EVERY_S, Autosave
+from .weights_files import WeightsFiles
+from .worker_client import Reply, WorkerClient
 
 MAX_RESTARTS = 3  # in RESTART_WINDOW_S; one more death in that window means something is broken for good
 RESTART_WINDOW_S = 120.0
@@ -91,10 +94,33 @@ class Continuity:
                                    epoch=signal.epoch + self.epoch)
 
 
+class RecoveringPage(Protocol):
+    """The parts of the page that a worker's loss and its successor's start touch."""
+
+    ready: bool  # the page was all ready once (a worker lost before that is a failed start)
+    worker_ready: bool
+    signal: ResponseSignal | None  # the last one shown
+    counts: Continuity
+    loading: Loading
+    autosave: Autosave
+    client: WorkerClient
+    controls: Controls
+    predictor: Predictor
+    weights_files: WeightsFiles
+    bridge: Any  # web/bridge.js's inklingBridge
+
+    def set_training_enabled(self, enabled: bool) -> None: ...
+    def show_train_state(self, text: str) -> None: ...
+    def notify(self, kind: str, text: str) -> None: ...
+    def send(self, command: Start) -> int: ...
+    def follow(self, signal: ResponseSignal) -> None: ...
+    def give_settings(self, settings: TrainingSettings | None) -> Awaitable[Reply]: ...
+
+
 class WorkerRecovery:
     """What the page does when its worker dies (bridge.js notices) and when the new one is ready."""
 
-    def __init__(self, app: App) -> None:
+    def __init__(self, app: RecoveringPage) -> None:
         self._app = app
         self.guard = RestartGuard()
         self.recovering = False  # from a worker's loss until its successor has the weights

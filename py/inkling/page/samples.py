@@ -7,7 +7,7 @@ from typing import Awaitable, Callable
 
 import numpy as np
 
-from ..blocks import MANIFEST, Block, Manifest, decode_block
+from ..data.blocks import MANIFEST, Block, Manifest, decode_block
 from ..errors import DataError
 
 Fetch = Callable[[str], Awaitable[bytes]]

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from html import escape
 
-from ..tunables import DASH, TUNABLES, Tunable
+from ..messages.tunables import DASH, TUNABLES, Tunable
 
-SETTINGS_MARK = "<!-- SETTINGS: written by the build from inkling.tunables -->"
-STATS_MARK = "<!-- SETTING STATS: written by the build from inkling.tunables -->"
+SETTINGS_MARK = "<!-- SETTINGS: written by the build from inkling.messages.tunables -->"
+STATS_MARK = "<!-- SETTING STATS: written by the build from inkling.messages.tunables -->"
 _INPUT_MODES = {"whole": "numeric", "real": "decimal", "layers": "text"}
 
 

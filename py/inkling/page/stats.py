@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import math
 
-from ..protocol import ResponseSignal
-from ..tunables import DASH, TUNABLES
+from ..messages.protocol import ResponseSignal
+from ..messages.tunables import DASH, TUNABLES
 
 DATA_OK = "ok"
 DATA_WAITING = "waiting for data"

@@ -10,13 +10,13 @@ from typing import Any, Callable, Mapping
 
 import numpy as np
 
-from ..curve import Curve
 from ..errors import SavedStateError, WeightsError
-from ..mlp import describe_sizes, param_names, sizes_of
-from ..saved_state import SavedState, TrainingSettings, from_bytes, from_legacy_npz, to_bytes
-from ..weights_io import check_file_size, weights_from_npz, weights_to_npz
+from ..messages.curve import Curve
+from ..messages.saved_state import SavedState, TrainingSettings, from_bytes, from_legacy_npz, to_bytes
+from ..network.mlp import describe_sizes, param_names, sizes_of
+from ..network.weights_io import check_file_size, weights_from_npz, weights_to_npz
 
-STATE_KEY = "state"  # weights + settings, in the format of inkling.saved_state
+STATE_KEY = "state"  # weights + settings, in the format of inkling.messages.saved_state
 LEGACY_KEY = "weights.npz"  # the previous release's record: the bare .npz of the weights (read, never written)
 AUTOSAVE_EVERY_S = 10.0  # while training; on stop and after any other change of weights or settings, at once
 

@@ -8,8 +8,8 @@ from typing import Any, Awaitable, Callable, Mapping
 import numpy as np
 
 from ..errors import WeightsError
-from ..layers import weights_problem
-from ..protocol import Command, ResponseSignal, SetWeights
+from ..messages.protocol import Command, ResponseSignal, SetWeights
+from ..network.layers import weights_problem
 from .dom import by_testid, listen
 from .inference import Predictor
 from .storage import architecture, export_weights, read_weights_file

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..weights_picture import weights_picture
+from ..network.weights_picture import weights_picture
+from ..training.pacing import WEIGHTS_VIEW_EVERY_S, wait_left
 from .inference import Predictor
-from ..pacing import WEIGHTS_VIEW_EVERY_S, wait_left
 
 
 class WeightsView:

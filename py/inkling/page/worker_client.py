@@ -10,8 +10,9 @@ from dataclasses import replace
 from typing import Any, Callable
 
 from ..errors import ProtocolError, WeightsError
-from ..protocol import Command, ErrorSignal, ResponseSignal, Signal, decode_command, decode_signal, encode_command
-from ..wire import from_js_message, to_js_message
+from ..messages.protocol import (Command, ErrorSignal, ResponseSignal, Signal, decode_command, decode_signal,
+                                 encode_command)
+from ..messages.wire import from_js_message, to_js_message
 
 Reply = ResponseSignal | ErrorSignal
 

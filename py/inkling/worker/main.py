@@ -9,15 +9,15 @@ from __future__ import annotations
 import asyncio
 from typing import Any, Awaitable, Callable
 
-from ..blocks import DigestedBytes
-from ..block_fetcher import DEFAULT_TIMEOUT
-from ..engine import use_engine
-from ..engine.select import choose_engine
+from ..data.block_fetcher import DEFAULT_TIMEOUT
+from ..data.blocks import DigestedBytes
 from ..errors import DataError
-from ..protocol import ProgressSignal, ReadySignal, encode_signal
-from ..trainer import Trainer
-from ..pacing import EVAL_EVERY_S, SIGNAL_EVERY_S, WEIGHTS_EVERY_S
-from ..wire import from_js_message, to_js_message
+from ..messages.protocol import ProgressSignal, ReadySignal, encode_signal
+from ..messages.wire import from_js_message, to_js_message
+from ..network.engine import use_engine
+from ..network.engine.select import choose_engine
+from ..training.pacing import EVAL_EVERY_S, SIGNAL_EVERY_S, WEIGHTS_EVERY_S
+from ..training.trainer import Trainer
 
 _running: set[asyncio.Task] = set()  # the trainer loop; asyncio only keeps weak references
 
@@ -87,7 +87,7 @@ async def boot(data_url: str, engine: str = "auto") -> Callable[[Any], None]:
 
     Args:
         data_url: Absolute URL of the site's data folder, ending in ``/``.
-        engine: ``auto`` or an engine name (see `inkling.engine.select.load_engine`).
+        engine: ``auto`` or an engine name (see `inkling.network.engine.select.load_engine`).
 
     Returns:
         ``handle(message)`` for every message the page sends (a JS object).

@@ -10,10 +10,10 @@ import time
 
 import numpy as np
 
-from inkling.engine import use_engine
-from inkling.engine.select import load_engine
-from inkling.mlp import MLP
-from inkling.optim import make_optimizer
+from inkling.network.engine import use_engine
+from inkling.network.engine.select import load_engine
+from inkling.network.mlp import MLP
+from inkling.network.optim import make_optimizer
 
 DENSITY = 0.19  # MNIST's share of non-zero pixels (shared/RUNTIME.md)
 

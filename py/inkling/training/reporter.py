@@ -6,18 +6,19 @@ blocks given up on and of pausing for data.
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any, Callable
+from typing import Any, Callable, Protocol
 
-from . import protocol as p
-from .engine import engine_name
-from .errors import DataError, ProtocolError, WeightsError
+from ..data.blocks import Manifest
+from ..data.cache import SampleCache
+from ..errors import DataError, ProtocolError, WeightsError
+from ..messages import protocol as p
+from ..network.engine import engine_name
+from .learner import Learner
 from .pacing import SignalPacer
-
-if TYPE_CHECKING:
-    from .trainer import Trainer
+from .throughput import Throughput
 
 Send = Callable[[dict[str, Any]], None]
-log = logging.getLogger("inkling.trainer")  # the worker's log, whoever writes it
+log = logging.getLogger("inkling.training.trainer")  # the worker's log, whoever writes it
 
 
 class Reporter:
@@ -66,7 +67,7 @@ class Reporter:
                    "training stopped and the last weights with a sane loss were restored. Lower the learning "
                    "rate and start again.", field="lrate")
 
-    def signal(self, trainer: Trainer, reply_to: int | None = None) -> None:
+    def signal(self, trainer: TrainerState, reply_to: int | None = None) -> None:
         """Send a `ResponseSignal` of ``trainer``'s state now."""
         cache, learner = trainer.cache, trainer.learner
         with_weights = self.pacer.sent(trainer.training, reply_to) and self.weights_in_signals
@@ -94,7 +95,7 @@ class Reporter:
             confusion=learner.confusion if confusion_due else None,
         )))
 
-    def data_news(self, trainer: Trainer) -> None:
+    def data_news(self, trainer: TrainerState) -> None:
         """Report blocks given up on, and pausing for (or resuming with) data.
 
         Each block given up on is told once: in an error of its own, or as the last one

@@ -27,12 +27,12 @@ from typing import Any
 
 import numpy as np
 
-from .curve import Curve
-from .errors import SavedStateError, WeightsError
+from ..errors import SavedStateError, WeightsError
+from ..network.weights_io import weights_from_npz, weights_to_npz
 from .checks import MAX_SEED
-from .commands import Command
+from .curve import Curve
+from .protocol import Command, setting_command
 from .tunables import BY_FIELD, LIVE, SettingError
-from .weights_io import weights_from_npz, weights_to_npz
 
 MAGIC = b"INKSTATE"
 FORMAT_VERSION = 3
@@ -49,7 +49,7 @@ class _LiveSettings:
     def commands(self) -> list[Command]:
         """The commands that give a fresh worker these settings, in the table's order (the
         optimizer first: choosing one resets the learning rate to the last one set)."""
-        return [t.command_of(getattr(self, t.field)) for t in LIVE]
+        return [setting_command(t, getattr(self, t.field)) for t in LIVE]
 
     def as_dict(self) -> dict[str, Any]:
         """The settings as a plain JSON-able dict."""
@@ -74,7 +74,7 @@ class _LiveSettings:
         values = {}
         for name, value in raw.items():
             try:
-                values[name] = getattr(BY_FIELD[name].command_of(value), name)
+                values[name] = getattr(setting_command(BY_FIELD[name], value), name)
             except SettingError as error:
                 raise SavedStateError(f"settings.{name}: {error}") from None
         return cls(**values)

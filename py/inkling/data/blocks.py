@@ -20,7 +20,7 @@ from typing import Any, TypeGuard
 
 import numpy as np
 
-from .errors import DataError
+from ..errors import DataError
 
 MAGIC = b"INKB"
 VERSION = 1

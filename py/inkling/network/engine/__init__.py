@@ -1,8 +1,8 @@
 """The engine under the MLP's maths: what computes its matrix products and optimizer steps.
 
-`inkling.mlp` sends every matrix product, and `inkling.optim` offers every update,
+`inkling.network.mlp` sends every matrix product, and `inkling.network.optim` offers every update,
 to the one engine in use. By default that is `NumpyEngine`; in the browser,
-`inkling.engine.select` swaps in the WebAssembly SIMD kernel (``kernel.c`` beside
+`inkling.network.engine.select` swaps in the WebAssembly SIMD kernel (``kernel.c`` beside
 this file) when it loads and passes its self-test.
 """
 
@@ -30,7 +30,7 @@ class Engine(Protocol):
 
     def fused_update(self, rule: str, p: np.ndarray, g: np.ndarray, state: Sequence[np.ndarray],
                      coeffs: Sequence[float]) -> bool:
-        """Apply optimizer ``rule`` to ``p`` in one pass, exactly as `inkling.optim` would.
+        """Apply optimizer ``rule`` to ``p`` in one pass, exactly as `inkling.network.optim` would.
 
         Returns False, changing nothing, where this engine cannot: the optimizer then
         does it with numpy.

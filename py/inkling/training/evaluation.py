@@ -11,10 +11,10 @@ from typing import Awaitable, Callable, Sequence
 
 import numpy as np
 
-from .blocks import Block, BlockEntry
-from .confusion import Confusion
-from .errors import DataError
-from .mlp import MLP
+from ..data.blocks import Block, BlockEntry
+from ..errors import DataError
+from ..messages.confusion import Confusion
+from ..network.mlp import MLP
 
 LoadBlock = Callable[[BlockEntry], Awaitable[Block]]
 

@@ -7,9 +7,9 @@ import math
 
 import numpy as np
 
-from .errors import WeightsError
-from .mlp import MLP
-from .optim import SGD
+from ..errors import WeightsError
+from ..network.mlp import MLP
+from ..network.optim import SGD
 
 # A mean cross-entropy this high means the right class gets probability e^-1000: the weights
 # have blown up even if the arithmetic has not yet overflowed to inf/NaN.

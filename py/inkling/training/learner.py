@@ -2,7 +2,7 @@
 from outside, and the last good weights a bad step goes back to.
 
 The `Trainer` feeds it batches and commands and says what happens; this is where each setting of
-the table (`inkling.tunables`) gets its meaning.
+the table (`inkling.messages.tunables`) gets its meaning.
 """
 
 from __future__ import annotations
@@ -12,14 +12,14 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from .augment import Augmenter
-from .confusion import Confusion
-from .errors import WeightsError
-from .layers import format_hidden, fresh_network, hidden_of, hidden_problem
-from .mlp import MLP
-from .optim import make_optimizer
+from ..data.augment import Augmenter
+from ..errors import WeightsError
+from ..messages.confusion import Confusion
+from ..messages.tunables import DEFAULTS, RUN, TUNABLES
+from ..network.layers import format_hidden, fresh_network, hidden_of, hidden_problem
+from ..network.mlp import MLP
+from ..network.optim import make_optimizer
 from .safeguard import DIVERGED_LOSS, GoodWeights, teach
-from .tunables import DEFAULTS, RUN, TUNABLES
 
 MIN_LRATE = 1e-6  # per-epoch decay stops here, so the rate never reaches 0
 

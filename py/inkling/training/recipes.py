@@ -1,6 +1,6 @@
 """Recipes: whole sets of settings known to reach a test accuracy, the same on the page and in the CLI.
 
-A recipe names the settings it changes from the table's defaults (`inkling.tunables`); the default
+A recipe names the settings it changes from the table's defaults (`inkling.messages.tunables`); the default
 recipe changes none. Each figure below was measured with ``python -m inkling train --recipe NAME
 --seed S`` (see the README); the page trains the same way, about half as fast.
 """
@@ -10,8 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
-from .saved_state import TrainingSettings
-from .tunables import BY_FIELD, LIVE
+from ..messages.saved_state import TrainingSettings
+from ..messages.tunables import BY_FIELD, LIVE
 
 
 @dataclass(frozen=True)

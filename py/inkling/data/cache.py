@@ -15,9 +15,9 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from .blocks import MANIFEST, Block, BlockEntry, Manifest
+from ..errors import DataError
 from .block_fetcher import DEFAULT_TIMEOUT, Fetch
-from .errors import DataError
+from .blocks import MANIFEST, Block, BlockEntry, Manifest
 from .prefetch import BlockPrefetcher
 
 # DEFAULT_TIMEOUT and Fetch belong to inkling.block_fetcher; they are re-exported for callers that

@@ -13,8 +13,8 @@ import asyncio
 import logging
 from typing import Awaitable, Callable
 
+from ..errors import DataError
 from .blocks import Block, BlockEntry, decode_block
-from .errors import DataError
 
 Fetch = Callable[[str], Awaitable[bytes]]
 log = logging.getLogger(__name__)

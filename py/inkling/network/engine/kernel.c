@@ -3,7 +3,7 @@
  * Pyodide's numpy has no BLAS, and the products are over 95% of a step there; these few
  * functions replace them. build.py compiles this file twice into Emscripten-style side modules
  * that Pyodide's ctypes loads: once with plain SIMD128, once with relaxed SIMD (a fused
- * multiply-add where the machine has one). inkling/engine/kernel.py is the Python side.
+ * multiply-add where the machine has one). inkling/network/engine/kernel.py is the Python side.
  *
  * Conventions: matrices are float32 in row-major memory with strides counted in elements, so a
  * numpy view (a transpose, a slice) is passed as it is, without a copy. The caller (kernel.py)
@@ -301,7 +301,7 @@ EXPORT void ink_spmm(int m, int n, const int *start, const int *index, const flo
 /* ---- optimizer steps ------------------------------------------------------------------------
  * One pass over a parameter, its gradient and the optimizer's state, where numpy makes four to
  * eight. Each element goes through the same float32 operations in the same order as the numpy
- * code in inkling/optim.py (multiplies and adds kept apart, never fused; wasm's sqrt and divide
+ * code in inkling/network/optim.py (multiplies and adds kept apart, never fused; wasm's sqrt and divide
  * are correctly rounded), so both engines give bit-identical weights.
  */
 

@@ -16,20 +16,19 @@ import time
 from collections import deque
 from typing import Any, Callable
 
-
-from . import protocol as p
-from .blocks import Manifest
-from .block_fetcher import Fetch
-from .cache import SampleCache, open_training_data
-from .confusion import Confusion
-from .errors import ProtocolError
+from ..data.block_fetcher import Fetch
+from ..data.blocks import Manifest
+from ..data.cache import SampleCache, open_training_data
+from ..errors import ProtocolError
+from ..messages import protocol as p
+from ..messages.confusion import Confusion
+from ..messages.tunables import RUN
+from ..network.layers import N_PIXELS
 from .evaluation import EvaluationPass, EvaluationSchedule, TestSet
-from .layers import N_PIXELS
 from .learner import Learner
 from .pacing import SignalPacer
 from .reporter import Reporter
 from .throughput import Throughput
-from .tunables import RUN
 
 Send = Callable[[dict[str, Any]], None]
 log = logging.getLogger(__name__)

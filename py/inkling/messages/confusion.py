@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from .errors import ProtocolError
+from ..errors import ProtocolError
 
 EXAMPLES_PER_PAIR = 12  # as many as the grid has tiles
 MAX_CLASSES = 100

@@ -1,9 +1,9 @@
 """The commands the page sends the training worker: one frozen dataclass each, whose fields carry
-their own checks (`inkling.checks.checked`), so the class is the schema.
+their own checks (`inkling.messages.checks.checked`), so the class is the schema.
 
 The commands that set one setting (``set_batch_size`` ...) and the run settings a `Reset` takes are
-made from the settings table (`inkling.tunables`): a new setting gets its command from its row.
-Every command may carry an ``id``; the worker echoes it as ``reply_to``. `inkling.protocol` turns
+made from the settings table (`inkling.messages.tunables`): a new setting gets its command from its row.
+Every command may carry an ``id``; the worker echoes it as ``reply_to``. `inkling.messages.protocol` turns
 them into wire dicts and back.
 """
 
@@ -15,8 +15,8 @@ from typing import ClassVar, Union
 
 import numpy as np
 
+from ..network.layers import N_CLASSES
 from .checks import MAX_ID, MAX_SEED, checked, integer, optional, pixels, weights
-from .layers import N_CLASSES
 from .tunables import LIVE, RUN, Tunable
 
 MAX_EPOCHS = 1000

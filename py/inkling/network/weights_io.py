@@ -10,7 +10,7 @@ from typing import Mapping
 
 import numpy as np
 
-from .errors import WeightsError
+from ..errors import WeightsError
 from .mlp import MAX_WEIGHT_ARRAYS, MAX_WEIGHT_VALUES, checked_weights, param_names
 
 # An .npz file is a zip archive; anything else (a bare .npy, a pickle, text) is refused up front.

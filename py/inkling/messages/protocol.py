@@ -1,7 +1,7 @@
 """The messages between the page and the training worker, and the one place they become dicts.
 
-Commands (`inkling.commands`) go main thread -> worker, signals (`inkling.signals`) worker -> main
-thread. On the wire each is a plain dict with a ``"type"``; here each is a frozen dataclass whose
+Commands (`inkling.messages.commands`) go main thread -> worker, signals (`inkling.messages.signals`)
+worker -> main thread. On the wire each is a plain dict with a ``"type"``; here each is a frozen dataclass whose
 fields carry their checks. `decode_command` and `decode_signal` validate every field (type, range,
 finiteness) and raise `ProtocolError` naming the field; `encode_command` and `encode_signal` build
 the dicts. Arrays travel as ``{"shape": [...], "data": <1-D float32 ndarray>}`` so the browser
@@ -16,15 +16,16 @@ from typing import Any, Mapping
 
 import numpy as np
 
+from ..errors import ProtocolError
+from ..network.layers import N_CLASSES, N_PIXELS
 from .checks import MAX_ID, MAX_SEED, MAX_WEIGHT_ARRAYS, MAX_WEIGHT_VALUES, check_of, describe, exact_keys
 from .commands import (COMMAND_CLASSES, MAX_EPOCHS, SETTING_COMMANDS, Command, Evaluate, Reset, SetAugment,
-                       SetBatchSize, SetCacheSize, SetLearningRate, SetLrDecay, SetOptimizer, SetWeights, Start,
-                       Status, Stop, TrainDrawing)
-from .errors import ProtocolError
-from .layers import N_CLASSES, N_PIXELS
+                       SetBatchSize, SetCacheSize, SetLearningRate, SetLrDecay, SetOptimizer, SetWeights, Start, Status,
+                       Stop, TrainDrawing)
 from .signals import (ABSENT_MEANS_NONE, ERROR_KINDS, GLUE_ONLY, OFFLINE_STATES, SIGNAL_CLASSES, ErrorSignal,
                       OfflineState, ProgressSignal, ReadySignal, ResponseSignal, Signal, StartFailed, UnreadableMessage,
                       WorkerLost)
+from .tunables import SettingError, Tunable
 
 __all__ = [
     "COMMAND_CLASSES", "ERROR_KINDS", "GLUE_ONLY", "OFFLINE_STATES", "OfflineState", "StartFailed", "WorkerLost",
@@ -33,7 +34,7 @@ __all__ = [
     "ProgressSignal", "ReadySignal", "Reset", "ResponseSignal", "SetAugment", "SetBatchSize", "SetCacheSize",
     "SetLearningRate", "SetLrDecay", "SetOptimizer", "SetWeights", "Signal", "Start", "Status", "Stop",
     "TrainDrawing", "UnreadableMessage", "decode_command", "decode_signal", "encode_command", "encode_signal",
-    "make_command",
+    "make_command", "setting_command", "setting_command_from_text",
 ]
 
 
@@ -56,6 +57,28 @@ def make_command(kind: str, **values: Any) -> Command:
     """
     return decode_command({"type": kind, **values})
 
+
+def setting_command(setting: Tunable, value: Any, typed: str | None = None) -> Command:
+    """The command that gives the worker ``value`` for ``setting``, checked as the worker checks it.
+
+    Raises:
+        SettingError: The worker would refuse it; says the allowed range, and names the value
+            as it was ``typed`` if it was.
+    """
+    try:
+        return make_command(setting.command, **{setting.field: value})
+    except ProtocolError as error:
+        shown = typed.strip() if typed is not None else setting.shown(value)
+        raise SettingError(f"{setting.label}: {shown} is refused: {error.reason}") from None
+
+
+def setting_command_from_text(setting: Tunable, text: str) -> Command:
+    """`Tunable.parse` then `setting_command`: the command a typed value becomes.
+
+    Raises:
+        SettingError: It cannot be read, or the worker would refuse it.
+    """
+    return setting_command(setting, setting.parse(text), typed=text)
 
 def encode_command(command: Command) -> dict[str, Any]:
     """The wire dict of a command (arrays as 1-D float32 ndarrays)."""

@@ -1,9 +1,9 @@
 """The messages the worker sends the page, and the page's own events about the worker: one frozen
-dataclass each, whose fields carry their own checks (`inkling.checks.checked`).
+dataclass each, whose fields carry their own checks (`inkling.messages.checks.checked`).
 
-A `ResponseSignal` reports every setting of the table (`inkling.tunables`) under its field: its
+A `ResponseSignal` reports every setting of the table (`inkling.messages.tunables`) under its field: its
 `SettingsReport` base is made from the table, so a new setting is reported from its row.
-`inkling.protocol` turns them into wire dicts and back.
+`inkling.messages.protocol` turns them into wire dicts and back.
 """
 
 from __future__ import annotations
@@ -15,9 +15,9 @@ from typing import ClassVar, Union
 
 import numpy as np
 
+from ..network.engine import ENGINE_NAMES
 from .checks import CHECK, MAX_ID, boolean, checked, integer, number, optional, text, weights
 from .confusion import Confusion
-from .engine import ENGINE_NAMES
 from .tunables import TUNABLES
 
 ERROR_KINDS = ("protocol", "weights", "data", "divergence", "internal")
@@ -62,7 +62,7 @@ class ResponseSignal(SettingsReport):  # type: ignore[misc, valid-type]
         waiting_for_data: No training block could be fetched lately: training is
             paused until one arrives (it resumes by itself).
         engine: What computes the worker's matrix products: ``numpy``, ``wasm simd128``
-            or ``wasm relaxed-simd`` (see `inkling.engine`).
+            or ``wasm relaxed-simd`` (see `inkling.network.engine`).
         reply_to: The ``id`` of the command this answers, if any.
         weights: ``{"W1": array, ...}`` of the model after this iteration, or None.
         confusion: The confusion matrix of the evaluation this signal answers (or the

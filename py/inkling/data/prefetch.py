@@ -26,9 +26,9 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from .blocks import HEADER, Block, BlockEntry
-from .errors import DataError
+from ..errors import DataError
 from .block_fetcher import BlockFetcher, Fetch
+from .blocks import HEADER, Block, BlockEntry
 
 # A block from the site's own server arrives in milliseconds, and several in parallel well
 # within a second; one still missing after 2 s is stalled or slow, and training would

@@ -6,22 +6,20 @@ Each `Tunable` says what the setting is called where (the command and signal fie
 input and stat, the CLI flag), its default and the check every value of it passes (the worker's
 rule, wherever the value comes from), how it is written as text and read back, and whether it
 applies at once or starts a new run at the next reset. Adding a setting is adding a row here and
-giving it a meaning in the `Learner` (`inkling.learner`).
+giving it a meaning in the `Learner` (`inkling.training.learner`). The table knows no message:
+the commands and signals are built from it (`inkling.messages.commands`, `inkling.messages.signals`),
+and `inkling.messages.protocol.setting_command` turns a value into its command.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from ..network.layers import format_hidden, parse_hidden
+from ..network.optim import OPTIMIZERS
 from . import checks
-from .errors import ProtocolError
-from .layers import format_hidden, parse_hidden
-from .optim import OPTIMIZERS
-
-if TYPE_CHECKING:
-    from .commands import Command
 
 DASH = "–"  # how a setting without a value (a seed no one knows) is shown
 SWITCH_TEXT = {True: "on", False: "off"}
@@ -58,7 +56,7 @@ class Tunable:
             (hidden layer widths such as ``256,128``).
         cli: The command line's flag.
         about: What it does, for help texts.
-        check: The rule every value passes (`inkling.checks`): the protocol's field check.
+        check: The rule every value passes (`inkling.messages.checks`): the protocol's field check.
         default: Its value when nothing else says.
         live: True: applied at once, while training goes on, by its own command; False: part of a
             run, given to a reset (``command`` is ``reset``).
@@ -134,22 +132,7 @@ class Tunable:
             raise SettingError(f"{self.label}: choose one of {', '.join(self.choices)}")
         return text
 
-    def command_of(self, value: Any, typed: str | None = None) -> Command:
-        """The command that gives the worker ``value``, checked by the protocol's decoder.
-
-        Raises:
-            SettingError: The worker would refuse it; says the allowed range, and names the value
-                as it was ``typed`` if it was.
-        """
-        from .protocol import make_command  # the protocol derives its commands from this table
-
-        try:
-            return make_command(self.command, **{self.field: value})
-        except ProtocolError as error:
-            shown = typed.strip() if typed is not None else self._shown(value)
-            raise SettingError(f"{self.label}: {shown} is refused: {error.reason}") from None
-
-    def _shown(self, value: Any) -> str:
+    def shown(self, value: Any) -> str:
         """``value`` for a message: as `text` writes it, or as Python does when it is not of this kind."""
         try:
             return self.text(value)
@@ -157,19 +140,11 @@ class Tunable:
             shown = repr(value)
             return shown if len(shown) <= 40 else shown[:37] + "..."
 
-    def command_from_text(self, text: str) -> Command:
-        """`parse` then `command_of`: the command a typed value becomes.
-
-        Raises:
-            SettingError: It cannot be read, or the worker would refuse it.
-        """
-        return self.command_of(self.parse(text), typed=text)
-
 
 _TYPES = {"whole": int, "real": float, "choice": str, "switch": bool, "layers": tuple[int, ...]}
 
 # Applied in this order: the optimizer first, as choosing one resets the learning rate. The defaults
-# are the default recipe's (`inkling.recipes`, where their figures are).
+# are the default recipe's (`inkling.training.recipes`, where their figures are).
 OPTIMIZER = Tunable("optimizer", "set_optimizer", "optimizer", "stat-optimizer", "Optimizer", "choice", "--optimizer",
                     "how each step follows the gradient", checks.text(OPTIMIZERS), "momentum", choices=OPTIMIZERS,
                     page=PageText(choice_names=("SGD", "Momentum", "Adam")))

@@ -109,7 +109,7 @@ class Adam:
 
 def _fused(rule: str, p: np.ndarray, g: np.ndarray, state: tuple[np.ndarray, ...],
            coeffs: tuple[float, ...]) -> bool:
-    """Let the engine do this update in one pass if it can (see `inkling.engine.Engine.fused_update`)."""
+    """Let the engine do this update in one pass if it can (see `inkling.network.engine.Engine.fused_update`)."""
     return current_engine().fused_update(rule, p, g, state, coeffs)
 
 

@@ -11,7 +11,7 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
-from .errors import WeightsError
+from ..errors import WeightsError
 from .mlp import MLP, checked_weights, describe_sizes, sizes_of
 
 N_PIXELS = 784

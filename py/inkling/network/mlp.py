@@ -12,8 +12,8 @@ from typing import Mapping, NamedTuple, Sequence
 
 import numpy as np
 
+from ..errors import WeightsError
 from .engine import current_engine
-from .errors import WeightsError
 
 DEFAULT_SIZES = (784, 128, 10)
 # Finite weights can still be unusable: 3e38 overflows to inf in the first product, and outputs in
@@ -28,7 +28,7 @@ def matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     Every matrix product of the forward and backward passes goes through here:
     they are nearly all of a training step's time in Pyodide, whose numpy has no
     BLAS, so the engine under them (numpy, or the WebAssembly SIMD kernel) is
-    chosen once with `inkling.engine.use_engine`, without touching the maths.
+    chosen once with `inkling.network.engine.use_engine`, without touching the maths.
     Arguments may be transposed views; an engine takes them as they are.
     """
     return current_engine().matmul(a, b)

@@ -2,7 +2,7 @@
 raises `ProtocolError` naming the field.
 
 A message class carries its checks on its fields (`checked`), and a setting carries its own in
-the settings table (`inkling.tunables`), so a value is held to one rule wherever it comes from:
+the settings table (`inkling.messages.tunables`), so a value is held to one rule wherever it comes from:
 the wire, a typed input, an address, the autosave or the command line.
 """
 
@@ -14,9 +14,9 @@ from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
-from .errors import ProtocolError
-from .layers import MAX_HIDDEN, MAX_HIDDEN_LAYERS, N_PIXELS, hidden_problem
-from .mlp import MAX_WEIGHT_ARRAYS, MAX_WEIGHT_VALUES, WEIGHT_NAME
+from ..errors import ProtocolError
+from ..network.layers import MAX_HIDDEN, MAX_HIDDEN_LAYERS, N_PIXELS, hidden_problem
+from ..network.mlp import MAX_WEIGHT_ARRAYS, MAX_WEIGHT_VALUES, WEIGHT_NAME
 
 MAX_ID = 2**53 - 1  # the largest integer a JS number holds exactly
 MAX_SEED = 2**32 - 1
