@@ -7,6 +7,7 @@ import re
 import shutil
 import subprocess
 import sys
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -16,6 +17,7 @@ from inkling_build.site import build_site
 from inkling_build.workspace import Paths, build_lock, read_project
 
 CHROMIUM_INSTALL = "apt-get update && apt-get install -y chromium"
+TEST_WORKERS = min(os.cpu_count() or 2, 8)  # pytest-xdist workers, one a core: see run_tests
 
 
 def find_chromium() -> Path | None:
@@ -90,21 +92,40 @@ def _built_with_chromium(paths: Paths, fetcher: Fetcher) -> Path:
 
 
 def run_tests(paths: Paths, fetcher: Fetcher, pytest_args: Sequence[str]) -> int:
-    """Build everything, then run pytest with INKLING_CHROMIUM and INKLING_DIST set.
+    """Build everything, then run pytest with INKLING_CHROMIUM and INKLING_DIST set, on parallel workers.
+
+    Unless the arguments choose for themselves (``-n``), pytest-xdist runs `TEST_WORKERS` workers, one a
+    core. Alone, the suite kept 1.6 of a 2-core machine's cores busy (a page boots two Pyodide runtimes, a
+    worker trains flat out); two workers there fill both cores, and a timer one test waits on is another's
+    CPU time, while four only contended. A module whose tests share one page runs in one worker (tests/browser/conftest.py groups
+    them). Prints the wall time, build included, at the end.
 
     Returns:
         pytest's exit code (5, "no tests collected", is reported as a failure).
     """
+    started = time.monotonic()
     chromium = _built_with_chromium(paths, fetcher)
     env = {**os.environ, "INKLING_CHROMIUM": str(chromium), "INKLING_DIST": str(paths.dist)}
     # On 2 shared cores a multi-threaded OpenBLAS spins against Chromium and slows numpy 10-20x;
     # one thread also makes seeded runs repeatable. An explicit setting wins.
     env.setdefault("OPENBLAS_NUM_THREADS", "1")
     print(f"running pytest with Chromium {chromium}", flush=True)
-    code = subprocess.run([sys.executable, "-m", "pytest", *pytest_args], cwd=paths.root, env=env).returncode
+    command = [sys.executable, "-m", "pytest", *parallel_args(pytest_args), *pytest_args]
+    code = subprocess.run(command, cwd=paths.root, env=env).returncode
     if code == 5:
         print("error: pytest collected no tests: check the paths and -k/-m arguments", file=sys.stderr)
+    print(f"python build.py test: {time.monotonic() - started:.0f} s wall time, build included", flush=True)
     return code
+
+
+def parallel_args(pytest_args: Sequence[str]) -> list[str]:
+    """pytest-xdist's arguments for this run: none when ``pytest_args`` pick the workers themselves."""
+    if any(arg in ("-n", "--numprocesses", "-p", "--dist") or arg.startswith(("-n", "--numprocesses=", "--dist="))
+           for arg in pytest_args):
+        return []
+    # pytest-benchmark, where a machine has it, switches itself off under xdist with a warning from every
+    # worker; this suite has no benchmark of that kind (the benchmarks are `python build.py bench`).
+    return ["-n", str(TEST_WORKERS), "--dist", "loadgroup", "--no-loadscope-reorder", "-p", "no:benchmark"]
 
 
 def run_bench(paths: Paths, fetcher: Fetcher, bench_args: Sequence[str]) -> int:

@@ -46,7 +46,7 @@ def _native_rate(dist: Path, hidden: int, batch: int, warmup_s: float, window_s:
 
 def run(bench: Bench) -> dict[str, Any]:
     """Per run: one fresh page per engine measuring every configuration, then CPython measuring the same."""
-    warmup_s, window_s = bench.settings.pick((1.0, 2.0), (3.0, 8.0))
+    warmup_s, window_s = bench.settings.pick((1.0, 2.0), (3.0, 8.0), smoke=(0.3, 0.6))
     keys = [f"784-{h}-10/b{b}" for h, b in CONFIGS]
     browser: dict[str, dict[str, list[dict[str, float]]]] = {e: {key: [] for key in keys} for e in ENGINES}
     native: dict[str, list[dict[str, Any]]] = {key: [] for key in keys}

@@ -67,9 +67,12 @@ class Settings:
     dist: Path
     chromium: Path
     long_runs: int = 1  # runs of the minutes-long benchmarks (time_to_accuracy, memory)
+    smoke: bool = False  # --smoke: windows too short for figures, for the test that the numbers are written
 
-    def pick(self, quick: Any, full: Any) -> Any:
-        """`quick` under --quick, else `full`."""
+    def pick(self, quick: Any, full: Any, smoke: Any = None) -> Any:
+        """`smoke` under --smoke (where a benchmark names one), `quick` under --quick, else `full`."""
+        if self.smoke and smoke is not None:
+            return smoke
         return quick if self.quick else full
 
 

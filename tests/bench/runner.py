@@ -28,6 +28,8 @@ BENCHMARKS = {m.NAME: m for m in (bench_startup, bench_throughput, bench_kernel,
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="build.py bench", description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer runs, shorter windows (< 3 min)")
+    parser.add_argument("--smoke", action="store_true",
+                        help="--quick with windows too short for figures: only checks that every number is written")
     parser.add_argument("--only", action="append", choices=sorted(BENCHMARKS), metavar="NAME",
                         help=f"run only this benchmark (repeatable): {', '.join(BENCHMARKS)}")
     parser.add_argument("--runs", type=int, help="runs per benchmark (default: 1 quick, 3 full; "
@@ -74,7 +76,7 @@ def run(names: Sequence[str], settings: Settings) -> dict[str, Any]:
         "when": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
         "machine": {"cpus": os.cpu_count(), "platform": platform.platform(),
                     "python": platform.python_version(), "load_avg_at_start": _load()},
-        "quick": settings.quick, "runs": settings.runs, "benchmarks": {},
+        "quick": settings.quick, "smoke": settings.smoke, "runs": settings.runs, "benchmarks": {},
     }
     with Bench(settings) as bench:
         results["machine"]["chromium"] = bench.browser.version
@@ -113,8 +115,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not (args.dist / "index.html").is_file():
         print(f"error: {args.dist} holds no built site: run `python build.py`", file=sys.stderr)
         return 1
-    settings = Settings(quick=args.quick, runs=args.runs or (1 if args.quick else 3),
-                        dist=args.dist, chromium=Path(chromium), long_runs=args.runs or 1)
+    quick = args.quick or args.smoke
+    settings = Settings(quick=quick, runs=args.runs or (1 if quick else 3), dist=args.dist,
+                        chromium=Path(chromium), long_runs=args.runs or 1, smoke=args.smoke)
     names = args.only or list(BENCHMARKS)
     results = run(names, settings)
     args.out.write_text(json.dumps(results, indent=1) + "\n")

@@ -44,11 +44,21 @@ READY_TIMEOUT_MS = 120_000
 STATUS = "[data-testid=status]"
 
 
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     here = Path(__file__).parent
     for item in items:
         if here in Path(item.path).parents:
             item.add_marker(pytest.mark.browser)
+            if _shares_module_state(item):
+                # One page (a module fixture) serves the module's tests in order: under pytest-xdist
+                # (`--dist loadgroup`) they run in one worker; every other test goes wherever one is free.
+                item.add_marker(pytest.mark.xdist_group(item.module.__name__))
+
+
+def _shares_module_state(item: pytest.Item) -> bool:
+    info = getattr(item, "_fixtureinfo", None)
+    return info is not None and any(defs[-1].scope == "module" for defs in info.name2fixturedefs.values())
 
 
 @dataclass

@@ -1,4 +1,5 @@
-"""The benchmark runner end to end, briefly: `build.py bench --quick --only throughput`'s runner.
+"""The benchmark runner end to end, briefly: `build.py bench --smoke --only throughput`'s runner (the quick
+run with windows too short for figures).
 
 No timing thresholds (machines are shared): only that every number it promises is there and positive.
 """
@@ -16,11 +17,11 @@ ENGINES = ("numpy", "wasm simd128", "wasm relaxed-simd")
 PER_ENGINE = ("browser_samples_per_s", "browser_over_native")
 
 
-def test_quick_throughput_bench_writes_every_number(dist_dir: Path, chromium_path: Path, tmp_path: Path) -> None:
+def test_the_throughput_bench_writes_every_number(dist_dir: Path, chromium_path: Path, tmp_path: Path) -> None:
     out = tmp_path / "bench.json"
     # A subprocess: Playwright's sync API cannot start inside this session, which has a browser open.
     done = subprocess.run(
-        [sys.executable, "-m", "tests.bench.runner", "--quick", "--only", "throughput", "--out", str(out),
+        [sys.executable, "-m", "tests.bench.runner", "--smoke", "--only", "throughput", "--out", str(out),
          "--dist", str(dist_dir), "--chromium", str(chromium_path)],
         cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]

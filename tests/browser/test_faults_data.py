@@ -261,27 +261,15 @@ def test_a_stalled_first_block_does_not_hold_training_up(
     """The block at the head of the reading order never answers: training goes on with the blocks
     behind it while that block's first attempt is still waiting for its 30 s timeout."""
     url, faults = faulty_site
-
-    def start_to_iterations(page: Any, iterations: int) -> float:
-        page_ready(page, log)
-        started = time.monotonic()
-        page.get_by_test_id("start").click()
-        _wait_stat(page, "stat-iteration", "Number(text) >= arg", iterations)
-        return time.monotonic() - started
-
-    with page_factory() as (page, log):  # the same start without the fault, for the stall's cost
-        page.goto(url)
-        clean_s = start_to_iterations(page, 200)
     head = first_blocks(dist_dir, 1)[0]
     faults.set(head, "stall")
     faults.requests.clear()
     with page_factory() as (page, log):
         page.goto(url)
         page.evaluate(RECORD_MESSAGES)
-        stalled_s = start_to_iterations(page, 200)
-        # Measured, not asserted (shared machines are noisy): printed with -s.
-        print(f"\nstalled head block: Start -> 200 iterations {stalled_s:.1f} s, without the stall {clean_s:.1f} s; "
-              f"stall cost {stalled_s - clean_s:.1f} s")
+        page_ready(page, log)
+        page.get_by_test_id("start").click()
+        _wait_stat(page, "stat-iteration", "Number(text) >= arg", 200)
         # Still its first attempt: reaching here did not need the timeout (which would count a data error).
         assert faults.requests[head] == 1, faults.requests
         assert _stat(page, "stat-data-errors") == "0"

@@ -1,7 +1,9 @@
-"""Drawing stress while training runs: thousands of real input events (mouse, pen, one-finger and
-two-finger touch through CDP, two fingers on two tiles and two on one tile). No console error, no
-stroke lost (ink along the centre line of every stroke), predictions appear, and the page keeps
-painting: a requestAnimationFrame counter advances, and its longest gap is measured and printed.
+"""Drawing stress while training runs: over a thousand real input events (about 9,000 in the long form,
+`--run-slow`): mouse, pen, one-finger and two-finger touch through CDP, two fingers on two tiles and
+two on one tile. No console error, no stroke lost (ink along the centre line of every stroke),
+predictions appear, and the page keeps painting: a requestAnimationFrame counter advances, and its
+longest gap is measured and printed. Each event is one CDP round trip (about 17 ms here), so the
+long form takes about 150 s and the short one about 20 s.
 """
 
 from __future__ import annotations
@@ -13,8 +15,9 @@ import pytest
 from playwright.sync_api import expect
 
 WAIT_MS = 120_000
-ROWS = 12  # strokes per tile, far enough apart (~20 canvas px) that a lost one cannot hide under another
-MOVES = 120  # input events along each stroke
+# (strokes per tile, input events along each stroke): strokes far enough apart (20 canvas px or more)
+# that a lost one cannot hide under another. Short form, then long form.
+SHAPES = {False: (8, 20), True: (12, 120)}
 
 RAF_PROBE = """() => {
   const probe = { frames: 0, maxGap: 0, last: performance.now() };
@@ -44,8 +47,8 @@ INK_ALONG = """([testid, strokes]) => {
 }"""
 
 
-def _row(k: int, x0: float = 0.08, x1: float = 0.92) -> tuple[tuple[float, float], tuple[float, float]]:
-    y = 0.1 + 0.8 * k / (ROWS - 1)
+def _row(k: int, rows: int, x0: float = 0.08, x1: float = 0.92) -> tuple[tuple[float, float], tuple[float, float]]:
+    y = 0.1 + 0.8 * k / (rows - 1)
     return (x0, y), (x1, y)
 
 
@@ -100,7 +103,7 @@ def _assert_inked(page: Any, cell: int, strokes: list[Any], how: str) -> None:
     assert not lost, f"{how}: strokes {lost} of {len(strokes)} on cell {cell} have gaps (min alpha {alphas})"
 
 
-def _mouse_like(cdp: Any, box: dict[str, float], strokes: list[Any], pointer: str) -> int:
+def _mouse_like(cdp: Any, box: dict[str, float], strokes: list[Any], pointer: str, moves: int) -> int:
     """Strokes with CDP mouse events of pointerType `pointer` (mouse or pen); returns events sent."""
     sent = 0
     for stroke in strokes:
@@ -108,48 +111,50 @@ def _mouse_like(cdp: Any, box: dict[str, float], strokes: list[Any], pointer: st
         cdp.send("Input.dispatchMouseEvent", {"type": "mouseMoved", "x": x, "y": y, "pointerType": pointer})
         cdp.send("Input.dispatchMouseEvent", {"type": "mousePressed", "x": x, "y": y, "button": "left",
                                               "buttons": 1, "clickCount": 1, "pointerType": pointer})
-        for i in range(1, MOVES + 1):
-            x, y = _at(box, _lerp(stroke, i, MOVES))
+        for i in range(1, moves + 1):
+            x, y = _at(box, _lerp(stroke, i, moves))
             cdp.send("Input.dispatchMouseEvent", {"type": "mouseMoved", "x": x, "y": y, "button": "left",
                                                   "buttons": 1, "pointerType": pointer})
         cdp.send("Input.dispatchMouseEvent", {"type": "mouseReleased", "x": x, "y": y, "button": "left",
                                               "buttons": 0, "clickCount": 1, "pointerType": pointer})
-        sent += MOVES + 3
+        sent += moves + 3
     return sent
 
 
-def _touch(cdp: Any, fingers: list[tuple[dict[str, float], list[Any]]]) -> int:
+def _touch(cdp: Any, fingers: list[tuple[dict[str, float], list[Any]]], moves: int) -> int:
     """Each finger (a tile's box and its strokes) draws its k-th stroke at the same time as the others."""
     sent = 0
     for k in range(len(fingers[0][1])):
         def points(i: int) -> list[dict[str, float]]:
             return [{"x": x, "y": y, "id": f, "radiusX": 1, "radiusY": 1, "force": 1}
                     for f, (box, strokes) in enumerate(fingers)
-                    for x, y in [_at(box, _lerp(strokes[k], i, MOVES))]]
+                    for x, y in [_at(box, _lerp(strokes[k], i, moves))]]
 
         cdp.send("Input.dispatchTouchEvent", {"type": "touchStart", "touchPoints": points(0)})
-        for i in range(1, MOVES + 1):
+        for i in range(1, moves + 1):
             cdp.send("Input.dispatchTouchEvent", {"type": "touchMove", "touchPoints": points(i)})
         cdp.send("Input.dispatchTouchEvent", {"type": "touchEnd", "touchPoints": []})
-        sent += (MOVES + 2) * len(fingers)
+        sent += (moves + 2) * len(fingers)
     return sent
 
 
-def test_thousands_of_input_events_while_training_lose_no_stroke_and_keep_the_page_live(lab: Any) -> None:
+def test_a_thousand_input_events_while_training_lose_no_stroke_and_keep_the_page_live(
+        lab: Any, long_form: bool) -> None:
     page, log, cdp = lab
-    strokes = [_row(k) for k in range(ROWS)]
-    left = [_row(k, 0.06, 0.44) for k in range(ROWS)]
-    right = [_row(k, 0.56, 0.94) for k in range(ROWS)]
+    rows, moves = SHAPES[long_form]
+    strokes = [_row(k, rows) for k in range(rows)]
+    left = [_row(k, rows, 0.06, 0.44) for k in range(rows)]
+    right = [_row(k, rows, 0.56, 0.94) for k in range(rows)]
     boxes = {cell: _box(page, cell) for cell in range(6)}
     iteration = int(page.get_by_test_id("stat-iteration").text_content() or 0)
     page.evaluate(RAF_PROBE)
 
     sent = {
-        "mouse (cell 0)": _mouse_like(cdp, boxes[0], strokes, "mouse"),
-        "pen (cell 1)": _mouse_like(cdp, boxes[1], strokes, "pen"),
-        "one finger (cell 2)": _touch(cdp, [(boxes[2], strokes)]),
-        "two fingers on cells 3 and 4": _touch(cdp, [(boxes[3], strokes), (boxes[4], strokes)]),
-        "two fingers on cell 5": _touch(cdp, [(boxes[5], left), (boxes[5], right)]),
+        "mouse (cell 0)": _mouse_like(cdp, boxes[0], strokes, "mouse", moves),
+        "pen (cell 1)": _mouse_like(cdp, boxes[1], strokes, "pen", moves),
+        "one finger (cell 2)": _touch(cdp, [(boxes[2], strokes)], moves),
+        "two fingers on cells 3 and 4": _touch(cdp, [(boxes[3], strokes), (boxes[4], strokes)], moves),
+        "two fingers on cell 5": _touch(cdp, [(boxes[5], left), (boxes[5], right)], moves),
     }
     probe = page.evaluate("() => { window.__raf.stopped = true; return window.__raf; }")
     print(f"\ninput events sent: {sent} (total {sum(sent.values())}); animation frames during the stress: "

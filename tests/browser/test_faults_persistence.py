@@ -260,7 +260,8 @@ def test_a_crashed_tab_restores_the_last_autosave_in_a_new_tab(fresh: tuple[Any,
 # ---- bad records ------------------------------------------------------------------------------
 
 
-def _record(**settings: Any) -> bytes:
+def record_bytes(**settings: Any) -> bytes:
+    """A good record of a 784-16-10 network and these settings (else tuned ones), as the page stores it."""
     values = dict(batch_size=40, lrate=0.03, lr_decay=0.95, optimizer="adam", cache_size=5)
     values.update(settings)
     return to_bytes(SavedState(MLP((784, 16, 10), seed=1).get_weights(), TrainingSettings(**values), 1.7e9))
@@ -272,15 +273,20 @@ def _other_version(data: bytes, version: int) -> bytes:
 
 BAD_RECORDS = {
     "junk": (bytes(range(256)) * 40, "not an Inkling saved state"),
-    "truncated": (_record()[:5000], "truncated or damaged"),
-    "damaged weights": (_record()[:-300] + b"\x00" * 300, "sha256 does not match"),
-    "refused setting": (_record(batch_size=0), "settings.batch_size"),
-    "newer version": (_other_version(_record(), FORMAT_VERSION + 1),
+    "truncated": (record_bytes()[:5000], "truncated or damaged"),
+    "damaged weights": (record_bytes()[:-300] + b"\x00" * 300, "sha256 does not match"),
+    "refused setting": (record_bytes(batch_size=0), "settings.batch_size"),
+    "newer version": (_other_version(record_bytes(), FORMAT_VERSION + 1),
                       f"saved in format version {FORMAT_VERSION + 1}; this version of Inkling reads version 1, 2, 3"),
 }
 
 
-@pytest.mark.parametrize("case", list(BAD_RECORDS))
+# Each kind's reason reaches the message through the same code (`Autosave.restore`), which
+# test_page_logic.py runs in CPython on every kind; the page's whole path is driven here for two.
+IN_THE_PAGE = ("junk", "newer version")
+
+
+@pytest.mark.parametrize("case", IN_THE_PAGE)
 def test_a_bad_stored_record_is_rejected_and_the_page_starts_fresh(
         fresh: tuple[Any, Any], site_url: str, page_ready: Callable[..., None], case: str) -> None:
     page, log = fresh
@@ -295,7 +301,8 @@ def test_a_bad_stored_record_is_rejected_and_the_page_starts_fresh(
     assert_trains_and_predicts(page)
     # The bad record is replaced by a good one at the next save.
     expect(page.get_by_test_id("autosave")).to_contain_text("Autosaved")
-    assert log.console_errors == []  # the app's own; the JSON page read next may log a missing favicon
+    # The app's own; the JSON pages that store and read the record may log a missing favicon, at any time.
+    assert [error for error in log.console_errors if "/favicon.ico" not in error] == [], log.summary()
     assert from_bytes(stored(page, site_url)).settings is not None
 
 
@@ -371,11 +378,11 @@ def test_storage_that_fails_is_reported_once_and_the_page_works(
     page.get_by_test_id("start").click()  # the first save (a fresh page has nothing to save before)
     expect(page.get_by_test_id("message")).to_contain_text("storage does not work")
     expect(page.get_by_test_id("message")).to_contain_text(shown)
-    # Train through several autosave intervals: every save fails, none is reported again.
-    page.wait_for_function("window.__storageAttempts >= 4", timeout=WAIT_MS)
+    # Train through two more autosave intervals: every save fails, none is reported again.
+    page.wait_for_function("window.__storageAttempts >= 3", timeout=WAIT_MS)
     page.get_by_test_id("stop").click()
     expect(page.get_by_test_id("train-state")).to_have_text("idle")
-    page.wait_for_function("window.__storageAttempts >= 5", timeout=WAIT_MS)  # the save on stop
+    page.wait_for_function("window.__storageAttempts >= 4", timeout=WAIT_MS)  # the save on stop
     assert len(storage_messages(page)) == 1, page.evaluate("window.__messages")
     expect(page.get_by_test_id("autosave")).to_contain_text("Autosave is off")
     assert number(page, "stat-iteration") > 0

@@ -161,7 +161,37 @@ def test_page_is_ready_with_a_grid_of_test_digits_and_their_predictions(lab: tup
     expect(page.get_by_test_id("start")).to_be_enabled()
     expect(page.get_by_test_id("stop")).to_be_disabled()
     expect(page.get_by_test_id("stat-batch-size")).not_to_have_text("–")
+    # No ?engine=: the fastest engine that works here (Chromium has relaxed SIMD), for the worker and the
+    # grid alike, and nothing passed over to say.
+    expect(page.get_by_test_id("stat-engine")).to_have_text("wasm relaxed-simd")
+    expect(page.get_by_test_id("stat-page-engine")).to_have_text("wasm relaxed-simd")
+    expect(page.get_by_test_id("message")).to_have_text("")
     assert log.console_errors == [], log.summary()
+
+
+NUMPY_WHEEL = "numpy-2.0.2-cp312-cp312-pyodide_2024_0_wasm32.whl"
+
+
+def test_the_page_loads_pyodide_pyscript_and_numpy_from_dist_and_runs_python(lab: tuple[Any, Any]) -> None:
+    page, log = lab
+    page.wait_for_load_state("networkidle")
+    paths = {urlsplit(url).path for url in log.requests}
+    expected = {
+        "/pyscript/core.js",
+        "/pyodide/pyodide.mjs",
+        "/pyodide/pyodide.asm.wasm",
+        "/pyodide/python_stdlib.zip",
+        "/pyodide/pyodide-lock.json",
+        f"/pyodide/{NUMPY_WHEEL}",
+    }
+    assert expected <= paths, f"not loaded from dist/: {sorted(expected - paths)}"
+    # PyScript hands its packages straight to Pyodide ("packages_cache": "passthrough"): micropip and
+    # packaging, which it would otherwise load first to install them, stay on the shelf.
+    assert not {p for p in paths if p.startswith(("/pyodide/micropip-", "/pyodide/packaging-"))}
+    assert any(path.startswith("/wheels/inkling-") for path in paths), "the inkling wheel was not loaded"
+    # "ready" is written by the page's Python after importing numpy and inkling.
+    assert page.locator("[data-testid=status]").text_content().strip() == "ready"
+    assert log.failed_requests == [], log.summary()
 
 
 def test_start_trains_iterations_and_throughput_rise_and_loss_falls(lab: tuple[Any, Any]) -> None:
@@ -444,7 +474,9 @@ def test_a_diverging_learning_rate_stops_training_with_a_message(lab: tuple[Any,
 
 def test_no_request_left_the_pages_origin(lab: tuple[Any, Any], site_url: str) -> None:
     _, log = lab
+    assert urlsplit(site_url).hostname == "127.0.0.1"
     origin = urlsplit(site_url).netloc
+    assert f"{site_url}pyodide/pyodide.asm.wasm" in log.requests, "the recorder missed the runtime's own files"
     assert any("/data/train-" in url for url in log.requests), "the worker fetched no data block"
     off_origin = [url for url in log.requests
                   if urlsplit(url).scheme not in ("data", "blob") and urlsplit(url).netloc != origin]

@@ -2,11 +2,12 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
+import pytest
 from playwright.sync_api import expect
 from test_faults_persistence import exported_weights
 from test_page import (TRAIN_TIMEOUT_MS, WAIT_MS, import_weights_and_expect, number, set_setting,
@@ -22,84 +23,88 @@ def _stop(page: Any) -> None:
     expect(page.get_by_test_id("train-state")).to_have_text("idle", timeout=WAIT_MS)
 
 
-def test_a_deeper_network_trains_and_its_weights_export_and_import(
-        page_factory: Callable[[], contextlib.AbstractContextManager], page_ready: Callable[..., None],
-        site_url: str, tmp_path: Path) -> None:
+@pytest.fixture(scope="module")
+def lab(page_factory: Callable[[], contextlib.AbstractContextManager], page_ready: Callable[..., None],
+        site_url: str) -> Iterator[Any]:
+    """One page, loaded to ready, for the two tests below in order (a recipe, then a deeper network)."""
     with page_factory() as (page, log):
         page.goto(site_url)
         page_ready(page, log)
-        set_setting(page, "hidden-size", "64, 32")
-        expect(page.get_by_test_id("hidden-note")).to_contain_text("Hidden layers 64,32")
-        page.get_by_test_id("reset").click()
-        expect(page.get_by_test_id("stat-hidden")).to_have_text("64,32")
-        expect(page.get_by_test_id("message")).to_contain_text("hidden layers 64,32")
-        page.wait_for_function("() => new URLSearchParams(location.search).get('hidden-size') === '64,32'")
-
-        page.get_by_test_id("start").click()
-        wait_stat(page, "stat-samples-seen", "v >= 60000", timeout=TRAIN_TIMEOUT_MS)  # one epoch
-        _stop(page)
-        shown = page.get_by_test_id("stat-test-acc").text_content()
-        page.get_by_test_id("evaluate").click()
-        page.wait_for_function(
-            "shown => document.querySelector('[data-testid=\"stat-test-acc\"]').textContent !== shown",
-            arg=shown, timeout=TRAIN_TIMEOUT_MS)
-        assert number(page, "stat-test-acc") >= 90.0  # it learnt: a two-layer net after one epoch
-
-        weights = exported_weights(page, tmp_path)
-        assert {k: v.shape for k, v in weights.items()} == {
-            "W1": (784, 64), "b1": (64,), "W2": (64, 32), "b2": (32,), "W3": (32, 10), "b3": (10,)}
-        path = next(tmp_path.glob("*.npz"))
-        assert path.name == "inkling-784-64-32-10.npz"
-        predicted = wait_predictions_settle(page)
-
-        set_setting(page, "hidden-size", "16")
-        page.get_by_test_id("reset").click()
-        expect(page.get_by_test_id("stat-hidden")).to_have_text("16")
-        import_weights_and_expect(page, path, "64,32", predicted)
-
-        set_setting(page, "hidden-size", "64,,32")  # refused where it was typed, the network kept
-        expect(page.get_by_test_id("hidden-size")).to_have_attribute("aria-invalid", "true")
-        expect(page.get_by_test_id("message")).to_contain_text("not a list of layer widths")
+        yield page
 
 
-def test_the_best_recipe_is_two_clicks_away_and_trains_with_augmentation(
-        page_factory: Callable[[], contextlib.AbstractContextManager], page_ready: Callable[..., None],
-        site_url: str) -> None:
-    with page_factory() as (page, log):
-        page.goto(site_url)
-        page_ready(page, log)
-        expect(page.get_by_test_id("stat-augment")).to_have_text("off")
-        set_setting(page, "learning-rate", "0.3")  # the recipe replaces what was set before
-        page.get_by_test_id("seed").fill("12")
-        page.get_by_test_id("recipe-best").click()  # click one
-        message = page.get_by_test_id("message")
-        expect(message).to_contain_text("Press Start")
-        expect(message).to_contain_text("seed 12")
-        for testid, text in {"hidden": "512", "augment": "on", "lrate": "0.05", "lr-decay": "0.6",
-                             "batch-size": "32", "optimizer": "momentum", "seed": "12"}.items():
-            expect(page.get_by_test_id(f"stat-{testid}")).to_have_text(text)
-        expect(page.get_by_test_id("augment")).to_be_checked()
-        page.wait_for_function("() => new URLSearchParams(location.search).get('augment') === 'on'")
-        assert {k: _query(page)[k] for k in ("hidden-size", "augment", "seed")} == {
-            "hidden-size": "512", "augment": "on", "seed": "12"}
+def test_the_best_recipe_is_two_clicks_away_and_trains_with_augmentation(lab: Any) -> None:
+    page = lab
+    expect(page.get_by_test_id("stat-augment")).to_have_text("off")
+    set_setting(page, "learning-rate", "0.3")  # the recipe replaces what was set before
+    page.get_by_test_id("seed").fill("12")
+    page.get_by_test_id("recipe-best").click()  # click one
+    message = page.get_by_test_id("message")
+    expect(message).to_contain_text("Press Start")
+    expect(message).to_contain_text("seed 12")
+    for testid, text in {"hidden": "512", "augment": "on", "lrate": "0.05", "lr-decay": "0.6",
+                         "batch-size": "32", "optimizer": "momentum", "seed": "12"}.items():
+        expect(page.get_by_test_id(f"stat-{testid}")).to_have_text(text)
+    expect(page.get_by_test_id("augment")).to_be_checked()
+    page.wait_for_function("() => new URLSearchParams(location.search).get('augment') === 'on'")
+    assert {k: _query(page)[k] for k in ("hidden-size", "augment", "seed")} == {
+        "hidden-size": "512", "augment": "on", "seed": "12"}
 
-        page.get_by_test_id("start").click()  # click two
-        wait_stat(page, "stat-iteration", "v >= 200", timeout=TRAIN_TIMEOUT_MS)
-        wait_stat(page, "stat-loss", "v < 1.0", timeout=TRAIN_TIMEOUT_MS)
+    page.get_by_test_id("start").click()  # click two
+    wait_stat(page, "stat-iteration", "v >= 200", timeout=TRAIN_TIMEOUT_MS)
+    wait_stat(page, "stat-loss", "v < 1.0", timeout=TRAIN_TIMEOUT_MS)
 
-        # Augmentation off and on again while training, from its box: the worker follows.
-        page.get_by_test_id("augment").uncheck()
-        expect(page.get_by_test_id("stat-augment")).to_have_text("off")
-        page.wait_for_function("() => new URLSearchParams(location.search).get('augment') === 'off'")
-        page.get_by_test_id("augment").check()
-        expect(page.get_by_test_id("stat-augment")).to_have_text("on")
-        expect(page.get_by_test_id("train-state")).to_have_text("training")
+    # Augmentation off and on again while training, from its box: the worker follows.
+    page.get_by_test_id("augment").uncheck()
+    expect(page.get_by_test_id("stat-augment")).to_have_text("off")
+    page.wait_for_function("() => new URLSearchParams(location.search).get('augment') === 'off'")
+    page.get_by_test_id("augment").check()
+    expect(page.get_by_test_id("stat-augment")).to_have_text("on")
+    expect(page.get_by_test_id("train-state")).to_have_text("training")
 
-        # The default recipe takes it all back.
-        page.get_by_test_id("recipe-default").click()
-        for testid, text in {"hidden": "256", "augment": "off", "lr-decay": "0.6"}.items():
-            expect(page.get_by_test_id(f"stat-{testid}")).to_have_text(text)
-        expect(page.get_by_test_id("augment")).not_to_be_checked()
+    # The default recipe takes it all back.
+    page.get_by_test_id("recipe-default").click()
+    for testid, text in {"hidden": "256", "augment": "off", "lr-decay": "0.6"}.items():
+        expect(page.get_by_test_id(f"stat-{testid}")).to_have_text(text)
+    expect(page.get_by_test_id("augment")).not_to_be_checked()
+    if page.get_by_test_id("train-state").text_content() == "training":
+        _stop(page)  # the next test starts from a stopped page
+
+
+def test_a_deeper_network_trains_and_its_weights_export_and_import(lab: Any, tmp_path: Path) -> None:
+    page = lab
+    set_setting(page, "hidden-size", "64, 32")
+    expect(page.get_by_test_id("hidden-note")).to_contain_text("Hidden layers 64,32")
+    page.get_by_test_id("reset").click()
+    expect(page.get_by_test_id("stat-hidden")).to_have_text("64,32")
+    expect(page.get_by_test_id("message")).to_contain_text("hidden layers 64,32")
+    page.wait_for_function("() => new URLSearchParams(location.search).get('hidden-size') === '64,32'")
+
+    page.get_by_test_id("start").click()
+    wait_stat(page, "stat-samples-seen", "v >= 60000", timeout=TRAIN_TIMEOUT_MS)  # one epoch
+    _stop(page)
+    shown = page.get_by_test_id("stat-test-acc").text_content()
+    page.get_by_test_id("evaluate").click()
+    page.wait_for_function(
+        "shown => document.querySelector('[data-testid=\"stat-test-acc\"]').textContent !== shown",
+        arg=shown, timeout=TRAIN_TIMEOUT_MS)
+    assert number(page, "stat-test-acc") >= 90.0  # it learnt: a two-layer net after one epoch
+
+    weights = exported_weights(page, tmp_path)
+    assert {k: v.shape for k, v in weights.items()} == {
+        "W1": (784, 64), "b1": (64,), "W2": (64, 32), "b2": (32,), "W3": (32, 10), "b3": (10,)}
+    path = next(tmp_path.glob("*.npz"))
+    assert path.name == "inkling-784-64-32-10.npz"
+    predicted = wait_predictions_settle(page)
+
+    set_setting(page, "hidden-size", "16")
+    page.get_by_test_id("reset").click()
+    expect(page.get_by_test_id("stat-hidden")).to_have_text("16")
+    import_weights_and_expect(page, path, "64,32", predicted)
+
+    set_setting(page, "hidden-size", "64,,32")  # refused where it was typed, the network kept
+    expect(page.get_by_test_id("hidden-size")).to_have_attribute("aria-invalid", "true")
+    expect(page.get_by_test_id("message")).to_contain_text("not a list of layer widths")
 
 
 def test_a_link_turns_augmentation_on_and_refuses_a_bad_value(

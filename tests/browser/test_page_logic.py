@@ -10,6 +10,7 @@ import hashlib
 import math
 import sys
 import threading
+from types import SimpleNamespace
 from typing import Any, Coroutine
 
 import numpy as np
@@ -29,6 +30,7 @@ from inkling.page.offline import OFFLINE_TEXTS, OfflineStatus, offline_text
 from inkling.page.samples import TestDigits
 from inkling.page.stats import stat_texts
 from inkling.page.storage import architecture
+from test_faults_persistence import BAD_RECORDS, record_bytes
 
 
 def run(coroutine: Coroutine[Any, Any, Any]) -> Any:
@@ -353,3 +355,61 @@ def test_the_first_autosave_comes_at_once_even_right_after_the_page_started(monk
     run(train())
     assert len(bridge.saved) == 1  # the first at once, the next within the interval waits
     assert from_bytes(bridge.saved[0]).iteration == 5
+
+
+@pytest.mark.parametrize("case", list(BAD_RECORDS))
+def test_each_bad_stored_record_is_rejected_with_its_reason_and_the_page_starts_fresh(case: str) -> None:
+    """What the page does with the record it finds at start-up (the browser drives two kinds end to end)."""
+    from inkling.page.storage import Autosave
+
+    data, reason = BAD_RECORDS[case]
+    said: list[tuple[str, str]] = []
+    autosave = Autosave(StoredRecord(data), lambda kind, text: said.append((kind, text)), lambda _text: None)
+    assert run(autosave.restore()) is None
+    assert len(said) == 1 and said[0][0] == "error", said
+    assert "were rejected, so the page starts fresh" in said[0][1] and reason in said[0][1], said
+
+
+def test_a_good_stored_record_is_restored_without_a_word() -> None:
+    from inkling.page.storage import Autosave
+
+    said: list[tuple[str, str]] = []
+    restored = run(Autosave(StoredRecord(record_bytes()), lambda *message: said.append(message),
+                            lambda _text: None).restore())
+    assert restored is not None and restored.settings.batch_size == 40 and said == []
+
+
+class StoredRecord:
+    """A bridge whose storage holds one record (``load`` gives what JS gives: an object with ``to_bytes``)."""
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+
+    async def load(self, key: str) -> Any:
+        return SimpleNamespace(to_bytes=lambda: self.data) if key == "state" else None
+
+
+def test_a_lost_workers_last_signal_in_the_frame_that_reports_its_loss_is_not_followed() -> None:
+    """The bridge batches a frame's messages: the dying worker's newest signal can ride with the news of
+    its loss. Followed after the loss was handled, it would count as the new worker's and reset the
+    page's counts (seen once under load: the iterations shown fell from 572 to 194 after a restart)."""
+    from inkling.page.recovery import Continuity
+    from inkling.page.worker_client import WorkerClient
+
+    counts, followed = Continuity(), []
+    recovering = [False]
+    shown = decode_signal(_signal(iteration=572, samples_seen=27_456))
+
+    def on_event(message: Any) -> None:
+        if getattr(message, "type", "") == "worker_lost":
+            recovering[0] = True
+            counts.restarted(shown)
+
+    client = WorkerClient(None, on_event, lambda signal: followed.append(counts.apply(signal)), pytest.fail)
+    lost = {"type": "worker_lost", "reason": "it threw an uncaught error", "at": 1.0}
+    batch = SimpleNamespace(events=[lost], signal=_signal(iteration=580), weights=None)
+    assert client.frame(batch, follow=lambda: not recovering[0])
+    assert followed == []  # the lost worker's last word, not the new worker's first
+    recovering[0] = False  # the new worker holds the page's weights
+    client.frame(SimpleNamespace(events=[], signal=_signal(iteration=3), weights=None), follow=lambda: True)
+    assert [signal.iteration for signal in followed] == [575]  # the count goes on from what was shown

@@ -39,7 +39,13 @@ def test_the_grid_draws_and_predicts_while_the_worker_still_loads(
         expect(page.get_by_test_id("prediction-9")).to_have_text(ONE_DIGIT)
         expect(page.get_by_test_id("start")).to_be_disabled()
         expect(page.get_by_test_id("batch-size")).to_be_disabled()
+        # The grid can be done before the worker (started once the page's runtime is up) asks for data.
+        for _ in range(BOOT_MS // 100):
+            if held:
+                break
+            page.wait_for_timeout(100)  # Playwright hands the held requests to `hold` while it waits
         assert held, "the worker never asked for its first block"
+        expect(page.get_by_test_id("start")).to_be_disabled()  # still loading, at its first block
         shown = predictions(page)
 
         released = True

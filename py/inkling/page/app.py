@@ -189,7 +189,7 @@ class App:
         a tile's prediction that waits), or None: the bridge sets a timer instead of asking for
         every frame in between.
         """
-        self.client.frame(batch, follow=not self.recovery.recovering)
+        self.client.frame(batch, follow=lambda: not self.recovery.recovering)
         now = time.monotonic()
         later = [self.charts.redraw(now), self.weights_view.refresh(now)]
         if self.signal is not None and self.signal.training:

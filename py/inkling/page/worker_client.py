@@ -61,11 +61,14 @@ class WorkerClient:
             if not future.done():
                 future.set_result(ErrorSignal(seq=0, kind="internal", message=why))
 
-    def frame(self, batch: Any, follow: bool) -> bool:
-        """Take a frame's batch from the bridge: every event, then (if ``follow``) the newest signal.
+    def frame(self, batch: Any, follow: Callable[[], bool]) -> bool:
+        """Take a frame's batch from the bridge: every event, then (if ``follow()``) the newest signal.
 
-        ``follow`` is False while a new worker does not yet hold the page's weights: its signals
-        (its random first weights) must not reach the predictions. Returns whether a signal came.
+        ``follow()`` is False while a new worker does not yet hold the page's weights: its signals
+        (its random first weights) must not reach the predictions. It is asked after the events,
+        since one of them may be the loss of the worker whose last signal this batch holds: that
+        signal is then the lost worker's last word, and the page's counts have already moved on.
+        Returns whether a signal came.
         """
         for event in batch.events:
             try:
@@ -82,7 +85,7 @@ class WorkerClient:
                 self._on_event(message)
             except Exception as error:  # one bad message must not stop the page
                 self._on_trouble(f"A message from the worker could not be handled: {error}")
-        if batch.signal is None or not follow:
+        if batch.signal is None or not follow():
             return batch.signal is not None
         raw = from_js_message(batch.signal)
         raw["weights"] = None if batch.weights is None else from_js_message(batch.weights)

@@ -1,0 +1,153 @@
+"""The views that follow training on one page, in order: the page's main thread while training (it shows
+the worker's progress at the pace people read it, and is not woken in every animation frame in
+between), the first layer's weights as pictures (one tile per hidden unit, changing while the
+network trains), the confusion matrix (every test digit counted by true and read digit, in agreement
+with the accuracy shown; a count, clicked, puts those very digits in the grid), and the test accuracy
+and matrix refreshing by themselves while training (nobody presses Evaluate).
+
+One page (module fixture `lab`) serves them all: each starts from a stopped page whose weights were
+never evaluated. No speed is asserted. The frame counts can only be lower on a slower machine, never
+higher: they bound how often the page's Python runs, which is what keeps the main thread free for drawing.
+"""
+from __future__ import annotations
+
+import contextlib
+import re
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from playwright.sync_api import expect
+from test_page import number, set_setting, wait_stat
+
+WAIT_MS = 120_000
+PERCENT = re.compile(r"\d+\.\d\d%")
+CLASSES, TILES = 10, 12
+WINDOW_MS = 3000
+FRAMES_PER_S = 60  # a display's animation frames; the page's Python used to run in every one
+PICTURE = "() => document.querySelector('[data-testid=weights-view]').toDataURL()"
+READ_MATRIX = """() => [...Array(10).keys()].map(r => [...Array(10).keys()].map(c =>
+    document.querySelector(`[data-testid=confusion-${r}-${c}]`).textContent))"""
+
+
+@pytest.fixture(scope="module")
+def lab(page_factory: Callable[[], contextlib.AbstractContextManager], page_ready: Callable[..., None],
+        site_url: str) -> Iterator[Any]:
+    """One page, loaded to ready, shared by the tests below in order."""
+    with page_factory() as (page, log):
+        page.goto(site_url)
+        page_ready(page, log)
+        yield page
+
+
+def _python_frames(page: Any) -> int:
+    return page.evaluate("() => window.inklingBridge.frameStats.frames")
+
+
+def test_while_training_the_page_runs_a_few_times_a_second_and_still_shows_everything(lab: Any) -> None:
+    page = lab
+    page.get_by_test_id("start").click()
+    wait_stat(page, "stat-iteration", "v >= 50", timeout=120_000)
+    iteration, frames = number(page, "stat-iteration"), _python_frames(page)
+    predictions = page.evaluate("() => [...document.querySelectorAll('[data-testid^=probs-]')].map(e => e.textContent)")
+    page.wait_for_timeout(WINDOW_MS)
+    woken = (_python_frames(page) - frames) / (WINDOW_MS / 1000)
+    # Progress comes five times a second, weights and chart redraws in every other of those frames.
+    assert woken < FRAMES_PER_S / 3, f"the page's Python ran {woken:.0f} times a second while training"
+    assert number(page, "stat-iteration") > iteration  # the numbers still move ...
+    # ... and the predictions follow the new weights (the grid's percentages change as the network learns).
+    page.wait_for_function(
+        "before => [...document.querySelectorAll('[data-testid^=probs-]')].map(e => e.textContent).join()"
+        " !== before.join()", arg=predictions, timeout=60_000)
+    page.get_by_test_id("stop").click()
+    page.wait_for_function("() => document.querySelector('[data-testid=train-state]').textContent === 'idle'")
+    # Once idle, the last progress is drawn, and the page stops waking.
+    page.wait_for_function(
+        "() => document.querySelector('[data-testid=chart-loss]').dataset.lastIteration === "
+        "document.querySelector('[data-testid=stat-iteration]').textContent.replace(/,/g, '')", timeout=10_000)
+    page.wait_for_timeout(500)
+    frames = _python_frames(page)
+    page.wait_for_timeout(1000)
+    assert _python_frames(page) - frames <= 2, "the idle page's Python kept running"
+
+
+def test_the_weights_view_shows_every_unit_and_changes_while_training(lab: Any) -> None:
+    page = lab
+    view = page.get_by_test_id("weights-view")
+    expect(view).to_have_attribute("data-units", "256")
+    assert view.evaluate("c => [c.width, c.height]") == [23 * 29 - 1, 12 * 29 - 1]  # 276 places for 256
+    before = page.evaluate(PICTURE)
+    page.get_by_test_id("start").click()
+    page.wait_for_function(f"before => ({PICTURE})() !== before", arg=before, timeout=60_000, polling=500)
+    page.get_by_test_id("stop").click()
+    expect(page.get_by_test_id("train-state")).to_have_text("idle")
+    # Another network, another picture: 32 units.
+    set_setting(page, "hidden-size", "32")
+    page.get_by_test_id("reset").click()
+    expect(view).to_have_attribute("data-units", "32")
+    assert view.evaluate("c => [c.width, c.height]") == [8 * 29 - 1, 4 * 29 - 1]
+
+
+def test_the_matrix_counts_every_test_digit_and_a_click_shows_that_pairs_digits(lab: Any) -> None:
+    page = lab
+    card = page.locator("#confusion")
+    expect(card).to_have_attribute("data-empty", "")
+    page.get_by_test_id("start").click()
+    wait_stat(page, "stat-iteration", "v >= 200", timeout=120_000)
+    page.get_by_test_id("stop").click()
+    expect(page.get_by_test_id("train-state")).to_have_text("idle")
+    page.get_by_test_id("evaluate").click()
+    expect(page.get_by_test_id("message")).to_contain_text("Test accuracy", timeout=120_000)
+    expect(card).not_to_have_attribute("data-empty", "")
+
+    counts = [[int(n) for n in row] for row in page.evaluate(READ_MATRIX)]
+    assert sum(map(sum, counts)) == 10_000
+    right = sum(counts[r][r] for r in range(CLASSES))
+    expect(page.get_by_test_id("stat-test-acc")).to_have_text(f"{100 * right / 10_000:.2f}%")
+    for r in range(CLASSES):
+        expect(page.get_by_test_id(f"class-acc-{r}")).to_have_text(f"{100 * counts[r][r] / sum(counts[r]):.1f}%")
+
+    # The pair the network confuses most: its digits fill the grid, each labelled r and read as c.
+    true, read = max(((r, c) for r in range(CLASSES) for c in range(CLASSES) if r != c),
+                     key=lambda pair: counts[pair[0]][pair[1]])
+    shown = min(TILES, counts[true][read])
+    assert shown > 0, counts
+    page.get_by_test_id(f"confusion-{true}-{read}").click()
+    expect(page.get_by_test_id("message")).to_contain_text(
+        f"{shown} of the {counts[true][read]:,} test digits that are {true}, read as {read}")
+    for i in range(TILES):
+        if i < shown:
+            expect(page.get_by_test_id(f"truth-{i}")).to_contain_text(f"label {true}")
+            expect(page.get_by_test_id(f"prediction-{i}")).to_have_text(str(read))
+            expect(page.get_by_test_id(f"card-{i}")).to_have_class("cell wrong")
+        else:
+            expect(page.get_by_test_id(f"prediction-{i}")).to_have_text("")
+    # A count of zero has nothing to show.
+    zero = next(((r, c) for r in range(CLASSES) for c in range(CLASSES) if counts[r][c] == 0), None)
+    if zero is not None:
+        expect(page.get_by_test_id(f"confusion-{zero[0]}-{zero[1]}")).to_be_disabled()
+
+    # New weights were never evaluated: the matrix goes, until the next Evaluate.
+    page.get_by_test_id("reset").click()
+    expect(card).to_have_attribute("data-empty", "")
+    expect(page.get_by_test_id("stat-test-acc")).to_have_text("–")
+
+
+def test_the_test_accuracy_and_matrix_refresh_while_training(lab: Any) -> None:
+    page = lab
+    expect(page.get_by_test_id("stat-test-acc")).to_have_text("–")
+    page.get_by_test_id("start").click()
+    expect(page.locator("#confusion")).not_to_have_attribute("data-empty", "", timeout=WAIT_MS)
+    expect(page.get_by_test_id("stat-test-acc")).to_have_text(PERCENT)
+    first, iteration = page.evaluate(READ_MATRIX), number(page, "stat-iteration")
+    assert sum(int(n) for row in first for n in row) == 10_000
+    # Another refresh, of weights trained further: other counts (the network keeps learning).
+    page.wait_for_function(f"before => JSON.stringify(({READ_MATRIX})()) !== JSON.stringify(before)",
+                           arg=first, timeout=WAIT_MS)
+    assert number(page, "stat-iteration") > iteration
+    assert page.get_by_test_id("train-state").text_content() == "training"
+    # The accuracy chart's test curve has points: its last series counts values.
+    page.wait_for_function(
+        "() => Number((document.querySelector('[data-testid=chart-acc]').dataset.values || '0').split(',').pop()) > 0",
+        timeout=WAIT_MS)
+    page.get_by_test_id("stop").click()
