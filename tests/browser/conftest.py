@@ -12,6 +12,7 @@ Fixtures (all tests under tests/browser/ are marked `browser`):
     wait_ready    `wait_ready(page)` waits until [data-testid=status] reads "ready"
     page_ready    (session) `page_ready(page, log)`: the same for pages from page_factory
     ready_page    `page` opened on site_url and waited ready
+    module_page   (module) a page opened on site_url and waited ready, shared by a module's tests in order
 """
 from __future__ import annotations
 
@@ -214,6 +215,16 @@ def page_ready() -> Callable[..., None]:
 def wait_ready(page_log: PageLog) -> Callable[..., None]:
     """`wait_ready(page, timeout_ms=...)` for the test's `page`."""
     return lambda page, timeout_ms=READY_TIMEOUT_MS: wait_for_ready(page, page_log, timeout_ms)
+
+
+@pytest.fixture(scope="module")
+def module_page(page_factory: Callable[[], contextlib.AbstractContextManager], site_url: str) -> Iterator[Any]:
+    """One page, opened on the site and waited ready, shared by a module's tests in order (each leaves
+    it stopped for the next; under pytest-xdist the module's tests stay in one worker)."""
+    with page_factory() as (page, log):
+        page.goto(site_url)
+        wait_for_ready(page, log)
+        yield page
 
 
 @pytest.fixture

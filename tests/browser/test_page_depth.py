@@ -2,12 +2,11 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-import pytest
 from playwright.sync_api import expect
 from test_faults_persistence import exported_weights
 from test_page import (TRAIN_TIMEOUT_MS, WAIT_MS, import_weights_and_expect, number, set_setting,
@@ -23,18 +22,8 @@ def _stop(page: Any) -> None:
     expect(page.get_by_test_id("train-state")).to_have_text("idle", timeout=WAIT_MS)
 
 
-@pytest.fixture(scope="module")
-def lab(page_factory: Callable[[], contextlib.AbstractContextManager], page_ready: Callable[..., None],
-        site_url: str) -> Iterator[Any]:
-    """One page, loaded to ready, for the two tests below in order (a recipe, then a deeper network)."""
-    with page_factory() as (page, log):
-        page.goto(site_url)
-        page_ready(page, log)
-        yield page
-
-
-def test_the_best_recipe_is_two_clicks_away_and_trains_with_augmentation(lab: Any) -> None:
-    page = lab
+def test_the_best_recipe_is_two_clicks_away_and_trains_with_augmentation(module_page: Any) -> None:
+    page = module_page
     expect(page.get_by_test_id("stat-augment")).to_have_text("off")
     set_setting(page, "learning-rate", "0.3")  # the recipe replaces what was set before
     page.get_by_test_id("seed").fill("12")
@@ -71,8 +60,8 @@ def test_the_best_recipe_is_two_clicks_away_and_trains_with_augmentation(lab: An
         _stop(page)  # the next test starts from a stopped page
 
 
-def test_a_deeper_network_trains_and_its_weights_export_and_import(lab: Any, tmp_path: Path) -> None:
-    page = lab
+def test_a_deeper_network_trains_and_its_weights_export_and_import(module_page: Any, tmp_path: Path) -> None:
+    page = module_page
     set_setting(page, "hidden-size", "64, 32")
     expect(page.get_by_test_id("hidden-note")).to_contain_text("Hidden layers 64,32")
     page.get_by_test_id("reset").click()

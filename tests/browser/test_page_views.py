@@ -5,18 +5,15 @@ network trains), the confusion matrix (every test digit counted by true and read
 with the accuracy shown; a count, clicked, puts those very digits in the grid), and the test accuracy
 and matrix refreshing by themselves while training (nobody presses Evaluate).
 
-One page (module fixture `lab`) serves them all: each starts from a stopped page whose weights were
+One page (the fixture `module_page`) serves them all: each starts from a stopped page whose weights were
 never evaluated. No speed is asserted. The frame counts can only be lower on a slower machine, never
 higher: they bound how often the page's Python runs, which is what keeps the main thread free for drawing.
 """
 from __future__ import annotations
 
-import contextlib
 import re
-from collections.abc import Callable, Iterator
 from typing import Any
 
-import pytest
 from playwright.sync_api import expect
 from test_page import number, set_setting, wait_stat
 
@@ -30,22 +27,12 @@ READ_MATRIX = """() => [...Array(10).keys()].map(r => [...Array(10).keys()].map(
     document.querySelector(`[data-testid=confusion-${r}-${c}]`).textContent))"""
 
 
-@pytest.fixture(scope="module")
-def lab(page_factory: Callable[[], contextlib.AbstractContextManager], page_ready: Callable[..., None],
-        site_url: str) -> Iterator[Any]:
-    """One page, loaded to ready, shared by the tests below in order."""
-    with page_factory() as (page, log):
-        page.goto(site_url)
-        page_ready(page, log)
-        yield page
-
-
 def _python_frames(page: Any) -> int:
     return page.evaluate("() => window.inklingBridge.frameStats.frames")
 
 
-def test_while_training_the_page_runs_a_few_times_a_second_and_still_shows_everything(lab: Any) -> None:
-    page = lab
+def test_while_training_the_page_runs_a_few_times_a_second_and_still_shows_everything(module_page: Any) -> None:
+    page = module_page
     page.get_by_test_id("start").click()
     wait_stat(page, "stat-iteration", "v >= 50", timeout=120_000)
     iteration, frames = number(page, "stat-iteration"), _python_frames(page)
@@ -71,8 +58,8 @@ def test_while_training_the_page_runs_a_few_times_a_second_and_still_shows_every
     assert _python_frames(page) - frames <= 2, "the idle page's Python kept running"
 
 
-def test_the_weights_view_shows_every_unit_and_changes_while_training(lab: Any) -> None:
-    page = lab
+def test_the_weights_view_shows_every_unit_and_changes_while_training(module_page: Any) -> None:
+    page = module_page
     view = page.get_by_test_id("weights-view")
     expect(view).to_have_attribute("data-units", "256")
     assert view.evaluate("c => [c.width, c.height]") == [23 * 29 - 1, 12 * 29 - 1]  # 276 places for 256
@@ -88,8 +75,8 @@ def test_the_weights_view_shows_every_unit_and_changes_while_training(lab: Any) 
     assert view.evaluate("c => [c.width, c.height]") == [8 * 29 - 1, 4 * 29 - 1]
 
 
-def test_the_matrix_counts_every_test_digit_and_a_click_shows_that_pairs_digits(lab: Any) -> None:
-    page = lab
+def test_the_matrix_counts_every_test_digit_and_a_click_shows_that_pairs_digits(module_page: Any) -> None:
+    page = module_page
     card = page.locator("#confusion")
     expect(card).to_have_attribute("data-empty", "")
     page.get_by_test_id("start").click()
@@ -133,8 +120,8 @@ def test_the_matrix_counts_every_test_digit_and_a_click_shows_that_pairs_digits(
     expect(page.get_by_test_id("stat-test-acc")).to_have_text("–")
 
 
-def test_the_test_accuracy_and_matrix_refresh_while_training(lab: Any) -> None:
-    page = lab
+def test_the_test_accuracy_and_matrix_refresh_while_training(module_page: Any) -> None:
+    page = module_page
     expect(page.get_by_test_id("stat-test-acc")).to_have_text("–")
     page.get_by_test_id("start").click()
     expect(page.locator("#confusion")).not_to_have_attribute("data-empty", "", timeout=WAIT_MS)
