@@ -43,7 +43,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 @pytest.fixture(scope="session")
 def long_form(request: pytest.FixtureRequest) -> bool:
     """True under --run-slow: stress and soak tests run their long form, else a short one that checks the
-    same things over less time (CI runs the short form; `python build.py test --run-slow` both)."""
+    same things over less time (every run, CI's included, has the short form)."""
     return bool(request.config.getoption("--run-slow"))
 
 

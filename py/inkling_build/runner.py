@@ -94,11 +94,11 @@ def _built_with_chromium(paths: Paths, fetcher: Fetcher) -> Path:
 def run_tests(paths: Paths, fetcher: Fetcher, pytest_args: Sequence[str]) -> int:
     """Build everything, then run pytest with INKLING_CHROMIUM and INKLING_DIST set, on parallel workers.
 
-    Unless the arguments choose for themselves (``-n``), pytest-xdist runs `TEST_WORKERS` workers, one a
-    core. Alone, the suite kept 1.6 of a 2-core machine's cores busy (a page boots two Pyodide runtimes, a
-    worker trains flat out); two workers there fill both cores, and a timer one test waits on is another's
-    CPU time, while four only contended. A module whose tests share one page runs in one worker (tests/browser/conftest.py groups
-    them). Prints the wall time, build included, at the end.
+    Unless the arguments choose the workers themselves, pytest-xdist runs `TEST_WORKERS` workers, one a
+    core. Alone, the suite kept 1.6 of a 2-core machine's cores busy (a page boots two Pyodide runtimes,
+    a worker trains flat out); two workers there fill both cores, and a timer one test waits on is
+    another's CPU time, while four only contended. A module whose tests share one page runs in one
+    worker (tests/browser/conftest.py groups them). Prints the wall time, build included, at the end.
 
     Returns:
         pytest's exit code (5, "no tests collected", is reported as a failure).
@@ -119,9 +119,9 @@ def run_tests(paths: Paths, fetcher: Fetcher, pytest_args: Sequence[str]) -> int
 
 
 def parallel_args(pytest_args: Sequence[str]) -> list[str]:
-    """pytest-xdist's arguments for this run: none when ``pytest_args`` pick the workers themselves."""
-    if any(arg in ("-n", "--numprocesses", "-p", "--dist") or arg.startswith(("-n", "--numprocesses=", "--dist="))
-           for arg in pytest_args):
+    """pytest-xdist's arguments for this run: none when ``pytest_args`` choose the workers or the
+    distribution (``-n``, ``--numprocesses``, ``--dist``) or switch xdist off (``-p no:xdist``)."""
+    if re.search(r"(^| )(-n|--numprocesses|--dist)( |=|\d|$)|no:xdist", " ".join(pytest_args)):
         return []
     # pytest-benchmark, where a machine has it, switches itself off under xdist with a warning from every
     # worker; this suite has no benchmark of that kind (the benchmarks are `python build.py bench`).

@@ -369,3 +369,13 @@ def test_only_the_build_names_the_wheel() -> None:
     assert filled == b'new URL("../wheels/inkling-9.9-py3-none-any.whl")'
     with pytest.raises(BuildError, match=r"pyscript.json must load the inkling wheel as '\{\{inkling"):
         name_the_wheel("pyscript.json", b'{"packages": ["./wheels/inkling-0.1.0-py3-none-any.whl"]}', "x.whl")
+
+
+def test_the_tests_run_on_parallel_workers_unless_the_arguments_choose() -> None:
+    from inkling_build.runner import TEST_WORKERS, parallel_args
+
+    assert parallel_args([]) == ["-n", str(TEST_WORKERS), "--dist", "loadgroup", "--no-loadscope-reorder",
+                                 "-p", "no:benchmark"]
+    assert parallel_args(["tests/unit", "-k", "blocks", "-p", "no:cacheprovider"]) != []
+    for chosen in (["-n", "0"], ["-n0"], ["--numprocesses=3"], ["--dist=load"], ["-p", "no:xdist"]):
+        assert parallel_args(chosen) == [], chosen
