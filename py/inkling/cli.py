@@ -80,7 +80,8 @@ async def train(args: argparse.Namespace, log: Callable[[str], None] | None = No
     await trainer.run()
     seconds = (run.end or time.perf_counter()) - start - run.eval_seconds
     if args.save and run.error is None:
-        Path(args.save).write_bytes(weights_to_npz(trainer.learner.model.get_weights()))
+        model = trainer.learner.model
+        Path(args.save).write_bytes(weights_to_npz(model.get_weights(), model.hidden))
     last = run.last
     return {
         "test_accuracy": run.test_acc,

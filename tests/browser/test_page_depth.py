@@ -96,6 +96,55 @@ def test_a_deeper_network_trains_and_its_weights_export_and_import(module_page: 
     expect(page.get_by_test_id("message")).to_contain_text("not a list of layer widths")
 
 
+def test_a_convnet_typed_in_the_settings_trains_shows_its_filters_and_exports_and_imports(
+        module_page: Any, tmp_path: Path) -> None:
+    page = module_page
+    set_setting(page, "hidden-size", "C8:5, p2, 32")
+    expect(page.get_by_test_id("hidden-note")).to_contain_text("Hidden layers c8:5,p2,32")
+    page.get_by_test_id("reset").click()
+    expect(page.get_by_test_id("stat-hidden")).to_have_text("c8:5,p2,32")
+    expect(page.get_by_test_id("message")).to_contain_text("hidden layers c8:5,p2,32")
+    page.wait_for_function("() => new URLSearchParams(location.search).get('hidden-size') === 'c8:5,p2,32'")
+
+    page.get_by_test_id("start").click()
+    wait_stat(page, "stat-iteration", "v >= 150", timeout=TRAIN_TIMEOUT_MS)
+    wait_stat(page, "stat-loss", "v < 1.0", timeout=TRAIN_TIMEOUT_MS)
+    view = page.get_by_test_id("weights-view")
+    expect(view).to_have_attribute("data-units", "8", timeout=WAIT_MS)  # the 8 filters, as 5x5 pictures
+    first_version = int(view.get_attribute("data-version"))
+    page.wait_for_function("v => +document.querySelector('[data-testid=weights-view]').dataset.version > v",
+                           arg=first_version, timeout=WAIT_MS)  # and they change as it learns
+    _stop(page)
+
+    weights = exported_weights(page, tmp_path)
+    assert str(weights.pop("network")) == "c8:5,p2,32"
+    assert {k: v.shape for k, v in weights.items()} == {
+        "W1": (8, 1, 5, 5), "b1": (8,), "W2": (12 * 12 * 8, 32), "b2": (32,), "W3": (32, 10), "b3": (10,)}
+    path = next(tmp_path.glob("*.npz"))
+    assert path.name == "inkling-784-c8_5-p2-32-10.npz"
+    predicted = wait_predictions_settle(page)
+
+    set_setting(page, "hidden-size", "16")
+    page.get_by_test_id("reset").click()
+    expect(page.get_by_test_id("stat-hidden")).to_have_text("16")
+    import_weights_and_expect(page, path, "c8:5,p2,32", predicted)
+
+    # Too large: refused where typed with its size, or by the worker at this batch size; the page goes on.
+    set_setting(page, "hidden-size", "c256:3:same,c256:3:same,128")
+    expect(page.get_by_test_id("hidden-size")).to_have_attribute("aria-invalid", "true")
+    expect(page.get_by_test_id("message")).to_contain_text("has 26,284,170 weights; the page holds at most")
+    set_setting(page, "batch-size", "4096")
+    expect(page.get_by_test_id("stat-batch-size")).to_have_text("4096")
+    set_setting(page, "hidden-size", "c64:3:same,c64:3:same,16")
+    page.get_by_test_id("reset").click()
+    expect(page.get_by_test_id("message")).to_contain_text("at batch size 4096 needs about")
+    expect(page.get_by_test_id("stat-hidden")).to_have_text("c8:5,p2,32")
+    set_setting(page, "batch-size", "32")
+    page.get_by_test_id("start").click()
+    expect(page.get_by_test_id("train-state")).to_have_text("training", timeout=WAIT_MS)
+    _stop(page)
+
+
 def test_a_link_turns_augmentation_on_and_refuses_a_bad_value(
         page_factory: Callable[[], contextlib.AbstractContextManager], page_ready: Callable[..., None],
         site_url: str) -> None:

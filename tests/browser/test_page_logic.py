@@ -22,7 +22,7 @@ from inkling.messages.protocol import (Command, Reset, SetAugment, SetBatchSize,
                                        SetLrDecay, decode_signal, setting_command_from_text)
 from inkling.messages.tunables import (AUGMENT, BATCH_SIZE, CACHE_SIZE, HIDDEN_SIZE, LEARNING_RATE, LR_DECAY, TUNABLES,
                                        SettingError, Tunable)
-from inkling.network.layers import weights_problem
+from inkling.network.models import weights_problem
 from inkling.network.mlp import MLP
 from inkling.page.history import History, Smoother
 from inkling.page.inference import Predictor, top_k

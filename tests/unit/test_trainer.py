@@ -277,7 +277,7 @@ def test_set_weights_replaces_them_and_bad_ones_keep_the_old(fake_fetch: Any) ->
     assert summary(sent) == [("signal", 0, False, 1), ("error", "weights", "weights", 2),
                              ("error", "weights", "weights", 3), ("error", "protocol", "weights.b1.data", 4),
                              ("signal", 0, False, 5)]
-    assert "b1" in sent[1]["message"] and "10 classes" in sent[2]["message"]
+    assert "b1" in sent[1]["message"] and "10 outputs" in sent[2]["message"]
     assert all(np.array_equal(weights_of(sent[0])[k], v) for k, v in new.items())
     assert sent[4]["hidden"] == [32]
     assert all(np.array_equal(weights_of(sent[4])[k], v) for k, v in wide.items())

@@ -10,7 +10,10 @@ import numpy as np
 import pytest
 
 from inkling.errors import WeightsError
+from inkling.network.convnet import ConvNet
+from inkling.network.layers import parse_hidden
 from inkling.network.mlp import MLP
+from inkling.network.models import network_from_weights
 from inkling.network.weights_io import MAX_FILE_BYTES, check_file_size, weights_from_npz, weights_to_npz
 
 
@@ -31,14 +34,14 @@ def test_plain_numpy_reads_the_export_and_predicts_identically() -> None:
     # A script with nothing but numpy computes the same logits.
     logits = np.maximum(x @ plain["W1"] + plain["b1"], 0) @ plain["W2"] + plain["b2"]
     assert np.array_equal(logits.argmax(axis=1), model.predict(x))
-    back = MLP.from_weights(weights_from_npz(data))
+    back = MLP.from_weights(weights_from_npz(data).weights)
     assert np.array_equal(back.predict_proba(x), model.predict_proba(x))
 
 
 def test_a_file_from_plain_numpy_with_float64_loads() -> None:
     model = MLP((784, 32, 10), seed=2)
     data = _npz(**{k: v.astype(np.float64) for k, v in model.get_weights().items()})
-    weights = weights_from_npz(data)
+    weights = weights_from_npz(data).weights
     assert all(v.dtype == np.float32 for v in weights.values())
     assert MLP.from_weights(weights).sizes == (784, 32, 10)
 
@@ -88,7 +91,7 @@ def test_bad_files_are_refused_and_the_model_keeps_its_weights(kind: str) -> Non
     before = model.get_weights()
     data = BAD_FILES[kind]()
     with pytest.raises(WeightsError):
-        model.set_weights(weights_from_npz(data))
+        model.set_weights(weights_from_npz(data).weights)
     assert all(np.array_equal(before[k], v) for k, v in model.get_weights().items())
 
 
@@ -189,7 +192,7 @@ def test_a_huge_file_is_refused_by_its_size_alone() -> None:
 @pytest.mark.parametrize("dtype", [np.float16, np.float64, ">f4"])
 def test_other_float_dtypes_load_as_float32(dtype: Any) -> None:
     good = _good()
-    weights = weights_from_npz(_npz(**{k: v.astype(dtype) for k, v in good.items()}))
+    weights = weights_from_npz(_npz(**{k: v.astype(dtype) for k, v in good.items()})).weights
     assert all(v.dtype == np.float32 for v in weights.values())
     assert np.allclose(weights["W1"], good["W1"], atol=1e-3)
 
@@ -197,5 +200,33 @@ def test_other_float_dtypes_load_as_float32(dtype: Any) -> None:
 def test_a_compressed_npz_loads() -> None:
     buffer = io.BytesIO()
     np.savez_compressed(buffer, **_good())
-    weights = weights_from_npz(buffer.getvalue())
+    weights = weights_from_npz(buffer.getvalue()).weights
     assert all(np.array_equal(weights[k], v) for k, v in _good().items())
+
+
+def test_a_convnet_goes_out_with_its_layers_and_plain_numpy_reads_them() -> None:
+    hidden = parse_hidden("c4:5,p2,c8:3,p2,16")
+    model = ConvNet(hidden, seed=2)
+    data = weights_to_npz(model.get_weights(), hidden)
+    with np.load(io.BytesIO(data), allow_pickle=False) as npz:
+        assert str(npz["network"]) == "c4:5,p2,c8:3,p2,16"
+        assert npz["W1"].shape == (4, 1, 5, 5)
+    loaded = weights_from_npz(data)
+    assert loaded.hidden == hidden
+    x = np.random.default_rng(0).random((3, 784))
+    np.testing.assert_array_equal(network_from_weights(*loaded).predict_proba(x), model.predict_proba(x))
+    with np.load(io.BytesIO(weights_to_npz(_good(), (128,))), allow_pickle=False) as npz:
+        assert sorted(npz.files) == ["W1", "W2", "b1", "b2"]  # an MLP's file stays as it always was
+
+
+@pytest.mark.parametrize("network,reason", [
+    ("c4:3,p2,c8:3,p2,16", "shape"),           # other layers than the arrays'
+    ("c4:5,p2,c8:3,16", "shape"),              # a pooling left out: the dense layer's inputs differ
+    ("c4:5,zz", "is not a layer"),
+    (None, "do not say their network's layers"),
+])
+def test_a_convnet_file_whose_layers_do_not_fit_its_text_is_refused(network: str | None, reason: str) -> None:
+    weights = ConvNet(parse_hidden("c4:5,p2,c8:3,p2,16"), seed=0).get_weights()
+    extra = {} if network is None else {"network": np.array(network)}
+    with pytest.raises(WeightsError, match=reason):
+        weights_from_npz(_npz(**weights, **extra))

@@ -15,8 +15,9 @@ from typing import Any, Callable, Mapping, Sequence
 import numpy as np
 
 from ..errors import ProtocolError
-from ..network.layers import MAX_HIDDEN, MAX_HIDDEN_LAYERS, N_PIXELS, hidden_problem
-from ..network.mlp import MAX_WEIGHT_ARRAYS, MAX_WEIGHT_VALUES, WEIGHT_NAME
+from ..network.layers import (MAX_HIDDEN, MAX_HIDDEN_LAYERS, N_PIXELS, HiddenLayer, hidden_layer,
+                              hidden_problem, layer_spec)
+from ..network.weight_rules import MAX_WEIGHT_ARRAYS, MAX_WEIGHT_VALUES, WEIGHT_NAME
 
 MAX_ID = 2**53 - 1  # the largest integer a JS number holds exactly
 MAX_SEED = 2**32 - 1
@@ -91,20 +92,29 @@ def optional(check: Check) -> Check:
     return optional
 
 
-def layer_widths(name: str, value: Any) -> tuple[int, ...]:
-    """Hidden layer widths: a list of integers (or, for one layer, its width alone) that
-    `layers.hidden_problem` accepts."""
+def layer_widths(name: str, value: Any) -> tuple[HiddenLayer, ...]:
+    """Hidden layers: a list of dense widths and conv or pool layers' texts (``["c16:5", "p2", 128]``;
+    one dense layer may be given as its width alone) that `layers.hidden_problem` accepts."""
     if isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_)):
         value = [value]
     if not isinstance(value, (list, tuple)):
-        raise ProtocolError(name, f"must be a list of layer widths such as [256, 128], got {describe(value)}")
+        raise ProtocolError(name, f"must be a list of layers such as [256, 128] or [\"c16:5\", \"p2\", 128], "
+                                  f"got {describe(value)}")
     if len(value) > MAX_HIDDEN_LAYERS:  # before reading them: a huge list fails fast
         raise ProtocolError(name, str(hidden_problem(value)))
-    widths = tuple(integer(1, MAX_HIDDEN)(name, width) for width in value)
-    problem = hidden_problem(widths)
+    hidden = []
+    for layer in value:
+        if isinstance(layer, str) and len(layer) <= 32:
+            try:
+                hidden.append(hidden_layer(layer_spec(layer)))
+            except ValueError as error:
+                raise ProtocolError(name, str(error)) from None
+        else:
+            hidden.append(integer(1, MAX_HIDDEN)(name, layer))
+    problem = hidden_problem(hidden)
     if problem is not None:
         raise ProtocolError(name, problem)
-    return widths
+    return tuple(hidden)
 
 
 def describe(value: Any) -> str:
@@ -166,16 +176,18 @@ def weights(name: str, value: Any) -> dict[str, np.ndarray]:
         if not isinstance(item, dict):
             raise ProtocolError(where, f"must be a dict with shape and data, got {describe(item)}")
         exact_keys(where, item, {"shape", "data"}, ["shape", "data"])
-        shape = array_shape(f"{where}.shape", item["shape"], 2 if key[0] == "W" else 1)
+        # A dense layer's W is 2-D, a convolution's (out, in, k, k); whether they fit the network is
+        # the model's to judge (`inkling.network.models.network_from_weights`).
+        shape = array_shape(f"{where}.shape", item["shape"], (2, 4) if key[0] == "W" else (1,))
         out[key] = float_array(f"{where}.data", item["data"], math.prod(shape)).reshape(shape)
     if sum(a.size for a in out.values()) > MAX_WEIGHT_VALUES:
         raise ProtocolError(name, f"holds more than {MAX_WEIGHT_VALUES} values in all")
     return out
 
 
-def array_shape(name: str, value: Any, ndim: int) -> tuple[int, ...]:
-    if not isinstance(value, (list, tuple)) or len(value) != ndim:
-        raise ProtocolError(name, f"must be a list of {ndim} dimension(s), got {describe(value)}")
+def array_shape(name: str, value: Any, ndims: tuple[int, ...]) -> tuple[int, ...]:
+    if not isinstance(value, (list, tuple)) or len(value) not in ndims:
+        raise ProtocolError(name, f"must be a list of {' or '.join(map(str, ndims))} dimension(s), got {describe(value)}")
     dim = integer(1, 1 << 16)
     return tuple(dim(name, d) for d in value)
 

@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from typing import ClassVar, Union
+from typing import Any, ClassVar, Union
 
 import numpy as np
 
 from ..network.layers import N_CLASSES
-from .checks import MAX_ID, MAX_SEED, checked, integer, optional, pixels, weights
+from .checks import MAX_ID, MAX_SEED, checked, integer, layer_widths, optional, pixels, weights
 from .tunables import LIVE, RUN, Tunable
 
 MAX_EPOCHS = 1000
@@ -61,13 +61,15 @@ class Evaluate:
 class SetWeights:
     """Replace the model's weights (``W1, b1, ...`` shaped arrays, float32).
 
-    Weights of other hidden layers replace the network with one of that shape. ``seed`` is the
+    Weights of other hidden layers replace the network with one of that shape; ``hidden`` names
+    their layers (a convnet's weights need it; an MLP's shapes tell them). ``seed`` is the
     seed of the run they come from, when one is known (a restore of this browser's own run);
     without it the worker reports no seed: nothing it knows made these weights.
     """
 
     weights: dict[str, np.ndarray] = checked(weights)
     seed: int | None = checked(optional(integer(0, MAX_SEED)), None)
+    hidden: tuple[Any, ...] | None = checked(optional(layer_widths), None)
     type: ClassVar[str] = "set_weights"
     id: int | None = checked(_ID, None)
 

@@ -28,7 +28,8 @@ from typing import Any
 import numpy as np
 
 from ..errors import SavedStateError, WeightsError
-from ..network.weights_io import weights_from_npz, weights_to_npz
+from ..network.layers import HiddenLayer
+from ..network.weights_io import NetworkWeights, weights_from_npz, weights_to_npz
 from .checks import MAX_SEED
 from .curve import Curve
 from .protocol import Command, setting_command
@@ -103,6 +104,12 @@ class SavedState:
     epoch: float = 0.0
     curve: Curve = Curve()
     seed: int | None = None  # of the run that made the weights; None if unknown
+    hidden: tuple[HiddenLayer, ...] | None = None  # the weights' layers (kept in their .npz); None: an MLP's
+
+    @property
+    def network_weights(self) -> NetworkWeights:
+        """The weights with their layers."""
+        return NetworkWeights(self.weights, self.hidden)
 
 
 def to_bytes(state: SavedState) -> bytes:
@@ -114,7 +121,7 @@ def to_bytes(state: SavedState) -> bytes:
     """
     if state.settings is None:
         raise SavedStateError("a saved state needs its settings")
-    weights = weights_to_npz(state.weights)
+    weights = weights_to_npz(state.weights, state.hidden)
     header = json.dumps({
         "settings": state.settings.as_dict(),
         "saved_at": float(state.saved_at),
@@ -160,12 +167,12 @@ def from_bytes(data: Any) -> SavedState:
     if hashlib.sha256(weights_data).hexdigest() != header["weights_sha256"]:
         raise SavedStateError("the weights are damaged (their sha256 does not match the header)")
     try:
-        weights = weights_from_npz(weights_data)
+        loaded = weights_from_npz(weights_data)
     except WeightsError as error:
         raise SavedStateError(f"the weights are unusable: {error}") from None
-    return SavedState(weights, TrainingSettings.from_mapping(header["settings"]), header["saved_at"],
+    return SavedState(loaded.weights, TrainingSettings.from_mapping(header["settings"]), header["saved_at"],
                       header["iteration"], header["samples_seen"], header["epoch"], header["curve"],
-                      header.get("seed"))
+                      header.get("seed"), loaded.hidden)
 
 
 def from_legacy_npz(data: Any, saved_at: float = 0.0) -> SavedState:
@@ -175,7 +182,8 @@ def from_legacy_npz(data: Any, saved_at: float = 0.0) -> SavedState:
         SavedStateError: The bytes are not valid weights.
     """
     try:
-        return SavedState(weights_from_npz(data), None, saved_at)
+        loaded = weights_from_npz(data)
+        return SavedState(loaded.weights, None, saved_at, hidden=loaded.hidden)
     except WeightsError as error:
         raise SavedStateError(f"the weights are unusable: {error}") from None
 

@@ -170,9 +170,11 @@ AUGMENT = Tunable("augment", "set_augment", "augment", "stat-augment", "Augmenta
                                 "Train on randomly shifted, rotated and scaled copies of the digits: slower to "
                                 "learn, better in the end, and better at reading drawn digits"))
 HIDDEN_SIZE = Tunable("hidden", "reset", "hidden-size", "stat-hidden", "Hidden layers", "layers", "--hidden",
-                      "the hidden layers' widths, first first: 256, or 256,128", checks.layer_widths, (256,),
-                      live=False, page=PageText(hint="(e.g. 256,128)", tooltip="Widths of the hidden layers, "
-                                                "first first: 256 is one layer, 256,128 two"))
+                      "the hidden layers, first first: 256, or 256,128, or a convnet c16:5,p2,c32:5,p2,128 "
+                      "(c16:5: 16 filters of 5x5; p2: 2x2 max-pooling)", checks.layer_widths, (256,),
+                      live=False, page=PageText(hint="(e.g. 256,128)", tooltip=(
+                          "The hidden layers, first first: 256 is one dense layer, 256,128 two; c16:5,p2,128 is a "
+                          "convnet: 16 filters of 5x5 pixels, 2x2 max-pooling, then 128 dense units")))
 SEED = Tunable("seed", "reset", "seed", "stat-seed", "Seed", "whole", "--seed",
                "the seed of the first weights, the data order and the distortions",
                checks.integer(0, checks.MAX_SEED), 0, live=False, unknown=True,

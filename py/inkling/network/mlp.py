@@ -6,22 +6,15 @@ loss and its gradients (the backward pass), then loading and saving weights.
 
 from __future__ import annotations
 
-import math
-import re
 from typing import Mapping, NamedTuple, Sequence
 
 import numpy as np
 
 from ..errors import WeightsError
 from .engine import current_engine
+from .weight_rules import WEIGHT_NAME, check_outputs, checked_array, param_names
 
 DEFAULT_SIZES = (784, 128, 10)
-# Finite weights can still be unusable: 3e38 overflows to inf in the first product, and outputs in
-# the thousands make the loss of a wrong answer read as diverged (the Trainer stops at 1000). Trained
-# 784-128-10 weights give outputs under 10 on the probe inputs of `_check_outputs`.
-MAX_PROBE_OUTPUT = 1e4
-
-
 def matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Return the matrix product ``a @ b``.
 
@@ -46,6 +39,24 @@ def forward(params: Sequence[np.ndarray], x: np.ndarray) -> list[np.ndarray]:
             np.maximum(z, 0, out=z)  # ReLU
         acts.append(z)
     return acts
+
+
+def softmax_loss(logits: np.ndarray, y: np.ndarray) -> tuple[float, float, np.ndarray]:
+    """Mean softmax cross-entropy of ``logits`` ``(n, classes)`` for labels ``y``, the accuracy,
+    and the loss's gradient with respect to the logits."""
+    n = len(y)
+    rows = np.arange(n)
+    # Subtracting each row's max keeps exp() from overflowing; it cancels out.
+    shifted = logits - logits.max(axis=1, keepdims=True)
+    exp = np.exp(shifted)
+    sums = exp.sum(axis=1)
+    loss = float(np.mean(np.log(sums) - shifted[rows, y]))
+    acc = float(np.mean(logits.argmax(axis=1) == y))
+    # d(loss)/d(logits) = (softmax - one_hot(y)) / n
+    delta = exp / sums[:, None]
+    delta[rows, y] -= 1
+    delta /= n
+    return loss, acc, delta
 
 
 class StepResult(NamedTuple):
@@ -91,6 +102,15 @@ class MLP:
         """The parameter names, in the order of ``params``: ``W1, b1, W2, b2, ...``."""
         return param_names(len(self.sizes) - 1)
 
+    @property
+    def hidden(self) -> tuple[int, ...]:
+        """The hidden layers' widths, as `inkling.network.layers` writes a network."""
+        return self.sizes[1:-1]
+
+    def describe(self) -> str:
+        """The network as people write it out: ``784-256-10``."""
+        return describe_sizes(self.sizes)
+
     # ---- forward -----------------------------------------------------------------
 
     def forward(self, x: np.ndarray) -> list[np.ndarray]:
@@ -125,22 +145,8 @@ class MLP:
             The loss, the accuracy and the gradients (fresh arrays an optimizer may
             overwrite). A non-finite loss means the weights have diverged.
         """
-        n = len(y)
-        rows = np.arange(n)
         acts = self.forward(x)
-        logits = acts[-1]
-
-        # Subtracting each row's max keeps exp() from overflowing; it cancels out.
-        shifted = logits - logits.max(axis=1, keepdims=True)
-        exp = np.exp(shifted)
-        sums = exp.sum(axis=1)
-        loss = float(np.mean(np.log(sums) - shifted[rows, y]))
-        acc = float(np.mean(logits.argmax(axis=1) == y))
-
-        # d(loss)/d(logits) = (softmax - one_hot(y)) / n
-        delta = exp / sums[:, None]
-        delta[rows, y] -= 1
-        delta /= n
+        loss, acc, delta = softmax_loss(acts[-1], y)
 
         grads: list[np.ndarray] = [None] * len(self.params)  # type: ignore[list-item]
         for layer in reversed(range(len(self.params) // 2)):
@@ -199,18 +205,6 @@ class MLP:
         return x
 
 
-# Weights are named W1, b1, ..., Wk, bk (k weight layers): here, for the wire, files and saves alike,
-# with the most any set of them may hold (a check that runs before anything is allocated).
-WEIGHT_NAME = re.compile(r"([Wb])([1-9][0-9]{0,2})")
-MAX_WEIGHT_ARRAYS = 64
-MAX_WEIGHT_VALUES = 1 << 24
-
-
-def param_names(layers: int) -> list[str]:
-    """``["W1", "b1", ..., "Wk", "bk"]`` for a network of ``layers`` weight layers."""
-    return [f"{kind}{i}" for i in range(1, layers + 1) for kind in ("W", "b")]
-
-
 def _checked_sizes(sizes: Sequence[int]) -> tuple[int, ...]:
     sizes = tuple(int(s) for s in sizes)
     if len(sizes) < 2 or min(sizes) < 1:
@@ -244,16 +238,7 @@ def checked_weights(weights: Mapping[str, np.ndarray], dtype: np.dtype, probe: b
         )
     arrays = []
     for name in expected:
-        value = np.asarray(weights[name])
-        if value.dtype.kind not in "fiu":
-            raise WeightsError(f"{name} has dtype {value.dtype}; expected real numbers (float32)", name)
-        ndim = 2 if name[0] == "W" else 1
-        if value.ndim != ndim or 0 in value.shape:
-            raise WeightsError(f"{name} has shape {value.shape}; expected a non-empty {ndim}-D array", name)
-        with np.errstate(over="ignore"):
-            value = value.astype(dtype)  # always a copy: the caller's array is never shared
-        if not np.isfinite(value).all():
-            raise WeightsError(f"{name} holds NaN or infinite values (or values too large for {dtype})", name)
+        value = checked_array(name, weights[name], dtype, 2 if name[0] == "W" else 1)
         arrays.append(value)
     for i in range(depth):
         W, b = arrays[2 * i], arrays[2 * i + 1]
@@ -270,18 +255,7 @@ def checked_weights(weights: Mapping[str, np.ndarray], dtype: np.dtype, probe: b
 
 
 def _check_outputs(arrays: list[np.ndarray]) -> None:
-    """Refuse weights whose outputs on a blank, a full and two random images are not small and finite."""
-    rng = np.random.default_rng(0)
-    fan_in = arrays[0].shape[0]
-    probe = np.vstack([np.zeros(fan_in), np.ones(fan_in), rng.random((2, fan_in))]).astype(arrays[0].dtype)
-    with np.errstate(over="ignore", invalid="ignore"):
-        h = forward(arrays, probe)[-1]
-    worst = float(np.max(np.abs(h))) if np.isfinite(h).all() else math.inf
-    if not worst <= MAX_PROBE_OUTPUT:
-        what = "overflow to infinity" if math.isinf(worst) else f"reach {worst:.3g}"
-        raise WeightsError(
-            f"the network's outputs {what} on test images (blank, full and random pixels), more than "
-            f"{MAX_PROBE_OUTPUT:g}: the values are finite but far too large to predict or train with")
+    check_outputs(lambda probe: forward(arrays, probe)[-1], arrays[0].shape[0], arrays[0].dtype)
 
 
 def sizes_of(arrays: Sequence[np.ndarray]) -> tuple[int, ...]:

@@ -1,4 +1,10 @@
-"""Weights as ``.npz`` bytes: the file format plain numpy reads, written and strictly checked."""
+"""Weights as ``.npz`` bytes: the file format plain numpy reads, written and strictly checked.
+
+A file holds float32 arrays ``W1, b1, ...`` and, beside them, the network's layers as text in an
+array named ``network`` (``np.array("c16:5,p2,128")``, read back with ``str(npz["network"])``). A
+convnet's file needs it, since pooling and padding leave no weights; an MLP's is written without it
+(its shapes tell its layers), as every release wrote them, and is read with or without it.
+"""
 
 from __future__ import annotations
 
@@ -6,12 +12,26 @@ import io
 import math
 import zipfile
 import zlib
-from typing import Mapping
+from typing import Mapping, NamedTuple, Sequence
 
 import numpy as np
 
 from ..errors import WeightsError
-from .mlp import MAX_WEIGHT_ARRAYS, MAX_WEIGHT_VALUES, checked_weights, param_names
+from .layers import HiddenLayer, format_hidden, is_dense_only, parse_hidden
+from .mlp import checked_weights
+from .models import network_from_weights
+from .weight_rules import MAX_WEIGHT_ARRAYS, MAX_WEIGHT_VALUES, param_names
+
+NETWORK = "network"  # the array holding the layers' text
+_MAX_NETWORK_TEXT = 256
+
+
+class NetworkWeights(NamedTuple):
+    """Weights with their network: the arrays by name, and the hidden layers (None when nothing
+    says: then they are an MLP's, which its shapes tell). What a weights file holds."""
+
+    weights: dict[str, np.ndarray]
+    hidden: tuple[HiddenLayer, ...] | None
 
 # An .npz file is a zip archive; anything else (a bare .npy, a pickle, text) is refused up front.
 _ZIP_MAGIC = b"PK\x03\x04"
@@ -21,25 +41,34 @@ _MAX_BYTES = 256 << 20  # checked before decompressing, so a zip bomb is refused
 MAX_FILE_BYTES = 128 << 20
 
 
-def weights_to_npz(weights: Mapping[str, np.ndarray]) -> bytes:
-    """Serialise named weight arrays (``W1``, ``b1``, ...) as float32 ``.npz`` bytes.
+def weights_to_npz(weights: Mapping[str, np.ndarray], hidden: Sequence[HiddenLayer] | None = None) -> bytes:
+    """Serialise named weight arrays (``W1``, ``b1``, ...) as float32 ``.npz`` bytes, with the text
+    of their ``hidden`` layers when given (a convnet's weights need it).
 
     The result loads with ``np.load(io.BytesIO(data), allow_pickle=False)``.
 
     Raises:
-        WeightsError: The mapping is not a valid set of weights.
+        WeightsError: The mapping is not a valid set of weights for those layers.
     """
-    arrays = checked_weights(weights, np.dtype(np.float32), probe=False)  # probed when they came in
+    if hidden is not None:
+        model = network_from_weights(weights, hidden)  # checks them against the layers
+        arrays = dict(zip(model.names, model.params))
+    else:
+        checked = checked_weights(weights, np.dtype(np.float32), probe=False)  # probed when they came in
+        arrays = dict(zip(param_names(len(checked) // 2), checked))
+    # An MLP's file stays plain W1, b1, ... (its shapes tell its layers), as files always were.
+    extra = {} if hidden is None or is_dense_only(hidden) else {NETWORK: np.array(format_hidden(hidden))}
     buffer = io.BytesIO()
-    np.savez(buffer, **dict(zip(param_names(len(arrays) // 2), arrays)))  # type: ignore[arg-type]
+    np.savez(buffer, **arrays, **extra)  # type: ignore[arg-type]
     return buffer.getvalue()
 
 
-def weights_from_npz(data: bytes) -> dict[str, np.ndarray]:
+def weights_from_npz(data: bytes) -> NetworkWeights:
     """Read and validate weights from ``.npz`` bytes, never unpickling anything.
 
     Returns:
-        ``{"W1": (784, h) float32, "b1": (h,) float32, ...}`` forming a chain of layers.
+        ``{"W1": float32 array, "b1": ..., ...}`` that make the network the file's ``network`` text
+        names, and that text's layers (or, without it, an MLP's ``W1 (784, h), b1 (h,), ...``).
 
     Raises:
         WeightsError: Not a zip/npz file, truncated, holds object (pickled) arrays,
@@ -76,8 +105,22 @@ def weights_from_npz(data: bytes) -> dict[str, np.ndarray]:
         raise WeightsError(f"the .npz file uses a zip feature Inkling cannot read: {exc}; save it with np.savez") from exc
     except (OSError, EOFError, KeyError, zlib.error, zipfile.BadZipFile, zipfile.LargeZipFile) as exc:
         raise WeightsError(f"the .npz file is damaged or truncated: {exc}") from exc
-    arrays = checked_weights(raw, np.dtype(np.float32))
-    return dict(zip(param_names(len(arrays) // 2), arrays))
+    hidden = None
+    if NETWORK in raw:
+        hidden = _hidden_of(raw.pop(NETWORK))
+    model = network_from_weights(raw, hidden)
+    return NetworkWeights(dict(zip(model.names, model.params)), hidden)
+
+
+def _hidden_of(text: np.ndarray) -> tuple[HiddenLayer, ...]:
+    """The layers a file's ``network`` array names."""
+    if text.dtype.kind != "U" or text.shape != ():
+        raise WeightsError(f"{NETWORK} must be the network's text, such as np.array('c16:5,p2,128'); "
+                           f"found an array of {text.dtype} shaped {text.shape}", NETWORK)
+    try:
+        return parse_hidden(str(text))
+    except ValueError as error:
+        raise WeightsError(f"the file's network '{str(text)[:60]}': {error}", NETWORK) from None
 
 
 def check_file_size(size: int) -> None:
@@ -110,6 +153,8 @@ def _check_header(archive: zipfile.ZipFile, member: zipfile.ZipInfo) -> None:
             shape, _, dtype = np.lib.format.read_array_header_2_0(stream)
         else:
             raise WeightsError(f"{name} is a .npy file of version {version}; save plain float arrays with np.savez", name)
+    if name == NETWORK and dtype.kind == "U" and math.prod(shape) == 1 and dtype.itemsize <= 4 * _MAX_NETWORK_TEXT:
+        return  # the layers' text, read after the arrays
     if dtype.hasobject:
         raise WeightsError(f"{name} holds Python objects (pickled data), which Inkling never loads; "
                            "save plain float arrays with np.savez", name)

@@ -102,7 +102,7 @@ class App:
         # Drawing and predicting need only this runtime: the page works while the worker still loads,
         # with the weights saved in this browser, else the untrained network the worker starts from.
         self._saved = await self.autosave.restore()
-        self.predictor.start_with(None if self._saved is None else self._saved.weights)
+        self.predictor.start_with(None if self._saved is None else self._saved.network_weights)
         try:
             await self.grid.fill(FIRST_DIGITS)
         except InklingError as error:
@@ -124,7 +124,7 @@ class App:
             self.follow(first)
         restored, self._saved = self._saved, None
         said: list[tuple[str, str]] = []
-        if restored is not None and await self.weights_files.apply(restored.weights, seed=restored.seed):
+        if restored is not None and await self.weights_files.apply(restored.network_weights, seed=restored.seed):
             what = "weights" if restored.settings is None else "weights and settings"
             # The new worker counts from 0: the page counts on from the saved run, as after a worker's loss.
             self.counts.carry(restored.iteration, restored.samples_seen, restored.epoch)
@@ -134,7 +134,7 @@ class App:
                 self.follow(reply)
             when = f" at {time.strftime('%H:%M:%S', time.localtime(restored.saved_at))}" if restored.saved_at else ""
             progress = f", {restored.iteration:,} iterations in" if restored.iteration else ""
-            said.append(("info", f"Restored the {architecture(restored.weights)} {what} saved in this browser"
+            said.append(("info", f"Restored the {architecture(restored.network_weights)} {what} saved in this browser"
                                   f"{when}{progress}."))
         else:
             restored = None  # weights that did not apply were not restored
@@ -254,7 +254,7 @@ class App:
         self.address.show(signal)
         self.show_train_state(train_state_text(signal))  # also says when it waits for data
         if signal.weights is not None:
-            self.predictor.use_signal_weights(signal.weights)
+            self.predictor.use_signal_weights(signal.weights, signal.hidden)
         self.autosave.consider(Snapshot(self.predictor.version, self.predictor.weights, bool(signal.training),
                                         settings_from_signal(signal), signal.iteration, signal.samples_seen,
                                         signal.epoch, self.charts.curve, signal.seed))

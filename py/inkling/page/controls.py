@@ -148,7 +148,8 @@ class Controls:
             return None
         self.hidden_note.hidden = True
         self._command(Reset(hidden=hidden, seed=seed), HIDDEN_SIZE.testid)
-        layers = f"{hidden[0]} hidden units" if len(hidden) == 1 else f"hidden layers {format_hidden(hidden)}"
+        layers = (f"{hidden[0]} hidden units" if len(hidden) == 1 and isinstance(hidden[0], int)
+                  else f"hidden layers {format_hidden(hidden)}")
         return (f"New random weights with {layers} from seed {seed}"
                 f"{'' if typed else ' (drawn at random: type it under Seed to repeat this run)'}")
 

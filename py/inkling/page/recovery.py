@@ -170,7 +170,7 @@ class WorkerRecovery:
         if weights is None:
             saved = await app.autosave.restore()
             weights, source, seed = ((None, "new random weights", None) if saved is None
-                                     else (saved.weights, "the saved weights", saved.seed))
+                                     else (saved.network_weights, "the saved weights", saved.seed))
         if weights is not None and not await app.weights_files.apply(weights, source, seed):
             source = "new random weights"
         reply = await app.give_settings(self._lost_settings)

@@ -13,8 +13,10 @@ import numpy as np
 from ..errors import SavedStateError, WeightsError
 from ..messages.curve import Curve
 from ..messages.saved_state import SavedState, TrainingSettings, from_bytes, from_legacy_npz, to_bytes
-from ..network.mlp import describe_sizes, param_names, sizes_of
-from ..network.weights_io import check_file_size, weights_from_npz, weights_to_npz
+from ..network.mlp import describe_sizes, sizes_of
+from ..network.weight_rules import param_names
+from ..network.layers import describe_network
+from ..network.weights_io import NetworkWeights, check_file_size, weights_from_npz, weights_to_npz
 
 STATE_KEY = "state"  # weights + settings, in the format of inkling.messages.saved_state
 LEGACY_KEY = "weights.npz"  # the previous release's record: the bare .npz of the weights (read, never written)
@@ -30,19 +32,23 @@ def to_uint8array(data: bytes) -> Any:
     return array
 
 
-def architecture(weights: Mapping[str, np.ndarray]) -> str:
-    """``"784-128-10"`` for weights W1 (784, 128), b1, W2 (128, 10), b2."""
+def architecture(network: NetworkWeights) -> str:
+    """``"784-128-10"`` for an MLP's weights W1 (784, 128), b1, W2 (128, 10), b2; ``"784-c16:5-p2-128-10"``
+    for a convnet's."""
+    if network.hidden is not None:
+        return describe_network(network.hidden)
+    weights = network.weights
     return describe_sizes(sizes_of([weights[name] for name in param_names(len(weights) // 2)]))
 
 
-def export_weights(bridge: Any, weights: Mapping[str, np.ndarray]) -> str:
-    """Offer ``weights`` as a downloaded ``.npz`` file; returns the file name."""
-    filename = f"inkling-{architecture(weights)}.npz"
-    bridge.download(to_uint8array(weights_to_npz(weights)), filename, "application/octet-stream")
+def export_weights(bridge: Any, network: NetworkWeights) -> str:
+    """Offer weights with their layers as a downloaded ``.npz`` file; returns the file name."""
+    filename = f"inkling-{architecture(network).replace(':', '_')}.npz"  # no ':' in file names
+    bridge.download(to_uint8array(weights_to_npz(*network)), filename, "application/octet-stream")
     return filename
 
 
-async def read_weights_file(file: Any) -> dict[str, np.ndarray]:
+async def read_weights_file(file: Any) -> NetworkWeights:
     """The weights in a user's ``File`` (from a file input).
 
     Raises:
@@ -144,8 +150,8 @@ class Autosave:
         self._stopped = False
         self._saved = (snapshot.version, snapshot.settings)
         self._last_save = now
-        state = SavedState(dict(current), snapshot.settings, time.time(), snapshot.iteration,
-                           snapshot.samples_seen, snapshot.epoch, snapshot.curve(), snapshot.seed)
+        state = SavedState(dict(current.weights), snapshot.settings, time.time(), snapshot.iteration,
+                           snapshot.samples_seen, snapshot.epoch, snapshot.curve(), snapshot.seed, current.hidden)
         self._saving = asyncio.ensure_future(self._save(state))
 
     def save_now(self) -> None:

@@ -3,13 +3,12 @@ checked on the page first so a bad file costs nothing."""
 
 from __future__ import annotations
 
-from typing import Any, Awaitable, Callable, Mapping
-
-import numpy as np
+from typing import Any, Awaitable, Callable
 
 from ..errors import WeightsError
 from ..messages.protocol import Command, ResponseSignal, SetWeights
-from ..network.layers import weights_problem
+from ..network.models import network_from_weights
+from ..network.weights_io import NetworkWeights
 from .dom import by_testid, listen
 from .inference import Predictor
 from .storage import architecture, export_weights, read_weights_file
@@ -60,23 +59,23 @@ class WeightsFiles:
 
     async def _import(self, file: Any) -> None:
         try:
-            weights = await read_weights_file(file)
+            network = await read_weights_file(file)
         except WeightsError as error:
             self._notify("error", f"{file.name} was not loaded (your current weights are kept): {error}")
             return
-        if await self.apply(weights, file.name):
-            self._notify("info", f"Loaded {file.name} ({architecture(weights)}).")
+        if await self.apply(network, file.name):
+            self._notify("info", f"Loaded {file.name} ({architecture(network)}).")
 
-    async def apply(self, weights: Mapping[str, np.ndarray], source: str = "the saved weights",
-                    seed: int | None = None) -> bool:
+    async def apply(self, network: NetworkWeights, source: str = "the saved weights", seed: int | None = None) -> bool:
         """Give the worker these weights (with new hidden layers if they need them); True if it took them.
 
         ``seed`` is the seed of the run they come from, if known: the page goes on showing it.
         """
-        problem = weights_problem(weights)
-        if problem is not None:
-            self._notify("error", f"{source} cannot be used (your current weights are kept): {problem}")
+        try:
+            network_from_weights(*network)
+        except WeightsError as error:
+            self._notify("error", f"{source} cannot be used (your current weights are kept): {error}")
             return False
         # Weights of other hidden layers make the worker switch to a network of that shape.
-        reply = await self._request(SetWeights(dict(weights), seed=seed))
+        reply = await self._request(SetWeights(dict(network.weights), seed=seed, hidden=network.hidden))
         return isinstance(reply, ResponseSignal)

@@ -43,10 +43,11 @@ class WeightsView:
     def _draw(self, version: int) -> None:
         from js import ImageData
 
-        w1 = self.predictor.first_layer()
-        if w1 is None:
+        first = self.predictor.first_layer()
+        if first is None:
             return
-        pixels = weights_picture(w1)
+        w1, side = first
+        pixels = weights_picture(w1, side)
         height, width = pixels.shape[:2]
         if (self.canvas.width, self.canvas.height) != (width, height):
             self.canvas.width, self.canvas.height = width, height

@@ -14,7 +14,8 @@ import numpy as np
 from ..data.blocks import Block, BlockEntry
 from ..errors import DataError
 from ..messages.confusion import Confusion
-from ..network.mlp import MLP
+from ..network.layers import N_CLASSES
+from ..network.models import Model, network_from_weights
 
 LoadBlock = Callable[[BlockEntry], Awaitable[Block]]
 
@@ -78,8 +79,8 @@ class TestSet:
 class EvaluationPass:
     """One evaluation of the weights ``model`` has now, over ``blocks``, one block per `step`."""
 
-    def __init__(self, model: MLP, blocks: Sequence[Block]) -> None:
-        self._model = MLP.from_weights(model.get_weights())  # training may go on between steps
+    def __init__(self, model: Model, blocks: Sequence[Block]) -> None:
+        self._model = network_from_weights(model.get_weights(), model.hidden)  # training may go on between steps
         self._blocks = list(blocks)
         self._predicted: list[np.ndarray] = []
 
@@ -95,7 +96,7 @@ class EvaluationPass:
     def result(self) -> Confusion:
         """The confusion matrix of the whole pass (call once `done`)."""
         labels = np.concatenate([b.labels for b in self._blocks])
-        return Confusion.tally(labels, np.concatenate(self._predicted), self._model.sizes[-1])
+        return Confusion.tally(labels, np.concatenate(self._predicted), N_CLASSES)
 
 
 class EvaluationSchedule:
@@ -125,7 +126,7 @@ class EvaluationSchedule:
         """Forget the pass under way: it judged weights that are gone (or training stopped)."""
         self._passing = None
 
-    def step(self, model: MLP) -> Confusion | None:
+    def step(self, model: Model) -> Confusion | None:
         """One block of the pass under way (starting one if it is time); its result when it ends."""
         if self._every_s <= 0:
             return None

@@ -13,11 +13,11 @@ from typing import Any, Mapping
 import numpy as np
 
 from ..data.augment import Augmenter
-from ..errors import WeightsError
+from ..errors import ProtocolError
 from ..messages.confusion import Confusion
 from ..messages.tunables import DEFAULTS, RUN, TUNABLES
-from ..network.layers import format_hidden, fresh_network, hidden_of, hidden_problem
-from ..network.mlp import MLP
+from ..network.layers import HiddenLayer, hidden_problem
+from ..network.models import Model, fresh_network, network_from_weights
 from ..network.optim import make_optimizer
 from .safeguard import DIVERGED_LOSS, GoodWeights, teach
 
@@ -25,7 +25,7 @@ MIN_LRATE = 1e-6  # per-epoch decay stops here, so the rate never reaches 0
 
 
 class Learner:
-    """An MLP, the settings it trains with and where its run stands.
+    """A network (an MLP or a convnet), the settings it trains with and where its run stands.
 
     Args:
         settings: Settings of the table by field (``batch_size=64``, ``hidden=(128,)``, ``seed=3``,
@@ -33,7 +33,8 @@ class Learner:
 
     Raises:
         TypeError: A setting the table does not have.
-        ProtocolError: A setting's value breaks its rule.
+        ProtocolError: A setting's value breaks its rule, or the network would not fit in memory
+            at the batch size.
     """
 
     def __init__(self, settings: Mapping[str, Any]) -> None:
@@ -44,6 +45,7 @@ class Learner:
         self.settings = SimpleNamespace(**{t.field: t.check(t.field, settings.get(t.field, t.default))
                                            for t in TUNABLES})
         self.run_seed: int | None = self.settings.seed  # what made the weights in use: None for weights from outside
+        _check_fits(self.settings.hidden, self.settings.batch_size, "hidden")
         self.model = self._new_model(self.settings.seed)
         self.optimizer = make_optimizer(self.settings.optimizer, self.settings.lrate)
         self._augmenter = Augmenter(self.settings.seed)
@@ -56,7 +58,13 @@ class Learner:
         self.test_acc: float | None = None
 
     def set(self, field: str, value: Any) -> None:
-        """Apply a live setting at once, keeping it (the cache's size is the Trainer's to apply)."""
+        """Apply a live setting at once, keeping it (the cache's size is the Trainer's to apply).
+
+        Raises:
+            ProtocolError: A batch size at which the network would not fit in memory; nothing changes.
+        """
+        if field == "batch_size":
+            _check_fits(self.model.hidden, value, field)
         if field == "lrate":
             self.optimizer.lr = value  # and per-epoch decay starts again from it
         elif field == "optimizer":
@@ -65,7 +73,13 @@ class Learner:
 
     def reset(self, changes: Mapping[str, Any]) -> int:
         """A new run from the run settings (`tunables.RUN`) with ``changes``: new weights from its seed,
-        the distortions from it too, the rate back to the one chosen. Returns the seed."""
+        the distortions from it too, the rate back to the one chosen. Returns the seed.
+
+        Raises:
+            ProtocolError: The network would not fit in memory at the batch size; nothing changes.
+        """
+        if changes.get("hidden") is not None:
+            _check_fits(changes["hidden"], self.settings.batch_size, "hidden")
         for setting in RUN:
             if changes.get(setting.field) is not None:
                 setattr(self.settings, setting.field, changes[setting.field])
@@ -77,23 +91,19 @@ class Learner:
         self.loss = self.acc = None
         return seed
 
-    def use_weights(self, weights: dict[str, np.ndarray], seed: int | None) -> None:
-        """Train these weights from now on (``seed``: of the run that made them, if known).
+    def use_weights(self, weights: dict[str, np.ndarray], seed: int | None,
+                    hidden: tuple[HiddenLayer, ...] | None = None) -> None:
+        """Train these weights from now on (``seed``: of the run that made them, if known; ``hidden``:
+        their layers, which an MLP's weights may leave out).
 
         Raises:
-            WeightsError: They do not fit this data, or their layers break the limits.
+            WeightsError: They do not fit their layers, or the layers break the limits.
+            ProtocolError: Their network would not fit in memory at the batch size.
         """
-        model = MLP.from_weights(weights)
-        if (model.sizes[0], model.sizes[-1]) != (self.model.sizes[0], self.model.sizes[-1]):
-            raise WeightsError(
-                f"the weights take {model.sizes[0]} inputs to {model.sizes[-1]} classes; this trainer needs "
-                f"{self.model.sizes[0]} inputs and {self.model.sizes[-1]} classes"
-            )
-        problem = hidden_problem(hidden_of(model.sizes))
-        if problem is not None:
-            raise WeightsError(f"the weights' hidden layers ({format_hidden(hidden_of(model.sizes))}): {problem}")
+        model = network_from_weights(weights, hidden)
+        _check_fits(model.hidden, self.settings.batch_size, "weights")
         self._use_model(model)
-        self.settings.hidden = hidden_of(model.sizes)
+        self.settings.hidden = model.hidden
         self.run_seed = seed
 
     def step(self, x: np.ndarray, y: np.ndarray, epoch_size: int, remember: bool) -> float | None:
@@ -142,16 +152,23 @@ class Learner:
         """Every setting as it is in use now: the rate after decay, the network's layers, the seed
         of the weights in use (None when they came from outside)."""
         return {**vars(self.settings), "lrate": self.optimizer.lr, "optimizer": self.optimizer.name,
-                "hidden": hidden_of(self.model.sizes), "seed": self.run_seed}
+                "hidden": self.model.hidden, "seed": self.run_seed}
 
-    def _new_model(self, seed: int) -> MLP:
+    def _new_model(self, seed: int) -> Model:
         """Fresh weights from ``seed`` for the hidden layers the settings name."""
         return fresh_network(self.settings.hidden, seed)
 
-    def _use_model(self, model: MLP) -> None:
+    def _use_model(self, model: Model) -> None:
         """Swap in a new model: fresh optimizer state, no test accuracy yet."""
         self.model = model
         self.optimizer = make_optimizer(self.optimizer.name, self.optimizer.lr)
         self.test_acc = None
         self.confusion = None
         self._good = GoodWeights(model)
+
+
+def _check_fits(hidden: tuple[HiddenLayer, ...], batch_size: int, field: str) -> None:
+    """Refuse, naming ``field``, a network that would not fit in memory at ``batch_size``."""
+    problem = hidden_problem(hidden, batch_size)
+    if problem is not None:
+        raise ProtocolError(field, problem)

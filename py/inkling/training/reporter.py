@@ -21,6 +21,16 @@ Send = Callable[[dict[str, Any]], None]
 log = logging.getLogger("inkling.training.trainer")  # the worker's log, whoever writes it
 
 
+class TrainerState(Protocol):
+    """What a signal reports from the `Trainer` (read only): so the Reporter need not import it."""
+
+    learner: Learner
+    cache: SampleCache | None
+    manifest: Manifest | None
+    training: bool
+    throughput: Throughput
+
+
 class Reporter:
     """Turns the Trainer's state into signals and its troubles into errors, through ``send``.
 

@@ -8,7 +8,7 @@ import math
 import numpy as np
 
 from ..errors import WeightsError
-from ..network.mlp import MLP
+from ..network.models import Model
 from ..network.optim import SGD
 
 # A mean cross-entropy this high means the right class gets probability e^-1000: the weights
@@ -25,7 +25,7 @@ DRAWING_LRATE = 0.01
 class GoodWeights:
     """A copy of a model's weights whose loss was sane."""
 
-    def __init__(self, model: MLP) -> None:
+    def __init__(self, model: Model) -> None:
         self.model = model
         self._good = [w.copy() for w in model.params]
 

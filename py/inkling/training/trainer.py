@@ -207,7 +207,7 @@ class Trainer:
         self.learner.set(field, value)
 
     def _set_weights(self, command: p.SetWeights) -> None:
-        self.learner.use_weights(command.weights, command.seed)
+        self.learner.use_weights(command.weights, command.seed, command.hidden)
         self._new_weights()
 
     def _reset(self, command: p.Reset) -> None:
