@@ -119,11 +119,14 @@
       switch (field) {
         case "batch_size": return intJunk(1, 4096, false);
         case "cache_size": return intJunk(1, 1024, false);
-        case "hidden": return pick([  // a list of 1-8 widths of 1..4096 (or one width alone) is valid
+        case "hidden": return pick([  // a list of 1-8 layers (widths of 1..4096, or conv/pool texts) is valid
           () => 0, () => 4097, () => 1.5, () => NaN, () => Infinity, () => true, () => "32", () => ({ v: 2 }),
           () => 2n ** 70n, () => new Date(), () => new Uint8Array(1), () => 2 ** 53 + 2, () => [], () => [0], () => [32, 4097], () => [1.5], () => [32, "16"],
           () => "256,128", () => Array(9).fill(4), () => [[32]], () => [null], () => [true],
           () => new Int32Array([32]), () => ({ 0: 32, length: 1 }),
+          // convolutions and pooling: c16:5,p2 before dense layers is valid; these are not
+          () => ["c0:5"], () => ["c16:5", 128, "c8:3"], () => ["p3"], () => ["c16:5:sam"], () => ["c16:4:same"],
+          () => ["c16:99"], () => ["c300:5"], () => ["p2", "p2", "p2", "p2", "p2"], () => ["c16:5" + "5".repeat(40)],
         ])();
         case "augment": return pick([() => 1, () => 0, () => "true", () => null, () => [true], () => NaN,
           () => ({}), () => new Boolean(true)])();

@@ -23,7 +23,9 @@ from inkling.messages.protocol import (Command, Reset, SetAugment, SetBatchSize,
 from inkling.messages.tunables import (AUGMENT, BATCH_SIZE, CACHE_SIZE, HIDDEN_SIZE, LEARNING_RATE, LR_DECAY, TUNABLES,
                                        SettingError, Tunable)
 from inkling.network.models import weights_problem
+from inkling.network.convnet import ConvNet
 from inkling.network.mlp import MLP
+from inkling.network.weights_io import NetworkWeights
 from inkling.page.history import History, Smoother
 from inkling.page.inference import Predictor, top_k
 from inkling.page.offline import OFFLINE_TEXTS, OfflineStatus, offline_text
@@ -85,7 +87,8 @@ def test_valid_settings_become_commands(setting: Tunable, text: str, command: Co
     (CACHE_SIZE, "100000", "refused"),
     (HIDDEN_SIZE, "0", "1 to 4096 units"),
     (HIDDEN_SIZE, "256,,128", "not a list of layer widths"),
-    (HIDDEN_SIZE, "256 128", "not a list of layer widths"),
+    (HIDDEN_SIZE, "256 128", "'256 128' is not a layer"),
+    (HIDDEN_SIZE, "128,c16:5", "convolutions and pooling come first"),
     (HIDDEN_SIZE, "1,1,1,1,1,1,1,1,1", "1 to 8 hidden layers"),
     (AUGMENT, "yes", "not on or off"),
     (LR_DECAY, "1.5", "refused"),
@@ -168,10 +171,18 @@ def test_predictor_takes_decoded_signal_weights_of_any_hidden_size() -> None:
         model = MLP(sizes, seed=predictor.version)
         signal = decode_signal(_signal(hidden=list(sizes[1:-1]), weights={
             name: {"shape": list(a.shape), "data": a.reshape(-1)} for name, a in model.get_weights().items()}))
-        predictor.use_signal_weights(signal.weights)
-        assert predictor.sizes == sizes
+        predictor.use_signal_weights(signal.weights, signal.hidden)
+        assert predictor.hidden == sizes[1:-1]
         np.testing.assert_allclose(predictor.proba(x), model.predict_proba(x), rtol=1e-6)
-    assert predictor.version == 3
+    convnet = ConvNet(("c4:5", "p2", 16), seed=1)
+    signal = decode_signal(_signal(hidden=["c4:5", "p2", 16], weights={
+        name: {"shape": list(a.shape), "data": a.reshape(-1)} for name, a in convnet.get_weights().items()}))
+    predictor.use_signal_weights(signal.weights, signal.hidden)
+    assert predictor.hidden == ("c4:5", "p2", 16)
+    np.testing.assert_allclose(predictor.proba(x), convnet.predict_proba(x), rtol=1e-5)
+    tiles, side = predictor.first_layer()
+    assert (tiles.shape, side) == ((25, 4), 5)  # the weights view shows each filter as a 5x5 picture
+    assert predictor.version == 4
 
 
 def test_top_k_orders_digits_by_probability() -> None:
@@ -183,9 +194,11 @@ def test_top_k_orders_digits_by_probability() -> None:
 def test_weights_that_do_not_fit_the_page_network_are_explained() -> None:
     good = MLP((784, 32, 10)).get_weights()
     assert weights_problem(good) is None
-    assert architecture(good) == "784-32-10"
+    assert architecture(NetworkWeights(good, None)) == "784-32-10"
+    assert architecture(NetworkWeights(ConvNet(("c4:5", "p2", 16)).get_weights(), ("c4:5", "p2", 16))) == (
+        "784-c4:5-p2-16-10")
     deep = MLP((784, 16, 8, 10)).get_weights()
-    assert weights_problem(deep) is None and architecture(deep) == "784-16-8-10"
+    assert weights_problem(deep) is None and architecture(NetworkWeights(deep, None)) == "784-16-8-10"
     assert "784 inputs" in weights_problem(MLP((100, 16, 10)).get_weights())
     assert "1 to 8 hidden layers" in weights_problem(MLP((784, *[4] * 9, 10)).get_weights())
     assert "W2 has 8 rows" in weights_problem({**good, "W2": np.zeros((8, 10), np.float32)})
@@ -347,9 +360,9 @@ def test_the_first_autosave_comes_at_once_even_right_after_the_page_started(monk
     autosave.enabled = True
 
     async def train() -> None:
-        autosave.consider(Snapshot(1, lambda: weights, True, TrainingSettings.from_mapping({}), iteration=5))
+        autosave.consider(Snapshot(1, lambda: NetworkWeights(weights, None), True, TrainingSettings.from_mapping({}), iteration=5))
         await autosave.settled()
-        autosave.consider(Snapshot(2, lambda: weights, True, TrainingSettings.from_mapping({}), iteration=9))
+        autosave.consider(Snapshot(2, lambda: NetworkWeights(weights, None), True, TrainingSettings.from_mapping({}), iteration=9))
         await autosave.settled()
 
     run(train())

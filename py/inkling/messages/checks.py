@@ -15,7 +15,7 @@ from typing import Any, Callable, Mapping, Sequence
 import numpy as np
 
 from ..errors import ProtocolError
-from ..network.layers import (MAX_HIDDEN, MAX_HIDDEN_LAYERS, N_PIXELS, HiddenLayer, hidden_layer,
+from ..network.layers import (MAX_HIDDEN, MAX_HIDDEN_LAYERS, N_PIXELS, Dense, HiddenLayer, hidden_layer,
                               hidden_problem, layer_spec)
 from ..network.weight_rules import MAX_WEIGHT_ARRAYS, MAX_WEIGHT_VALUES, WEIGHT_NAME
 
@@ -106,9 +106,12 @@ def layer_widths(name: str, value: Any) -> tuple[HiddenLayer, ...]:
     for layer in value:
         if isinstance(layer, str) and len(layer) <= 32:
             try:
-                hidden.append(hidden_layer(layer_spec(layer)))
+                spec = layer_spec(layer)
             except ValueError as error:
                 raise ProtocolError(name, str(error)) from None
+            if isinstance(spec, Dense):  # a width travels as a number: "16" is a typo somewhere upstream
+                raise ProtocolError(name, f"a dense layer's width is a number, not the text {layer!r}")
+            hidden.append(hidden_layer(spec))
         else:
             hidden.append(integer(1, MAX_HIDDEN)(name, layer))
     problem = hidden_problem(hidden)
