@@ -16,20 +16,24 @@ HEADLINE = "784-128-10/b64"
 UNITS = {"us": "us", "gflops": "GFLOPS", "samples_per_s": "samples/s"}
 
 
+def timing_page(bench: Bench, script: str = "kernel_timing") -> dict[str, Any]:
+    """Run a timing script of tests/bench/kernel/ in a fresh worker page; its JSON result."""
+    query = [f"script={script}"] + (["quick=1"] if bench.settings.quick else [])
+    with bench.context() as context:
+        page = context.new_page()
+        page.goto(bench.url + KERNEL_PREFIX.lstrip("/") + "index.html?" + "&".join(query))
+        page.wait_for_function(
+            "() => /^(done|error)/.test(document.querySelector('[data-testid=status]').textContent)",
+            timeout=600_000)
+        status = page.get_by_test_id("status").text_content()
+        if status != "done":
+            raise RuntimeError(f"the timing page says {status!r}")
+        return json.loads(page.get_by_test_id("result").text_content())
+
+
 def run(bench: Bench) -> dict[str, Any]:
     """One fresh page per run; medians over runs of each product's GFLOPS and time."""
-    runs = []
-    for _ in range(bench.settings.runs):
-        with bench.context() as context:
-            page = context.new_page()
-            page.goto(bench.url + KERNEL_PREFIX.lstrip("/") + "index.html" + ("?quick=1" if bench.settings.quick else ""))
-            page.wait_for_function(
-                "() => /^(done|error)/.test(document.querySelector('[data-testid=status]').textContent)",
-                timeout=600_000)
-            status = page.get_by_test_id("status").text_content()
-            if status != "done":
-                raise RuntimeError(f"the kernel timing page says {status!r}")
-            runs.append(json.loads(page.get_by_test_id("result").text_content()))
+    runs = [timing_page(bench) for _ in range(bench.settings.runs)]
     result: dict[str, Any] = {}
     for engine in ENGINES:
         if any("unavailable" in r[engine] for r in runs):

@@ -17,11 +17,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from . import (bench_data_pipeline, bench_drawn_digits, bench_kernel, bench_main_thread, bench_memory,
-               bench_startup, bench_throughput, bench_time_to_accuracy)
+from . import (bench_convnet, bench_data_pipeline, bench_drawn_digits, bench_kernel, bench_main_thread,
+               bench_memory, bench_startup, bench_throughput, bench_time_to_accuracy)
 from .harness import ROOT, Bench, Settings, Unavailable, load_build
 
-BENCHMARKS = {m.NAME: m for m in (bench_startup, bench_throughput, bench_kernel, bench_time_to_accuracy,
+BENCHMARKS = {m.NAME: m for m in (bench_startup, bench_throughput, bench_convnet, bench_kernel, bench_time_to_accuracy,
                                   bench_drawn_digits, bench_main_thread, bench_data_pipeline, bench_memory)}
 
 

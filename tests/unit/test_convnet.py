@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 from inkling.errors import WeightsError
-from inkling.network.conv import conv_forward, pool_backward, pool_forward
-from inkling.network.convnet import ConvNet
+from inkling.network.conv import patches, pool_backward, pool_forward, unpatch
+from inkling.network.convnet import ConvNet, conv_forward
 from inkling.network.layers import (MEMORY_BUDGET, describe_network, format_hidden, hidden_problem, memory_needed,
                                     parameter_count, parse_hidden)
 from inkling.network.models import fresh_network, network_from_weights
@@ -39,12 +39,22 @@ def test_a_convolution_equals_the_looped_definition(shape: tuple[int, ...], k: i
     np.testing.assert_allclose(z, looped_conv(x, W, b, pad), rtol=1e-10, atol=1e-12)
 
 
+@pytest.mark.parametrize("shape,k,pad", [((2, 7, 6, 3), 3, 0), ((1, 6, 6, 2), 5, 2), ((3, 5, 4, 1), 3, 1)])
+def test_unpatch_is_the_transpose_of_patches(shape: tuple[int, ...], k: int, pad: int) -> None:
+    # <patches(x), r> == <x, unpatch(r)> for any x and r: what makes the input's gradient right.
+    rng = np.random.default_rng(k)
+    x = rng.normal(size=shape)
+    cols = patches(x, k, pad)
+    r = rng.normal(size=cols.shape)
+    assert np.sum(cols * r) == pytest.approx(np.sum(x * unpatch(r, shape, k, pad)), rel=1e-10)
+
+
 def test_pooling_takes_each_windows_largest_value_and_routes_the_gradient_to_it() -> None:
     x = np.arange(2 * 5 * 5 * 3, dtype=float).reshape(2, 5, 5, 3)[:, ::-1]  # odd side: the last row is left out
-    out, where = pool_forward(x, 2)
+    out, where = pool_forward(x)
     expected = x[:, :4, :4, :].reshape(2, 2, 2, 2, 2, 3).max(axis=(2, 4))
     np.testing.assert_array_equal(out, expected)
-    dx = pool_backward(np.ones_like(out), where, 2, x.shape)
+    dx = pool_backward(np.ones_like(out), where, x.shape)
     assert dx.sum() == out.size
     np.testing.assert_array_equal(dx[..., 4, :, :], 0)  # the left-out row gets nothing
     chosen = np.where(dx > 0, x, -np.inf)[:, :4, :4, :].reshape(2, 2, 2, 2, 2, 3).max(axis=(2, 4))

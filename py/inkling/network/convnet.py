@@ -9,15 +9,58 @@ in layer order, a convolution's ``W`` shaped ``(out, in, k, k)``.
 
 from __future__ import annotations
 
-from typing import Any, Mapping, Sequence
+from typing import Any, Mapping, NamedTuple, Sequence
 
 import numpy as np
 
 from ..errors import WeightsError
-from .conv import conv_backward, conv_forward, pool_backward, pool_forward
+from .engine import current_engine
 from .layers import IMAGE_SIDE, Conv, Dense, HiddenLayer, Pool, describe_network, layer_specs, parameter_shapes
 from .mlp import StepResult, matmul, softmax_loss
 from .weight_rules import check_outputs, checked_array, param_names
+
+
+class ConvCache(NamedTuple):
+    """What a convolution's backward pass needs from its forward pass."""
+
+    cols: np.ndarray  # the input's patches, (n * oh * ow, k * k * c)
+    filters: np.ndarray  # W as the patches' rows are ordered: (out, k * k * c), (ky, kx, ch)
+    input_shape: tuple[int, ...]
+    pad: int
+
+
+def conv_forward(x: np.ndarray, W: np.ndarray, b: np.ndarray, pad: int) -> tuple[np.ndarray, ConvCache]:
+    """``x`` (NHWC) convolved with filters ``W`` ``(out, in, k, k)`` plus ``b``, before any ReLU.
+
+    Returns:
+        The output ``(n, oh, ow, out)`` and what `conv_backward` needs.
+    """
+    engine = current_engine()
+    out_c, _, k, _ = W.shape
+    cols = engine.patches(x, k, pad)
+    filters = np.ascontiguousarray(W.transpose(0, 2, 3, 1)).reshape(out_c, -1)  # small: a copy per step
+    z = engine.matmul(cols, filters.T)
+    z += b
+    n, h, w, _ = x.shape
+    return z.reshape(n, h + 2 * pad - k + 1, w + 2 * pad - k + 1, out_c), ConvCache(cols, filters, x.shape, pad)
+
+
+def conv_backward(dz: np.ndarray, W: np.ndarray, cache: ConvCache,
+                  need_input: bool = True) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """The gradients of a convolution from the gradient ``dz`` of its output ``(n, oh, ow, out)``.
+
+    Returns:
+        ``(dW, db, dx)``; ``dx`` (NHWC) is None unless ``need_input`` (the first layer's input is
+        the image: nothing upstream needs its gradient).
+    """
+    engine = current_engine()
+    out_c, in_c, k, _ = W.shape
+    rows = dz.reshape(-1, out_c)
+    dW = np.ascontiguousarray(engine.matmul(rows.T, cache.cols).reshape(out_c, k, k, in_c).transpose(0, 3, 1, 2))
+    db = rows.sum(axis=0)
+    if not need_input:
+        return dW, db, None
+    return dW, db, engine.unpatch(engine.matmul(rows, cache.filters), cache.input_shape, k, cache.pad)
 
 
 class ConvNet:
@@ -63,7 +106,7 @@ class ConvNet:
                 tape.append((spec, p, cache, z))
                 h, p = z, p + 2
             elif isinstance(spec, Pool):
-                out, where = pool_forward(h, spec.size)
+                out, where = current_engine().pool_forward(h)
                 tape.append((spec, p, where, h.shape))
                 h = out
             else:
@@ -98,15 +141,16 @@ class ConvNet:
             first = step == len(tape) - 1
             if isinstance(spec, Dense):
                 if step:  # not the output layer: ReLU lets the gradient through where it was active
-                    delta = delta * (out > 0)
+                    current_engine().relu_mask(delta, out)
                 grads[p] = matmul(saved.T, delta)
                 grads[p + 1] = delta.sum(axis=0)
                 if not first:
                     delta = matmul(delta, self.params[p].T)
             elif isinstance(spec, Pool):
-                delta = pool_backward(delta.reshape(out[0], *_pooled(out, spec.size)), saved, spec.size, out)
+                delta = current_engine().pool_backward(delta.reshape(out[0], *_pooled(out, spec.size)), saved, out)
             else:
-                delta = delta.reshape(out.shape) * (out > 0)
+                delta = np.ascontiguousarray(delta.reshape(out.shape))
+                current_engine().relu_mask(delta, out)
                 grads[p], grads[p + 1], delta = conv_backward(delta, self.params[p], saved, need_input=not first)
         return StepResult(loss, acc, grads)
 

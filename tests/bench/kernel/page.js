@@ -1,6 +1,7 @@
 // Times the engine's products in a worker (as the training worker runs them) and shows the JSON.
 // A file of its own, not an inline script: the bench serves it under the site's CSP.
-const worker = new Worker(new URL("./worker.js", import.meta.url), { type: "module" });
+// The page's query (?quick=1, ?script=convnet_timing) goes on to the worker.
+const worker = new Worker(new URL("./worker.js" + location.search, import.meta.url), { type: "module" });
 const status = document.querySelector("[data-testid=status]");
 worker.onmessage = ({ data }) => {
   if (data.type === "result") {

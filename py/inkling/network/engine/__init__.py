@@ -1,4 +1,5 @@
-"""The engine under the MLP's maths: what computes its matrix products and optimizer steps.
+"""The engine under the networks' maths: what computes their matrix products, optimizer steps
+and a convolution's data movement (patches, pooling).
 
 `inkling.network.mlp` sends every matrix product, and `inkling.network.optim` offers every update,
 to the one engine in use. By default that is `NumpyEngine`; in the browser,
@@ -35,6 +36,23 @@ class Engine(Protocol):
         Returns False, changing nothing, where this engine cannot: the optimizer then
         does it with numpy.
         """
+
+    # A convolution's data movement, exactly as `inkling.network.conv` (the reference) does it.
+
+    def patches(self, x: np.ndarray, k: int, pad: int) -> np.ndarray:
+        """im2col of ``x`` (NHWC): ``(n * oh * ow, k * k * c)``, rows ``(ky, kx, ch)``."""
+
+    def unpatch(self, rows: np.ndarray, shape: tuple[int, ...], k: int, pad: int) -> np.ndarray:
+        """col2im: patch ``rows`` summed back onto an image of ``shape`` (NHWC)."""
+
+    def pool_forward(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """2x2 max-pooling of ``x`` (NHWC) and the uint8 position of each maximum in its window."""
+
+    def pool_backward(self, dout: np.ndarray, where: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+        """The gradient of a pooling's input of ``shape`` from its output's gradient ``dout``."""
+
+    def relu_mask(self, d: np.ndarray, z: np.ndarray) -> None:
+        """``d`` kept where ``z`` is positive, else 0, in place."""
 
 
 _current: Engine = NumpyEngine()

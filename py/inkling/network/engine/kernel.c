@@ -353,3 +353,122 @@ EXPORT void ink_adam(int n, float *p, const float *g, float *m, float *v, float 
         p[i] -= (m[i] / (__builtin_sqrtf(v[i]) + eps)) * step;
     }
 }
+
+/* ---- convolution and pooling ----------------------------------------------------------------
+ * Images are NHWC float32, contiguous. A convolution's patches (im2col) list, for each output
+ * pixel, its k x k window row by row with the c channels of each pixel together: (ky, kx, ch),
+ * so a window's row is k * c contiguous floats of the input (one copy each, not one per value).
+ * Stride 1; `pad` rows and columns of zeros around the image. These move data only: the same
+ * values come out as numpy's, bit for bit (inkling/network/conv.py is the reference).
+ */
+
+/* cols (n*oh*ow, k*k*c) = the patches of x (n, h, w, c), oh = h + 2*pad - k + 1 (ow alike). */
+EXPORT void ink_patches(int n, int h, int w, int c, int k, int pad, const float *x, float *cols) {
+    int oh = h + 2 * pad - k + 1, ow = w + 2 * pad - k + 1, row = k * k * c;
+    float *out = cols;
+    for (int b = 0; b < n; b++) {
+        const float *img = x + (long)b * h * w * c;
+        for (int oy = 0; oy < oh; oy++) {
+            for (int ox = 0; ox < ow; ox++) {
+                for (int ky = 0; ky < k; ky++) {
+                    int y = oy + ky - pad;
+                    float *dst = out + ky * k * c;
+                    if (y < 0 || y >= h) {
+                        for (int i = 0; i < k * c; i++) dst[i] = 0.0f;
+                        continue;
+                    }
+                    int x0 = ox - pad, lo = x0 < 0 ? -x0 : 0, hi = x0 + k > w ? w - x0 : k;
+                    for (int i = 0; i < lo * c; i++) dst[i] = 0.0f;
+                    const float *src = img + ((long)y * w + x0 + lo) * c;
+                    int count = (hi - lo) * c, i = 0;
+                    float *d = dst + lo * c;
+                    for (; i + 4 <= count; i += 4) wasm_v128_store(d + i, wasm_v128_load(src + i));
+                    for (; i < count; i++) d[i] = src[i];
+                    for (int j = hi * c; j < k * c; j++) dst[j] = 0.0f;
+                }
+                out += row;
+            }
+        }
+    }
+}
+
+/* dx (n, h, w, c) = the sum of patch rows `cols` back onto the image (col2im, the transpose of
+ * ink_patches): where windows overlap, their values add; padding is dropped. Overwrites dx. */
+EXPORT void ink_unpatch(int n, int h, int w, int c, int k, int pad, const float *cols, float *dx) {
+    int oh = h + 2 * pad - k + 1, ow = w + 2 * pad - k + 1, row = k * k * c;
+    for (long i = 0; i < (long)n * h * w * c; i++) dx[i] = 0.0f;
+    const float *in = cols;
+    for (int b = 0; b < n; b++) {
+        float *img = dx + (long)b * h * w * c;
+        for (int oy = 0; oy < oh; oy++) {
+            for (int ox = 0; ox < ow; ox++) {
+                for (int ky = 0; ky < k; ky++) {
+                    int y = oy + ky - pad;
+                    if (y < 0 || y >= h) continue;
+                    int x0 = ox - pad, lo = x0 < 0 ? -x0 : 0, hi = x0 + k > w ? w - x0 : k;
+                    float *d = img + ((long)y * w + x0 + lo) * c;
+                    const float *s = in + (ky * k + lo) * c;
+                    int count = (hi - lo) * c, i = 0;
+                    for (; i + 4 <= count; i += 4)
+                        wasm_v128_store(d + i, wasm_f32x4_add(wasm_v128_load(d + i), wasm_v128_load(s + i)));
+                    for (; i < count; i++) d[i] += s[i];
+                }
+                in += row;
+            }
+        }
+    }
+}
+
+/* 2x2 max-pooling, stride 2, of x (n, h, w, c) into out (n, h/2, w/2, c); a last odd row or column
+ * is left out. where[i] (0-3: top-left, top-right, bottom-left, bottom-right) is the first window
+ * position holding the maximum, as numpy's argmax picks it. */
+EXPORT void ink_pool2(int n, int h, int w, int c, const float *x, float *out, unsigned char *where) {
+    int oh = h / 2, ow = w / 2;
+    for (int b = 0; b < n; b++) {
+        const float *img = x + (long)b * h * w * c;
+        for (int oy = 0; oy < oh; oy++) {
+            for (int ox = 0; ox < ow; ox++) {
+                const float *p0 = img + ((long)(2 * oy) * w + 2 * ox) * c, *p1 = p0 + c;
+                const float *p2 = p0 + (long)w * c, *p3 = p2 + c;
+                for (int ch = 0; ch < c; ch++) {
+                    float best = p0[ch];
+                    unsigned char at = 0;
+                    if (p1[ch] > best) { best = p1[ch]; at = 1; }
+                    if (p2[ch] > best) { best = p2[ch]; at = 2; }
+                    if (p3[ch] > best) { best = p3[ch]; at = 3; }
+                    *out++ = best;
+                    *where++ = at;
+                }
+            }
+        }
+    }
+}
+
+/* The gradient of ink_pool2's input: dx (n, h, w, c) gets each output's gradient dout at the input
+ * it took (where), 0 elsewhere. Overwrites dx. */
+EXPORT void ink_pool2_backward(int n, int h, int w, int c, const float *dout, const unsigned char *where,
+                               float *dx) {
+    int oh = h / 2, ow = w / 2;
+    for (long i = 0; i < (long)n * h * w * c; i++) dx[i] = 0.0f;
+    for (int b = 0; b < n; b++) {
+        float *img = dx + (long)b * h * w * c;
+        for (int oy = 0; oy < oh; oy++) {
+            for (int ox = 0; ox < ow; ox++) {
+                float *p0 = img + ((long)(2 * oy) * w + 2 * ox) * c;
+                for (int ch = 0; ch < c; ch++) {
+                    int at = *where++;
+                    p0[(at >> 1) * (long)w * c + (at & 1) * c + ch] = *dout++;
+                }
+            }
+        }
+    }
+}
+
+/* d[i] = z[i] > 0 ? d[i] : 0: ReLU's gradient, where z is the layer's output. */
+EXPORT void ink_relu_mask(int n, float *d, const float *z) {
+    v128_t zero = wasm_f32x4_splat(0.0f);
+    int i = 0;
+    for (; i + 4 <= n; i += 4)
+        wasm_v128_store(d + i, wasm_v128_and(wasm_v128_load(d + i), wasm_f32x4_gt(wasm_v128_load(z + i), zero)));
+    for (; i < n; i++) d[i] = z[i] > 0.0f ? d[i] : 0.0f;
+}

@@ -18,6 +18,8 @@ from typing import Any, Callable, Protocol, Sequence
 
 import numpy as np
 
+from .. import conv
+
 F32 = np.dtype(np.float32)
 I32 = np.dtype(np.int32)
 
@@ -31,6 +33,11 @@ SIGNATURES: dict[str, tuple[str, str]] = {  # name: (argument kinds, result kind
     "ink_sgd": ("ippf", ""),
     "ink_momentum": ("ipppff", ""),
     "ink_adam": ("ippppffffff", ""),
+    "ink_patches": ("iiiiiipp", ""),
+    "ink_unpatch": ("iiiiiipp", ""),
+    "ink_pool2": ("iiiippp", ""),
+    "ink_pool2_backward": ("iiiippp", ""),
+    "ink_relu_mask": ("ipp", ""),
 }
 # Optimizer rule -> (kernel function, number of state arrays, number of coefficients).
 UPDATES = {"sgd": ("ink_sgd", 0, 1), "momentum": ("ink_momentum", 1, 2), "adam": ("ink_adam", 2, 6)}
@@ -106,6 +113,11 @@ def _key(a: np.ndarray) -> tuple[int, tuple[int, ...], tuple[int, ...]]:
     return a.__array_interface__["data"][0], a.shape, a.strides
 
 
+def _whole(a: np.ndarray) -> bool:
+    """A float32 array in one C-ordered piece: what the kernel's convolution functions take."""
+    return a.dtype == F32 and a.flags.c_contiguous
+
+
 def _element_strides(a: np.ndarray) -> tuple[int, int] | None:
     """``a``'s strides in elements, or None when they are not whole, positive elements."""
     rs, cs = a.strides
@@ -135,7 +147,7 @@ class KernelEngine:
         self._lib = library
         self._keep = keep
         self._listings: list[_Listing] = []
-        self.counts = {"gemm": 0, "gemm_nt": 0, "sparse": 0, "numpy": 0, "update": 0}  # for tests and the bench
+        self.counts = {"gemm": 0, "gemm_nt": 0, "sparse": 0, "numpy": 0, "update": 0, "conv": 0}  # for tests and the bench
 
     def matmul(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         """``a @ b`` as a new array (a new float32 array for float32 inputs)."""
@@ -172,6 +184,60 @@ class KernelEngine:
             b = np.ascontiguousarray(b)
             self._lib.call("ink_gemm", m, n, k, a, rsa, csa, b, n, out, n, 0, outputs=(out,))
         return out
+
+    # ---- a convolution's data movement: the kernel for float32 NHWC arrays in one piece ---------
+
+    def patches(self, x: np.ndarray, k: int, pad: int) -> np.ndarray:
+        """im2col of ``x`` (NHWC), as `inkling.network.conv.patches`."""
+        if not _whole(x):
+            return conv.patches(x, k, pad)
+        n, h, w, c = x.shape
+        oh, ow = h + 2 * pad - k + 1, w + 2 * pad - k + 1
+        cols = np.empty((n * oh * ow, k * k * c), F32)
+        if cols.size:
+            self.counts["conv"] += 1
+            self._lib.call("ink_patches", n, h, w, c, k, pad, x, cols, outputs=(cols,))
+        return cols
+
+    def unpatch(self, rows: np.ndarray, shape: tuple[int, ...], k: int, pad: int) -> np.ndarray:
+        """col2im, as `inkling.network.conv.unpatch`."""
+        n, h, w, c = shape
+        if not _whole(rows) or rows.shape != ((h + 2 * pad - k + 1) * (w + 2 * pad - k + 1) * n, k * k * c):
+            return conv.unpatch(rows, shape, k, pad)
+        dx = np.empty(shape, F32)
+        self.counts["conv"] += 1
+        self._lib.call("ink_unpatch", n, h, w, c, k, pad, rows, dx, outputs=(dx,))
+        return dx
+
+    def pool_forward(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """2x2 max-pooling, as `inkling.network.conv.pool_forward`."""
+        n, h, w, c = x.shape
+        if not _whole(x) or h < 2 or w < 2:
+            return conv.pool_forward(x)
+        out = np.empty((n, h // 2, w // 2, c), F32)
+        where = np.empty(out.shape, np.uint8)
+        self.counts["conv"] += 1
+        self._lib.call("ink_pool2", n, h, w, c, x, out, where, outputs=(out, where))
+        return out, where
+
+    def pool_backward(self, dout: np.ndarray, where: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+        """The gradient of a pooling's input, as `inkling.network.conv.pool_backward`."""
+        n, h, w, c = shape
+        if (not _whole(dout) or where.dtype != np.uint8 or not where.flags.c_contiguous
+                or dout.shape != (n, h // 2, w // 2, c) or where.shape != dout.shape):
+            return conv.pool_backward(dout, where, shape)
+        dx = np.empty(shape, F32)
+        self.counts["conv"] += 1
+        self._lib.call("ink_pool2_backward", n, h, w, c, dout, where, dx, outputs=(dx,))
+        return dx
+
+    def relu_mask(self, d: np.ndarray, z: np.ndarray) -> None:
+        """ReLU's gradient in place, as `inkling.network.conv.relu_mask`."""
+        if not (_whole(d) and _whole(z) and d.shape == z.shape):
+            conv.relu_mask(d, z)
+            return
+        self.counts["conv"] += 1
+        self._lib.call("ink_relu_mask", d.size, d, z, outputs=(d,))
 
     def fused_update(self, rule: str, p: np.ndarray, g: np.ndarray, state: Sequence[np.ndarray],
                      coeffs: Sequence[float]) -> bool:

@@ -7,6 +7,8 @@ from typing import Sequence
 
 import numpy as np
 
+from .. import conv
+
 # Pyodide's numpy has no BLAS. Measured there (Chromium, batch 64, 784-128-10): `np.einsum` took
 # 2.2 ms for X @ W1 and X.T @ dH against 5.2 and 3.8 ms for `@`, but 70-210 us for the 10-wide
 # products against 46-58 us: einsum pays only when both the inner and the outer sizes are wide.
@@ -33,3 +35,10 @@ class NumpyEngine:
                      coeffs: Sequence[float]) -> bool:
         """Never: the optimizer's own numpy code is this engine's update."""
         return False
+
+    # A convolution's data movement: the numpy reference itself.
+    patches = staticmethod(conv.patches)
+    unpatch = staticmethod(conv.unpatch)
+    pool_forward = staticmethod(conv.pool_forward)
+    pool_backward = staticmethod(conv.pool_backward)
+    relu_mask = staticmethod(conv.relu_mask)
