@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from inkling.data.blocks import Block
 from inkling.errors import WeightsError
 from inkling.network.conv import patches, pool_backward, pool_forward, unpatch
 from inkling.network.convnet import ConvNet, conv_forward
@@ -13,6 +14,7 @@ from inkling.network.layers import (MEMORY_BUDGET, describe_network, format_hidd
                                     parameter_count, parse_hidden)
 from inkling.network.models import fresh_network, network_from_weights
 from inkling.network.optim import make_optimizer
+from inkling.training.evaluation import EvaluationPass, EvaluationSchedule, TestSet
 
 
 def looped_conv(x: np.ndarray, W: np.ndarray, b: np.ndarray, pad: int) -> np.ndarray:
@@ -166,3 +168,35 @@ def test_convnet_weights_go_out_and_back_in_and_wrong_ones_are_refused() -> None
     with pytest.raises(WeightsError, match="NaN"):
         model.set_weights(bad)
     np.testing.assert_array_equal(model.params[0], weights["W1"])  # unchanged
+
+
+def test_evaluations_in_passing_take_at_most_a_tenth_of_training_time(monkeypatch: pytest.MonkeyPatch) -> None:
+    clock = [0.0]
+    rng = np.random.default_rng(0)
+    blocks = [Block(f"test-{i}", rng.integers(0, 256, (50, 784), dtype=np.uint8),
+                    rng.integers(0, 10, 50, dtype=np.uint8)) for i in range(4)]
+    test_set = TestSet(None, [])  # type: ignore[arg-type]
+    test_set.blocks = blocks
+    schedule = EvaluationSchedule(test_set, every_s=5.0, clock=lambda: clock[0])
+    schedule.start()
+    model = ConvNet(parse_hidden("c4:5,p2,16"), seed=0)
+    block_s = [0.0]
+    real_step = EvaluationPass.step
+
+    def costly_step(self: EvaluationPass) -> None:
+        real_step(self)
+        clock[0] += block_s[0]  # what one block of the pass costs
+
+    monkeypatch.setattr(EvaluationPass, "step", costly_step)
+
+    def wait_after_a_pass(cost_s: float) -> float:
+        """Slices until a pass ends, each block costing ``cost_s``: the time until the next pass."""
+        block_s[0] = cost_s
+        for _ in range(10_000):
+            clock[0] += 0.1  # a slice of training
+            if schedule.step(model) is not None:
+                return schedule._next_at - clock[0]
+        raise AssertionError("no pass ended")
+
+    assert wait_after_a_pass(0.01) == pytest.approx(5.0)  # a cheap pass keeps the period
+    assert wait_after_a_pass(1.0) == pytest.approx(4 * 1.0 * 9)  # 4 s evaluating: the next after 36 s of training

@@ -20,6 +20,9 @@ from .mlp import StepResult, matmul, softmax_loss
 from .weight_rules import check_outputs, checked_array, param_names
 
 
+NARROW_PATCHES = 64  # patches narrower than this take their filters' gradient the other way round
+
+
 class ConvCache(NamedTuple):
     """What a convolution's backward pass needs from its forward pass."""
 
@@ -56,7 +59,14 @@ def conv_backward(dz: np.ndarray, W: np.ndarray, cache: ConvCache,
     engine = current_engine()
     out_c, in_c, k, _ = W.shape
     rows = dz.reshape(-1, out_c)
-    dW = np.ascontiguousarray(engine.matmul(rows.T, cache.cols).reshape(out_c, k, k, in_c).transpose(0, 3, 1, 2))
+    if cache.cols.shape[1] < NARROW_PATCHES:
+        # Measured in Chromium (relaxed SIMD, batch 32): the first layer's 16 x 18432 @ 18432 x 25 took
+        # 6.0 ms as rows.T @ cols and 4.2 ms as (cols.T @ rows).T; the second's (400-wide patches) 3.2
+        # against 4.9 ms the other way round.
+        flat = engine.matmul(cache.cols.T, rows).T
+    else:
+        flat = engine.matmul(rows.T, cache.cols)
+    dW = np.ascontiguousarray(flat.reshape(out_c, k, k, in_c).transpose(0, 3, 1, 2))
     db = rows.sum(axis=0)
     if not need_input:
         return dW, db, None

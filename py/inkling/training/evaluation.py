@@ -16,6 +16,7 @@ from ..errors import DataError
 from ..messages.confusion import Confusion
 from ..network.layers import N_CLASSES
 from ..network.models import Model, network_from_weights
+from .pacing import EVAL_MAX_SHARE
 
 LoadBlock = Callable[[BlockEntry], Awaitable[Block]]
 
@@ -100,8 +101,9 @@ class EvaluationPass:
 
 
 class EvaluationSchedule:
-    """Evaluations in passing: while training, about every ``every_s`` seconds, the weights of that
-    moment measured on the test set one block per slice (no long pause).
+    """Evaluations in passing: while training, about every ``every_s`` seconds (or less often, so that
+    they take at most `EVAL_MAX_SHARE` of the time), the weights of that moment measured on the test
+    set one block per slice (no long pause).
 
     Args:
         test_set: Where the blocks come from (fetched on first use).
@@ -115,6 +117,7 @@ class EvaluationSchedule:
         self._clock = clock
         self._passing: EvaluationPass | None = None  # part done
         self._next_at = 0.0
+        self._pass_s = 0.0  # the time the pass under way has taken so far
 
     def start(self) -> None:
         """Training starts: the first evaluation is a period away, its blocks fetched meanwhile."""
@@ -125,6 +128,7 @@ class EvaluationSchedule:
     def drop(self) -> None:
         """Forget the pass under way: it judged weights that are gone (or training stopped)."""
         self._passing = None
+        self._pass_s = 0.0
 
     def step(self, model: Model) -> Confusion | None:
         """One block of the pass under way (starting one if it is time); its result when it ends."""
@@ -138,9 +142,14 @@ class EvaluationSchedule:
                 self._next_at = self._clock() + self._every_s
                 return None
             self._passing = EvaluationPass(model, self._test_set.blocks)
+        began = self._clock()
         self._passing.step()
+        self._pass_s += self._clock() - began
         if not self._passing.done:
             return None
         result, self._passing = self._passing.result(), None
-        self._next_at = self._clock() + self._every_s
+        # A pass of a convnet costs seconds (the MLP's a fraction of one): space them so that
+        # evaluating takes at most EVAL_MAX_SHARE of the time training runs.
+        self._next_at = self._clock() + max(self._every_s, self._pass_s * (1 / EVAL_MAX_SHARE - 1))
+        self._pass_s = 0.0
         return result

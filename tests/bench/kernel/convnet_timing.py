@@ -56,6 +56,12 @@ def run(quick: bool) -> str:
             "pool1 backward": lambda: engine.pool_backward(d_p1, where1, z1.shape),
             "relu1 mask": lambda: engine.relu_mask(d_z1, z1),
             "conv1 dW product": lambda: engine.matmul(d_z1.reshape(-1, 16).T, c1.cols),
+            "conv1 dW as (cols.T @ rows).T": lambda: engine.matmul(c1.cols.T, d_z1.reshape(-1, 16)),
+            "conv1 forward product": lambda: engine.matmul(c1.cols, c1.filters.T),
+            "conv1 forward product, filters.T copied": lambda: engine.matmul(c1.cols, np.ascontiguousarray(c1.filters.T)),
+            "conv2 forward product": lambda: engine.matmul(c2.cols, c2.filters.T),
+            "conv2 forward product, filters.T copied": lambda: engine.matmul(c2.cols, np.ascontiguousarray(c2.filters.T)),
+            "conv2 dW as (cols.T @ rows).T": lambda: engine.matmul(c2.cols.T, rows2),
         }
         timings = {name: _seconds(fn, budget) * 1e3 for name, fn in phases.items()}
         xs = x.reshape(batch, 784)
