@@ -1,4 +1,5 @@
-"""Command line: ``python -m inkling train`` (the web worker's Trainer, in CPython) and ``prepare``."""
+"""Command line: ``python -m inkling train`` (the web worker's Trainer, in CPython), ``predict`` (digits in
+image files read by a weights file) and ``prepare``."""
 
 from __future__ import annotations
 
@@ -12,12 +13,13 @@ from typing import Any, Callable, Sequence
 
 from . import __version__
 from .data.blocks import MANIFEST, prepare_mnist
-from .errors import DataError, ProtocolError
+from .errors import DataError, ProtocolError, WeightsError
 from .messages import protocol as p
 from .messages.tunables import LEARNING_RATE, TUNABLES, SettingError, Tunable
 from .network.layers import format_hidden
 from .network.optim import SUGGESTED_LRATES
 from .network.weights_io import weights_to_npz
+from .predict import run as run_predict
 from .training.recipes import DEFAULT, RECIPES
 from .training.trainer import Trainer
 
@@ -33,6 +35,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command == "prepare":
         return _prepare(args)
+    if args.command == "predict":
+        return _predict(args)
     _fill_from_recipe(args)
     _check_settings(parser, args)
     data = Path(args.data)
@@ -207,6 +211,20 @@ def _fill_from_recipe(args: argparse.Namespace) -> None:
         args.lrate = SUGGESTED_LRATES[args.optimizer]
 
 
+def _predict(args: argparse.Namespace) -> int:
+    """Print each input's digit; 2 if the weights cannot be used, 1 if an input could not be read."""
+    try:
+        lines, problems = run_predict(Path(args.weights), [Path(i) for i in args.inputs], args.ink, args.json)
+    except WeightsError as error:
+        print(f"error: {args.weights}: {error}", file=sys.stderr)
+        return 2
+    for line in lines:
+        print(line)
+    for problem in problems:
+        print(f"error: {problem}", file=sys.stderr)
+    return 1 if problems else 0
+
+
 def _check_settings(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
     """Hold the settings to the protocol's limits, so the CLI accepts what the page accepts."""
     for setting in TUNABLES:
@@ -255,7 +273,7 @@ def _add_option(parser: argparse.ArgumentParser, setting: Tunable) -> None:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m inkling", description="Inkling: train an MNIST MLP in numpy.")
+    parser = argparse.ArgumentParser(prog="python -m inkling", description="Inkling: train an MNIST network (MLP or convnet) in numpy, and read digits with it.")
     parser.add_argument("--version", action="version", version=f"inkling {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
 
@@ -272,6 +290,14 @@ def _parser() -> argparse.ArgumentParser:
     train.add_argument("--data", default="data", help="folder of prepared blocks (default data)")
     train.add_argument("--save", metavar="FILE.npz", help="write the trained weights as .npz")
     train.add_argument("--json", action="store_true", help="print only a JSON summary")
+
+    predict = commands.add_parser("predict", help="read the digit in each image file with a weights file")
+    predict.add_argument("--weights", required=True, metavar="FILE.npz", help="weights exported by the page or train --save")
+    predict.add_argument("inputs", nargs="+", metavar="INPUT",
+                         help=".npy (one grey image or a batch, ink bright) or an image file (PNG ...; needs Pillow)")
+    predict.add_argument("--ink", choices=("auto", "dark", "bright"), default="auto",
+                         help="auto: .npy ink bright, image files dark ink on light paper")
+    predict.add_argument("--json", action="store_true", help="one JSON object per image")
 
     prepare = commands.add_parser("prepare", help="turn the four MNIST IDX files into blocks + manifest")
     prepare.add_argument("--idx", required=True, help="folder with train-images-idx3-ubyte and the others")

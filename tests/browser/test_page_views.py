@@ -138,3 +138,44 @@ def test_the_test_accuracy_and_matrix_refresh_while_training(module_page: Any) -
         "() => Number((document.querySelector('[data-testid=chart-acc]').dataset.values || '0').split(',').pop()) > 0",
         timeout=WAIT_MS)
     page.get_by_test_id("stop").click()
+
+
+def test_predict_on_the_command_line_reads_a_drawing_as_the_page_does(module_page: Any, tmp_path: Any) -> None:
+    """One drawing through both: the page's grid, and `python -m inkling predict` on its pixels (as
+    .npy, ink bright) and on a PNG of the canvas (dark ink, as a scan), with the page's weights."""
+    import json
+    import os
+    import subprocess
+    import sys
+    from base64 import b64decode
+    from pathlib import Path
+
+    import numpy as np
+    from test_faults_persistence import exported_weights
+    from test_page import DIGITS, draw, wait_predictions_settle
+
+    page = module_page
+    page.get_by_test_id("clear-1").click()
+    draw(page, 1, DIGITS["7"])
+    wait_predictions_settle(page)
+    shown = [page.get_by_test_id("prediction-1").text_content(),
+             re.findall(r"(\d)\s*(\d+)%", page.get_by_test_id("probs-1").inner_text())]
+    exported_weights(page, tmp_path)
+    weights = next(tmp_path.glob("*.npz"))
+    size, alpha, png = page.evaluate("""() => {
+        const canvas = document.querySelector('[data-testid=cell-1]');
+        const data = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height).data;
+        return [canvas.width, Array.from(data.filter((_, i) => i % 4 === 3)), canvas.toDataURL('image/png')];
+    }""")
+    np.save(tmp_path / "drawing.npy", np.array(alpha, np.uint8).reshape(size, size))
+    (tmp_path / "drawing.png").write_bytes(b64decode(png.split(",", 1)[1]))
+    py = Path(__file__).resolve().parents[2] / "py"  # this checkout's inkling, whatever pip installed
+    out = subprocess.run([sys.executable, "-m", "inkling", "predict", "--weights", str(weights), "--json",
+                          str(tmp_path / "drawing.npy"), str(tmp_path / "drawing.png")],
+                         capture_output=True, text=True, timeout=120, env={**os.environ, "PYTHONPATH": str(py)})
+    assert out.returncode == 0, out.stderr
+    for line in out.stdout.splitlines():
+        answer = json.loads(line)
+        assert str(answer["digit"]) == shown[0], (line, shown)
+        percents = {str(d): f"{100 * answer['probabilities'][d]:.0f}" for d in range(10)}
+        assert [(d, percents[d]) for d, _ in shown[1]] == shown[1], (line, shown)

@@ -21,7 +21,8 @@ FLOORS: tuple[tuple[str, ...], ...] = (
     ("inkling.network", "inkling.data"),
     ("inkling.messages",),
     ("inkling.training",),
-    ("inkling.page", "inkling.worker", "inkling.cli"),
+    ("inkling.page", "inkling.worker", "inkling.predict"),
+    ("inkling.cli",),
     ("inkling.__main__",),
     ("inkling_build",),
 )
