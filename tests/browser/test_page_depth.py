@@ -145,6 +145,21 @@ def test_a_convnet_typed_in_the_settings_trains_shows_its_filters_and_exports_an
     _stop(page)
 
 
+def test_the_convnet_recipe_is_two_clicks_away(module_page: Any) -> None:
+    page = module_page
+    page.get_by_test_id("recipe-convnet").click()  # click one
+    expect(page.get_by_test_id("message")).to_contain_text("Press Start")
+    for testid, text in {"hidden": "c16:5,p2,c32:5,p2,128", "augment": "on", "lrate": "0.05", "batch-size": "32",
+                         "optimizer": "momentum"}.items():
+        expect(page.get_by_test_id(f"stat-{testid}")).to_have_text(text)
+    page.wait_for_function("() => new URLSearchParams(location.search).get('hidden-size') === 'c16:5,p2,c32:5,p2,128'")
+    page.get_by_test_id("start").click()  # click two
+    wait_stat(page, "stat-iteration", "v >= 60", timeout=TRAIN_TIMEOUT_MS)
+    wait_stat(page, "stat-loss", "v < 2.0", timeout=TRAIN_TIMEOUT_MS)
+    expect(page.get_by_test_id("weights-view")).to_have_attribute("data-units", "16", timeout=WAIT_MS)
+    _stop(page)
+
+
 def test_a_link_turns_augmentation_on_and_refuses_a_bad_value(
         page_factory: Callable[[], contextlib.AbstractContextManager], page_ready: Callable[..., None],
         site_url: str) -> None:

@@ -1,10 +1,11 @@
-"""Augmentation: images moved, turned and scaled as a person would see it, reproducibly from a seed."""
+"""Augmentation: images moved, turned, stretched, slanted and redrawn with other pens as a person would
+see it, reproducibly from a seed."""
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from inkling.data.augment import Augmenter, Distortion, distort
+from inkling.data.augment import Augmenter, Distortion, distort, redraw
 
 
 def _bar() -> np.ndarray:
@@ -62,15 +63,61 @@ def test_each_image_gets_its_own_transform_drawn_from_the_seed() -> None:
 
 
 def test_the_default_distortion_keeps_a_digit_recognisable_in_place() -> None:
-    # Most of the ink stays near where it was: a distorted digit is still that digit.
-    images = np.repeat(_bar(), 200, axis=0)
+    # Most of the ink stays near where it was: a distorted digit is still that digit. (Two pixels
+    # thick, as MNIST's strokes are at least: a thinner pen halves a one-pixel line.)
+    images = np.repeat(np.maximum(_bar(), np.roll(_bar(), 28)), 200, axis=0)
     out = Augmenter(0)(images)
     overlap = (out * images).sum(axis=1) / images.sum(axis=1)
     assert np.median(overlap) > 0.2
-    assert np.all(out.reshape(200, 28, 28)[:, 10 - 5:10 + 6, :].sum(axis=(1, 2)) > 0.6 * images[0].sum())
+    band = out.reshape(200, 28, 28)[:, 10 - 5:10 + 7, :].sum(axis=(1, 2))
+    assert np.all(band > 0.95 * out.sum(axis=1))  # the ink stays near its row
+    # A thinner pen halves a 2-pixel stroke (each of its pixels has background beside it) and a
+    # narrower stretch shortens it by up to a quarter: still there.
+    assert np.all(band > 0.3 * images[0].sum())
 
 
-@pytest.mark.parametrize("distortion", [Distortion(shift=0.0, degrees=0.0, scale=0.0)])
+@pytest.mark.parametrize("distortion", [Distortion(shift=0.0, degrees=0.0, scale_x=0.0, scale_y=0.0, shear=0.0,
+                                                   pens=0.0)])
 def test_a_distortion_of_nothing_changes_nothing(distortion: Distortion) -> None:
     images = np.random.default_rng(1).random((5, 784), dtype=np.float32)
     np.testing.assert_allclose(Augmenter(3, distortion=distortion)(images), images, atol=1e-6)
+
+
+def _post() -> np.ndarray:
+    """A vertical bar on column 13, rows 4-23."""
+    image = np.zeros((28, 28), np.float32)
+    image[4:24, 13] = 1.0
+    return image.reshape(1, -1)
+
+
+def test_a_stretch_widens_only_along_its_own_axis() -> None:
+    wide = distort(_bar(), np.zeros(1), np.array([[1.5, 1.0]]), np.zeros((1, 2)))
+    top, bottom, left, right = _ink(wide)
+    assert (top, bottom) == (10, 10) and right - left >= 20  # 15 columns grown half as wide again, same row
+    tall = distort(_bar(), np.zeros(1), np.array([[1.0, 1.5]]), np.zeros((1, 2)))
+    assert _ink(tall)[2:] == _ink(_bar())[2:] and _ink(tall)[0] < 10  # further from the centre, same width
+
+
+def test_a_shear_slants_a_post_its_top_to_the_right() -> None:
+    slanted = distort(_post(), np.zeros(1), np.ones(1), np.zeros((1, 2)), shear=np.array([0.3]))
+    rows, cols = np.nonzero(slanted.reshape(28, 28) > 0.4)
+    top_col, bottom_col = cols[rows == rows.min()].mean(), cols[rows == rows.max()].mean()
+    assert top_col - bottom_col == pytest.approx(0.3 * (rows.max() - rows.min()), abs=1.5)
+
+
+def test_a_thicker_pen_adds_ink_around_the_stroke_and_a_thinner_one_takes_it_away() -> None:
+    images = np.repeat(np.maximum(_post(), np.roll(_post(), 1)), 3, axis=0)  # a stroke two pixels wide
+    out = redraw(images.copy(), thicker=np.array([True, False, False]), thinner=np.array([False, True, False]))
+    mass = out.sum(axis=1)
+    assert mass[0] > 1.5 * mass[2] and mass[1] < 0.75 * mass[2]
+    assert np.array_equal(out[2], images[2])  # the third keeps its pen
+    assert out.max() <= 1.0 and out.min() >= 0.0
+
+
+def test_about_a_third_of_images_get_each_pen() -> None:
+    images = np.repeat(np.maximum(_post(), np.roll(_post(), 1)), 600, axis=0)
+    kept = Distortion(shift=0, degrees=0, scale_x=0, scale_y=0, shear=0)
+    mass = Augmenter(5, distortion=kept)(images).sum(axis=1)
+    plain = images[0].sum()
+    thicker, thinner = (mass > 1.2 * plain).mean(), (mass < 0.8 * plain).mean()
+    assert 0.27 < thicker < 0.40 and 0.27 < thinner < 0.40

@@ -165,10 +165,12 @@ CACHE_SIZE = Tunable("cache_size", "set_cache_size", "cache-size", "stat-cache-s
                      "--cache-size", "blocks of 1000 samples kept cached or in flight", checks.integer(1, 1024), 8,
                      page=PageText(hint="(blocks)"))
 AUGMENT = Tunable("augment", "set_augment", "augment", "stat-augment", "Augmentation", "switch", "--augment",
-                  "train on randomly shifted, rotated and scaled copies of the images", checks.boolean, False,
-                  page=PageText("Augment", "(shift, rotate, scale)",
-                                "Train on randomly shifted, rotated and scaled copies of the digits: slower to "
-                                "learn, better in the end, and better at reading drawn digits"))
+                  "train on randomly shifted, rotated, stretched and slanted copies of the images, a third of "
+                  "them drawn with a thicker pen and a third with a thinner one", checks.boolean, False,
+                  page=PageText("Augment", "(shift, rotate, stretch, slant, pen)",
+                                "Train on randomly shifted, rotated, stretched and slanted copies of the digits, "
+                                "some drawn with a thicker or thinner pen: slower to learn, better in the end, and "
+                                "much better at reading digits written in other styles than MNIST's"))
 HIDDEN_SIZE = Tunable("hidden", "reset", "hidden-size", "stat-hidden", "Hidden layers", "layers", "--hidden",
                       "the hidden layers, first first: 256, or 256,128, or a convnet c16:5,p2,c32:5,p2,128 "
                       "(c16:5: 16 filters of 5x5; p2: 2x2 max-pooling)", checks.layer_widths, (256,),

@@ -10,6 +10,7 @@ import json
 import numpy as np
 from kernel_timing import _seconds
 
+from inkling.data.augment import Augmenter
 from inkling.network.convnet import ConvNet, conv_forward
 from inkling.network.engine import use_engine
 from inkling.network.engine.select import load_engine
@@ -63,6 +64,9 @@ def run(quick: bool) -> str:
             "conv2 forward product, filters.T copied": lambda: engine.matmul(c2.cols, np.ascontiguousarray(c2.filters.T)),
             "conv2 dW as (cols.T @ rows).T": lambda: engine.matmul(c2.cols.T, rows2),
         }
+        augment = Augmenter(0)
+        images = (rng.random((batch, 784)) * (rng.random((batch, 784)) < 0.19)).astype(np.float32)
+        phases["augmentation (shift, turn, stretch, slant, pens)"] = lambda: augment(images)
         timings = {name: _seconds(fn, budget) * 1e3 for name, fn in phases.items()}
         xs = x.reshape(batch, 784)
         y = rng.integers(0, 10, batch)
