@@ -84,3 +84,40 @@ def drawn_digits(per_template: int = 12, seed: int = 0) -> tuple[np.ndarray, np.
                 inputs.append(preprocess_drawing(drawing))
                 labels.append(digit)
     return np.stack(inputs).astype(np.float32), np.array(labels)
+
+
+# Styles MNIST's writers rarely use, each a digit as some people write it, and how it is drawn: its
+# strokes, the pen widths (px on the 112 px canvas), how much of the canvas it fills and how far
+# off-centre it may sit.
+STYLES: dict[str, tuple[int, list[Stroke], tuple[float, float], float, float]] = {
+    "1 with a flag and a base": (1, [[(0.36, 0.28), (0.52, 0.14), (0.52, 0.84)], [(0.36, 0.85), (0.68, 0.85)]],
+                                 (5, 10), 1.0, 0.05),
+    "7 with a bar": (7, [[(0.26, 0.18), (0.72, 0.18), (0.44, 0.85)], [(0.38, 0.5), (0.68, 0.5)]], (5, 10), 1.0, 0.05),
+    "open-top 4": (4, [[(0.3, 0.15), (0.28, 0.56), (0.74, 0.56)], [(0.62, 0.22), (0.62, 0.86)]], (5, 10), 1.0, 0.05),
+    "closed 4": (4, [[(0.6, 0.86), (0.6, 0.14), (0.24, 0.6), (0.78, 0.6)]], (5, 10), 1.0, 0.05),
+    "curly 9": (9, [_ellipse(0.5, 0.33, 0.18, 0.17), _arc(0.5, 0.6, 0.18, 0.27, 90, 200)], (5, 10), 1.0, 0.05),
+    "slanted 2": (2, [[(x + 0.3 * (0.5 - y), y) for x, y in
+                       _arc(0.5, 0.32, 0.2, 0.16, -70, 120) + [(0.3, 0.85), (0.72, 0.85)]]], (5, 10), 1.0, 0.05),
+    "very thick 8": (8, [_ellipse(0.5, 0.3, 0.15, 0.15), _ellipse(0.5, 0.67, 0.19, 0.19)], (16, 22), 1.0, 0.05),
+    "very thin 3": (3, [_arc(0.48, 0.31, 0.2, 0.16, -60, 180) + _arc(0.48, 0.66, 0.22, 0.19, 0, 240)[1:]], (1.5, 3),
+                    1.0, 0.05),
+    "small, off-centre 6": (6, [_arc(0.5, 0.45, 0.2, 0.33, 45, -90)[:-1] + _arc(0.5, 0.66, 0.2, 0.19, -90, 270)],
+                            (4, 8), 0.35, 0.3),
+    "small, off-centre 0": (0, [_ellipse(0.5, 0.5, 0.2, 0.32)], (4, 8), 0.35, 0.3),
+}
+
+
+def styled_digits(per_style: int = 30, seed: int = 0) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Every style of `STYLES` drawn ``per_style`` ways (varied as `drawn_digits` varies its templates,
+    at the style's pen widths, size and placement): ``{style: (inputs (n, 784), labels (n,))}``."""
+    rng = np.random.default_rng(seed)
+    out = {}
+    for name, (digit, strokes, widths, size, offset) in STYLES.items():
+        inputs = []
+        for _ in range(per_style):
+            dx, dy = rng.uniform(-offset, offset, 2)
+            placed = [[(0.5 + (x - 0.5) * size + dx, 0.5 + (y - 0.5) * size + dy) for x, y in stroke]
+                      for stroke in _vary(strokes, rng)]
+            inputs.append(preprocess_drawing(_render(placed, width_px=rng.uniform(*widths))))
+        out[name] = (np.stack(inputs).astype(np.float32), np.full(per_style, digit))
+    return out

@@ -149,7 +149,7 @@ def test_the_convnet_recipe_is_two_clicks_away(module_page: Any) -> None:
     page = module_page
     page.get_by_test_id("recipe-convnet").click()  # click one
     expect(page.get_by_test_id("message")).to_contain_text("Press Start")
-    for testid, text in {"hidden": "c16:5,p2,c32:5,p2,128", "augment": "on", "lrate": "0.05", "batch-size": "32",
+    for testid, text in {"hidden": "c16:5,p2,c32:5,p2,128", "augment": "on", "lrate": "0.03", "batch-size": "32",
                          "optimizer": "momentum"}.items():
         expect(page.get_by_test_id(f"stat-{testid}")).to_have_text(text)
     page.wait_for_function("() => new URLSearchParams(location.search).get('hidden-size') === 'c16:5,p2,c32:5,p2,128'")

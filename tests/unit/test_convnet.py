@@ -200,3 +200,18 @@ def test_evaluations_in_passing_take_at_most_a_tenth_of_training_time(monkeypatc
 
     assert wait_after_a_pass(0.01) == pytest.approx(5.0)  # a cheap pass keeps the period
     assert wait_after_a_pass(1.0) == pytest.approx(4 * 1.0 * 9)  # 4 s evaluating: the next after 36 s of training
+
+
+def test_predictions_of_many_digits_run_in_chunks_that_fit_memory(monkeypatch: pytest.MonkeyPatch) -> None:
+    import inkling.network.convnet as convnet
+
+    model = ConvNet(parse_hidden("c4:5,p2,16"), seed=0)
+    x = np.random.default_rng(0).random((50, 784)).astype(np.float32)
+    whole = model.predict_proba(x)
+    seen: list[int] = []
+    forward = model._forward
+    monkeypatch.setattr(model, "_forward", lambda batch: (seen.append(len(batch)), forward(batch))[1])
+    monkeypatch.setattr(convnet, "PREDICT_MEMORY", 12 * (convnet.memory_needed(model.hidden, 1)
+                                                         - convnet.memory_needed(model.hidden, 0)))
+    np.testing.assert_allclose(model.predict_proba(x), whole, rtol=1e-6)
+    assert seen == [12, 12, 12, 12, 2]

@@ -15,11 +15,13 @@ import numpy as np
 
 from ..errors import WeightsError
 from .engine import current_engine
-from .layers import IMAGE_SIDE, Conv, Dense, HiddenLayer, Pool, describe_network, layer_specs, parameter_shapes
+from .layers import (IMAGE_SIDE, Conv, Dense, HiddenLayer, Pool, describe_network, layer_specs, memory_needed,
+                     parameter_shapes)
 from .mlp import StepResult, matmul, softmax_loss
 from .weight_rules import check_outputs, checked_array, param_names
 
 
+PREDICT_MEMORY = 64 << 20  # bytes of activations and patches a prediction may hold at once
 NARROW_PATCHES = 64  # patches narrower than this take their filters' gradient the other way round
 
 
@@ -131,13 +133,23 @@ class ConvNet:
 
     def predict_proba(self, x: np.ndarray) -> np.ndarray:
         """Class probabilities of one sample ``(784,)`` or a batch ``(n, 784)``: shape ``(n, 10)``."""
-        logits = self._forward(self._as_batch(x))[0]
+        logits = self._logits(self._as_batch(x))
         exp = np.exp(logits - logits.max(axis=1, keepdims=True))
         return exp / exp.sum(axis=1, keepdims=True)
 
     def predict(self, x: np.ndarray) -> np.ndarray:
         """The most likely class of each sample: shape ``(n,)``."""
-        return self._forward(self._as_batch(x))[0].argmax(axis=1)
+        return self._logits(self._as_batch(x)).argmax(axis=1)
+
+    def _logits(self, x: np.ndarray) -> np.ndarray:
+        """The logits of a batch of any size, run in chunks whose patches and activations stay within
+        `PREDICT_MEMORY` (an evaluation reads blocks of 1,000 digits; a wide 'same' convnet's patches
+        for all of them would take gigabytes)."""
+        per_sample = max(1, memory_needed(self.hidden, 1) - memory_needed(self.hidden, 0))
+        chunk = max(1, PREDICT_MEMORY // per_sample)
+        if len(x) <= chunk:
+            return self._forward(x)[0]
+        return np.concatenate([self._forward(x[i:i + chunk])[0] for i in range(0, len(x), chunk)])
 
     # ---- loss and backward -------------------------------------------------------------
 
