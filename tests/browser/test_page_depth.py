@@ -164,11 +164,14 @@ def test_a_link_turns_augmentation_on_and_refuses_a_bad_value(
         page_factory: Callable[[], contextlib.AbstractContextManager], page_ready: Callable[..., None],
         site_url: str) -> None:
     with page_factory() as (page, log):
-        page.goto(site_url + "?augment=on&hidden-size=128,64")
+        page.goto(site_url + "?augment=on&hidden-size=c8:5,p2,32")  # a convnet from a link
         page_ready(page, log)
         expect(page.get_by_test_id("stat-augment")).to_have_text("on")
-        expect(page.get_by_test_id("stat-hidden")).to_have_text("128,64")
+        expect(page.get_by_test_id("stat-hidden")).to_have_text("c8:5,p2,32")
         expect(page.get_by_test_id("augment")).to_be_checked()
+        page.get_by_test_id("start").click()
+        wait_stat(page, "stat-iteration", "v >= 30", timeout=TRAIN_TIMEOUT_MS)
+        _stop(page)
     with page_factory() as (page, log):
         page.goto(site_url + "?augment=sometimes")
         page_ready(page, log)

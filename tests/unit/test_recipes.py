@@ -18,8 +18,10 @@ def test_every_recipe_is_settings_the_worker_accepts(recipe: Recipe) -> None:
     assert all(p.decode_command(p.encode_command(c)) == c for c in commands)
     assert p.decode_command({"type": "reset", "hidden": list(recipe.hidden)}).hidden == recipe.hidden
     assert hidden_problem(recipe.hidden) is None and recipe.epochs > 0
-    # switching back to its optimizer gives its rate
-    assert recipe.value("lrate") == SUGGESTED_LRATES[recipe.value("optimizer")]
+    # switching back to its optimizer gives its rate, unless the recipe measured a rate of its own
+    # (the convnet's 0.03: at momentum's usual 0.05 seed 0 stopped short of 99.3%)
+    assert recipe.value("lrate") == recipe.changes.get("lrate", SUGGESTED_LRATES[recipe.value("optimizer")])
+    assert recipe.value("lrate") <= SUGGESTED_LRATES[recipe.value("optimizer")]
 
 
 def test_a_fresh_trainer_starts_with_the_default_recipe() -> None:
