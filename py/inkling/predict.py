@@ -53,10 +53,10 @@ def load_model(path: Path) -> Model:
         WeightsError: Not a readable weights file; says why.
     """
     try:
+        check_file_size(path.stat().st_size)  # a huge file is refused before it is read
         data = path.read_bytes()
     except OSError as error:
         raise WeightsError(f"cannot read {path}: {error.strerror or error}") from None
-    check_file_size(len(data))
     return network_from_weights(*weights_from_npz(data))
 
 

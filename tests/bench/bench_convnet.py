@@ -10,8 +10,8 @@ from typing import Any
 from urllib.parse import quote
 
 from .bench_kernel import timing_page
-from .bench_throughput import _native_rate
-from .harness import Bench, measure_rate, set_field, start_training, stop_training, summary, wait_signal
+from .bench_throughput import _native_rate, rate_entry, rate_rows
+from .harness import Bench, measure_rate, set_field, start_training, stop_training, wait_signal
 
 NAME = "convnet"
 NETWORK = "c16:5,p2,c32:5,p2,128"
@@ -45,15 +45,7 @@ def run(bench: Bench) -> dict[str, Any]:
             native[key].append(_native_rate(bench.settings.dist, NETWORK, batch, 1.0, min(window_s, 4.0)))
     result: dict[str, Any] = {"phases_ms": timing_page(bench, "convnet_timing")}
     for key in keys:
-        n = [r["samples_per_s"] for r in native[key]]
-        entry: dict[str, Any] = {"native_samples_per_s": summary(n, "samples/s"),
-                                 "native_step_only_samples_per_s": summary(
-                                     [r["step_only_samples_per_s"] for r in native[key]], "samples/s")}
-        for engine in ENGINES:
-            b = browser[engine][key]
-            entry[engine] = {"browser_samples_per_s": summary(b, "samples/s"),
-                             "browser_over_native": summary([x / y for x, y in zip(b, n)], "x")}
-        result[key] = entry
+        result[key] = rate_entry(native[key], {engine: browser[engine][key] for engine in ENGINES})
     result["note"] = (f"browser: the page's worker with ?engine=NAME&hidden-size={NETWORK}, momentum, no augmentation, "
                       f"{window_s:g} s window after {warmup_s:g} s warm-up; native: the same Trainer in CPython, one "
                       "BLAS thread, same run")
@@ -62,12 +54,5 @@ def run(bench: Bench) -> dict[str, Any]:
 
 def rows(result: dict[str, Any]) -> list[tuple[str, Any]]:
     """The lines of the printed table."""
-    lines = []
-    for key, entry in result.items():
-        if key in ("note", "phases_ms"):
-            continue
-        for engine in ENGINES:
-            lines.append((f"{key} browser samples/s [{engine}]", entry[engine]["browser_samples_per_s"]))
-        lines.append((f"{key} native samples/s", entry["native_samples_per_s"]))
-        lines.append((f"{key} browser / native [{ENGINES[-1]}]", entry[ENGINES[-1]]["browser_over_native"]))
-    return lines
+    return [line for key, entry in result.items() if key not in ("note", "phases_ms")
+            for line in rate_rows(key, entry, ENGINES)]

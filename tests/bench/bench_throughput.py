@@ -62,19 +62,9 @@ def run(bench: Bench) -> dict[str, Any]:
     result: dict[str, Any] = {}
     fastest = ENGINES[-1]
     for key in keys:
-        n = [r["samples_per_s"] for r in native[key]]
-        entry: dict[str, Any] = {
-            "native_samples_per_s": summary(n, "samples/s"),
-            "native_step_only_samples_per_s": summary([r["step_only_samples_per_s"] for r in native[key]],
-                                                      "samples/s"),
-        }
+        entry = rate_entry(native[key], {e: [r["samples_per_s"] for r in browser[e][key]] for e in ENGINES})
         for engine in ENGINES:
-            b = [r["samples_per_s"] for r in browser[engine][key]]
-            entry[engine] = {
-                "browser_samples_per_s": summary(b, "samples/s"),
-                "browser_over_native": summary([x / y for x, y in zip(b, n)], "x"),
-                "browser_cache_waits_in_window": [r["cache_waits"] for r in browser[engine][key]],
-            }
+            entry[engine]["browser_cache_waits_in_window"] = [r["cache_waits"] for r in browser[engine][key]]
         base = [r["samples_per_s"] for r in browser[ENGINES[0]][key]]
         best = [r["samples_per_s"] for r in browser[fastest][key]]
         entry["fastest_over_numpy_engine"] = summary([x / y for x, y in zip(best, base)], "x")
@@ -87,15 +77,33 @@ def run(bench: Bench) -> dict[str, Any]:
     return result
 
 
+def rate_entry(native: list[dict[str, Any]], browser: dict[str, list[float]]) -> dict[str, Any]:
+    """One configuration's figures: native samples/s (whole Trainer and bare step) and, per engine, the
+    worker's samples/s and its ratio to native run by run."""
+    n = [r["samples_per_s"] for r in native]
+    entry: dict[str, Any] = {
+        "native_samples_per_s": summary(n, "samples/s"),
+        "native_step_only_samples_per_s": summary([r["step_only_samples_per_s"] for r in native], "samples/s"),
+    }
+    for engine, b in browser.items():
+        entry[engine] = {"browser_samples_per_s": summary(b, "samples/s"),
+                         "browser_over_native": summary([x / y for x, y in zip(b, n)], "x")}
+    return entry
+
+
+def rate_rows(key: str, entry: dict[str, Any], engines: tuple[str, ...]) -> list[tuple[str, Any]]:
+    """The printed lines of a `rate_entry`: each engine, native, and the fastest engine over native."""
+    return [*((f"{key} browser samples/s [{engine}]", entry[engine]["browser_samples_per_s"]) for engine in engines),
+            (f"{key} native samples/s", entry["native_samples_per_s"]),
+            (f"{key} browser / native [{engines[-1]}]", entry[engines[-1]]["browser_over_native"])]
+
+
 def rows(result: dict[str, Any]) -> list[tuple[str, Any]]:
     """The lines of the printed table."""
     lines = []
     for key, entry in result.items():
         if key in ("note", "engines_shown"):
             continue
-        for engine in ENGINES:
-            lines.append((f"{key} browser samples/s [{engine}]", entry[engine]["browser_samples_per_s"]))
-        lines.append((f"{key} native samples/s", entry["native_samples_per_s"]))
-        lines.append((f"{key} browser / native [{ENGINES[-1]}]", entry[ENGINES[-1]]["browser_over_native"]))
+        lines += rate_rows(key, entry, ENGINES)
         lines.append((f"{key} {ENGINES[-1]} / numpy engine", entry["fastest_over_numpy_engine"]))
     return lines

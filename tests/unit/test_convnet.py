@@ -6,6 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from test_mlp import numeric_gradient
+
 from inkling.data.blocks import Block
 from inkling.errors import WeightsError
 from inkling.network.conv import patches, pool_backward, pool_forward, unpatch
@@ -72,7 +74,6 @@ def test_convnet_gradients_match_finite_differences(text: str) -> None:
     x = rng.random((3, 784))
     y = np.array([1, 7, 3])
     grads = model.loss_and_grads(x, y).grads
-    eps = 1e-6
     for name, p, g in zip(model.names, model.params, grads):
         assert g.shape == p.shape, name
         # Every bias and filter tap, and a sample of the large dense matrices' entries.
@@ -80,13 +81,7 @@ def test_convnet_gradients_match_finite_differences(text: str) -> None:
         if len(picks) > 60:
             picks = [picks[i] for i in rng.choice(len(picks), 60, replace=False)]
         for i in picks:
-            saved = p[i]
-            p[i] = saved + eps
-            up = model.loss_and_grads(x, y).loss
-            p[i] = saved - eps
-            down = model.loss_and_grads(x, y).loss
-            p[i] = saved
-            assert g[i] == pytest.approx((up - down) / (2 * eps), rel=1e-5, abs=1e-8), f"{name}{i}"
+            assert g[i] == pytest.approx(numeric_gradient(model, x, y, p, i), rel=1e-5, abs=1e-8), f"{name}{i}"
 
 
 def test_a_convnet_learns_a_batch_it_sees_again_and_again() -> None:
@@ -205,13 +200,14 @@ def test_evaluations_in_passing_take_at_most_a_tenth_of_training_time(monkeypatc
 def test_predictions_of_many_digits_run_in_chunks_that_fit_memory(monkeypatch: pytest.MonkeyPatch) -> None:
     import inkling.network.convnet as convnet
 
-    model = ConvNet(parse_hidden("c4:5,p2,16"), seed=0)
+    hidden = parse_hidden("c4:5,p2,16")
     x = np.random.default_rng(0).random((50, 784)).astype(np.float32)
-    whole = model.predict_proba(x)
+    whole = ConvNet(hidden, seed=0).predict_proba(x)
+    monkeypatch.setattr(convnet, "PREDICT_MEMORY", 12 * (convnet.memory_needed(hidden, 1)
+                                                         - convnet.memory_needed(hidden, 0)))
+    model = ConvNet(hidden, seed=0)
     seen: list[int] = []
     forward = model._forward
     monkeypatch.setattr(model, "_forward", lambda batch: (seen.append(len(batch)), forward(batch))[1])
-    monkeypatch.setattr(convnet, "PREDICT_MEMORY", 12 * (convnet.memory_needed(model.hidden, 1)
-                                                         - convnet.memory_needed(model.hidden, 0)))
     np.testing.assert_allclose(model.predict_proba(x), whole, rtol=1e-6)
     assert seen == [12, 12, 12, 12, 2]

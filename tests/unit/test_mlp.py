@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pytest
 
@@ -26,18 +28,23 @@ def test_gradients_match_finite_differences(sizes: tuple[int, ...]) -> None:
         p[:] = np.random.default_rng(4).normal(0, 0.1, p.shape)  # non-zero biases exercise their gradient
     x, y = _batch(8, sizes[0], sizes[-1])
     grads = model.loss_and_grads(x, y).grads
-    eps = 1e-6
     for name, p, g in zip(model.names, model.params, grads):
         numeric = np.zeros_like(p)
         for i in np.ndindex(p.shape):
-            saved = p[i]
-            p[i] = saved + eps
-            up = model.loss_and_grads(x, y).loss
-            p[i] = saved - eps
-            down = model.loss_and_grads(x, y).loss
-            p[i] = saved
-            numeric[i] = (up - down) / (2 * eps)
+            numeric[i] = numeric_gradient(model, x, y, p, i)
         np.testing.assert_allclose(g, numeric, rtol=1e-5, atol=1e-8, err_msg=f"gradient of {name}")
+
+
+def numeric_gradient(model: Any, x: np.ndarray, y: np.ndarray, p: np.ndarray, i: tuple[int, ...],
+                     eps: float = 1e-6) -> float:
+    """The loss's derivative by the parameter entry ``p[i]``, by central differences (``p`` is restored)."""
+    saved = p[i]
+    p[i] = saved + eps
+    up = model.loss_and_grads(x, y).loss
+    p[i] = saved - eps
+    down = model.loss_and_grads(x, y).loss
+    p[i] = saved
+    return (up - down) / (2 * eps)
 
 
 def test_loss_matches_a_plain_softmax_cross_entropy() -> None:

@@ -84,15 +84,24 @@ class ConvNet:
 
         ``dtype`` is float32 for training; float64 only for checking gradients.
         """
-        self.hidden = tuple(hidden)
-        self.dtype = np.dtype(dtype)
-        self._specs = (*layer_specs(hidden), Dense(0))  # the output layer's width comes from its shape
         rng = np.random.default_rng(seed)
-        self.params: list[np.ndarray] = []
+        params: list[np.ndarray] = []
         for w_shape, b_shape in zip(*[iter(parameter_shapes(hidden))] * 2):
             fan_in = int(np.prod(w_shape[1:])) if len(w_shape) == 4 else w_shape[0]
             W = rng.standard_normal(w_shape) * np.sqrt(2.0 / fan_in)
-            self.params += [W.astype(self.dtype), np.zeros(b_shape, self.dtype)]
+            params += [W.astype(dtype), np.zeros(b_shape, dtype)]
+        self._take(hidden, np.dtype(dtype), params)
+
+    def _take(self, hidden: Sequence[HiddenLayer], dtype: np.dtype, params: list[np.ndarray]) -> None:
+        """Become the network of layers ``hidden`` with parameters ``params`` (checked by the caller)."""
+        self.hidden = tuple(hidden)
+        self.dtype = dtype
+        self.params = params
+        self._specs = (*layer_specs(hidden), Dense(0))  # the output layer's width comes from its shape
+        # How many digits a prediction runs at once (see `_logits`): worked out once, as the page
+        # predicts a drawing many times a second.
+        per_sample = max(1, memory_needed(hidden, 1) - memory_needed(hidden, 0))
+        self._chunk = max(1, PREDICT_MEMORY // per_sample)
 
     @property
     def names(self) -> list[str]:
@@ -145,8 +154,7 @@ class ConvNet:
         """The logits of a batch of any size, run in chunks whose patches and activations stay within
         `PREDICT_MEMORY` (an evaluation reads blocks of 1,000 digits; a wide 'same' convnet's patches
         for all of them would take gigabytes)."""
-        per_sample = max(1, memory_needed(self.hidden, 1) - memory_needed(self.hidden, 0))
-        chunk = max(1, PREDICT_MEMORY // per_sample)
+        chunk = self._chunk
         if len(x) <= chunk:
             return self._forward(x)[0]
         return np.concatenate([self._forward(x[i:i + chunk])[0] for i in range(0, len(x), chunk)])
@@ -200,10 +208,7 @@ class ConvNet:
             WeightsError: They do not fit the layers (see `checked_convnet_weights`).
         """
         model = cls.__new__(cls)
-        model.hidden = tuple(hidden)
-        model.dtype = np.dtype(np.float32)
-        model._specs = (*layer_specs(hidden), Dense(0))
-        model.params = checked_convnet_weights(weights, hidden, model.dtype)
+        model._take(hidden, np.dtype(np.float32), checked_convnet_weights(weights, hidden, np.dtype(np.float32)))
         return model
 
     def _as_batch(self, x: np.ndarray) -> np.ndarray:
@@ -248,7 +253,6 @@ def checked_convnet_weights(weights: Mapping[str, np.ndarray], hidden: Sequence[
         arrays.append(value)
     if probe:
         model = ConvNet.__new__(ConvNet)
-        model.hidden, model.dtype, model.params = tuple(hidden), dtype, arrays
-        model._specs = (*layer_specs(hidden), Dense(0))
+        model._take(hidden, dtype, arrays)
         check_outputs(lambda probe_x: model._forward(probe_x)[0], IMAGE_SIDE * IMAGE_SIDE, dtype)
     return arrays

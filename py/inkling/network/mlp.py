@@ -15,6 +15,8 @@ from .engine import current_engine
 from .weight_rules import WEIGHT_NAME, check_outputs, checked_array, param_names
 
 DEFAULT_SIZES = (784, 128, 10)
+
+
 def matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Return the matrix product ``a @ b``.
 

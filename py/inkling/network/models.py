@@ -37,24 +37,23 @@ def network_from_weights(weights: Mapping[str, np.ndarray], hidden: Sequence[Hid
     Raises:
         WeightsError: The weights do not fit the layers, or the layers break the limits; says why.
     """
-    if hidden is None:
-        if isinstance(weights, Mapping) and any(np.ndim(w) == 4 for w in weights.values()):
-            raise WeightsError("these weights hold convolutions (4-D filters) but do not say their network's "
-                               "layers; export them from Inkling, which writes the layers beside them")
-        problem = weights_problem(weights)
+    if hidden is not None:
+        problem = hidden_problem(hidden)
         if problem is not None:
-            raise WeightsError(problem)
-        return MLP.from_weights(weights)
-    problem = hidden_problem(hidden)
+            raise WeightsError(f"the weights' layers ({format_hidden(hidden)}): {problem}")
+        if not is_dense_only(hidden):
+            return ConvNet.from_weights(weights, hidden)
+    elif isinstance(weights, Mapping) and any(np.ndim(w) == 4 for w in weights.values()):
+        raise WeightsError("these weights hold convolutions (4-D filters) but do not say their network's "
+                           "layers; export them from Inkling, which writes the layers beside them")
+    model = MLP.from_weights(weights)  # the one pass that checks and copies them
+    problem = _sizes_problem(model.sizes)
     if problem is not None:
-        raise WeightsError(f"the weights' layers ({format_hidden(hidden)}): {problem}")
-    if is_dense_only(hidden):
-        model = network_from_weights(weights)
-        if model.hidden != tuple(int(w) for w in hidden):
-            raise WeightsError(f"the weights make a {model.describe()} network, not the "
-                               f"{describe_network(hidden)} their file names")
-        return model
-    return ConvNet.from_weights(weights, hidden)
+        raise WeightsError(problem)
+    if hidden is not None and model.hidden != tuple(int(w) for w in hidden):
+        raise WeightsError(f"the weights make a {model.describe()} network, not the "
+                           f"{describe_network(hidden)} their file names")
+    return model
 
 
 def weights_problem(weights: Mapping[str, np.ndarray]) -> str | None:
@@ -64,6 +63,11 @@ def weights_problem(weights: Mapping[str, np.ndarray]) -> str | None:
         sizes = sizes_of(checked_weights(weights, np.dtype(np.float32), probe=False))
     except WeightsError as error:
         return str(error)
+    return _sizes_problem(sizes)
+
+
+def _sizes_problem(sizes: Sequence[int]) -> str | None:
+    """Why an MLP of layer ``sizes`` is not one the page can use, or None."""
     if (sizes[0], sizes[-1]) != (N_PIXELS, N_CLASSES):
         return (f"they make a {describe_sizes(sizes)} network; the page needs {N_PIXELS} inputs (28x28 pixels) "
                 f"and {N_CLASSES} outputs (the digits)")

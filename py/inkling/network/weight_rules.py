@@ -13,7 +13,7 @@ from ..errors import WeightsError
 
 # Finite weights can still be unusable: 3e38 overflows to inf in the first product, and outputs in
 # the thousands make the loss of a wrong answer read as diverged (the Trainer stops at 1000). Trained
-# 784-128-10 weights give outputs under 10 on the probe inputs of `_check_outputs`.
+# 784-128-10 weights give outputs under 10 on the probe inputs of `check_outputs`.
 MAX_PROBE_OUTPUT = 1e4
 
 # Weights are named W1, b1, ..., Wk, bk (k weight layers): here, for the wire, files and saves alike,

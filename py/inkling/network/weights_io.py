@@ -17,8 +17,9 @@ from typing import Mapping, NamedTuple, Sequence
 import numpy as np
 
 from ..errors import WeightsError
-from .layers import HiddenLayer, format_hidden, is_dense_only, parse_hidden
-from .mlp import checked_weights
+from .convnet import checked_convnet_weights
+from .layers import HiddenLayer, describe_network, format_hidden, hidden_problem, is_dense_only, parse_hidden
+from .mlp import checked_weights, describe_sizes, sizes_of
 from .models import network_from_weights
 from .weight_rules import MAX_WEIGHT_ARRAYS, MAX_WEIGHT_VALUES, param_names
 
@@ -50,14 +51,21 @@ def weights_to_npz(weights: Mapping[str, np.ndarray], hidden: Sequence[HiddenLay
     Raises:
         WeightsError: The mapping is not a valid set of weights for those layers.
     """
-    if hidden is not None:
-        model = network_from_weights(weights, hidden)  # checks them against the layers
-        arrays = dict(zip(model.names, model.params))
+    # Checked against their layers, not run: they were probed when they came in (the autosave
+    # writes every few seconds on the page's main thread).
+    if hidden is None or is_dense_only(hidden):
+        checked = checked_weights(weights, np.dtype(np.float32), probe=False)
+        if hidden is not None and sizes_of(checked)[1:-1] != tuple(int(w) for w in hidden):
+            raise WeightsError(f"the weights make a {describe_sizes(sizes_of(checked))} network, not the "
+                               f"{describe_network(hidden)} they are saved as")
+        extra = {}  # an MLP's file stays plain W1, b1, ... (its shapes tell its layers), as files always were
     else:
-        checked = checked_weights(weights, np.dtype(np.float32), probe=False)  # probed when they came in
-        arrays = dict(zip(param_names(len(checked) // 2), checked))
-    # An MLP's file stays plain W1, b1, ... (its shapes tell its layers), as files always were.
-    extra = {} if hidden is None or is_dense_only(hidden) else {NETWORK: np.array(format_hidden(hidden))}
+        problem = hidden_problem(hidden)
+        if problem is not None:
+            raise WeightsError(f"the weights' layers ({format_hidden(hidden)}): {problem}")
+        checked = checked_convnet_weights(weights, hidden, np.dtype(np.float32), probe=False)
+        extra = {NETWORK: np.array(format_hidden(hidden))}
+    arrays = dict(zip(param_names(len(checked) // 2), checked))
     buffer = io.BytesIO()
     np.savez(buffer, **arrays, **extra)  # type: ignore[arg-type]
     return buffer.getvalue()

@@ -13,9 +13,9 @@ import numpy as np
 from ..errors import SavedStateError, WeightsError
 from ..messages.curve import Curve
 from ..messages.saved_state import SavedState, TrainingSettings, from_bytes, from_legacy_npz, to_bytes
+from ..network.layers import describe_network
 from ..network.mlp import describe_sizes, sizes_of
 from ..network.weight_rules import param_names
-from ..network.layers import describe_network
 from ..network.weights_io import NetworkWeights, check_file_size, weights_from_npz, weights_to_npz
 
 STATE_KEY = "state"  # weights + settings, in the format of inkling.messages.saved_state
