@@ -69,7 +69,9 @@ def wait_predictions_settle(page: Any) -> list[str]:
 
 def draw(page: Any, cell: int, strokes: list[list[tuple[float, float]]]) -> None:
     """Draw strokes on a cell with the mouse; points are fractions of the tile (0..1)."""
-    box = page.get_by_test_id(f"cell-{cell}").bounding_box()
+    canvas = page.get_by_test_id(f"cell-{cell}")
+    canvas.scroll_into_view_if_needed()  # the mouse goes where the viewport shows the tile
+    box = canvas.bounding_box()
 
     def at(point: tuple[float, float]) -> tuple[float, float]:
         return box["x"] + point[0] * box["width"], box["y"] + point[1] * box["height"]

@@ -9,8 +9,26 @@ from urllib.parse import parse_qsl, urlsplit
 
 from playwright.sync_api import expect
 from test_faults_persistence import exported_weights
-from test_page import (TRAIN_TIMEOUT_MS, WAIT_MS, import_weights_and_expect, number, set_setting,
+from test_page import (DIGITS, TRAIN_TIMEOUT_MS, WAIT_MS, draw, import_weights_and_expect, number, set_setting,
                        wait_predictions_settle, wait_stat)
+
+MAPS = "() => document.querySelector('[data-testid=activation-view]').toDataURL()"
+
+
+def _maps_version(page: Any) -> int:
+    return int(page.get_by_test_id("activation-view").get_attribute("data-version"))
+
+
+def _expect_maps_of_a_drawing(page: Any, cell: int, digit: str, units: str, side: str) -> str:
+    """Draw ``digit`` on tile ``cell``: the activation view turns to it; returns its picture."""
+    view = page.get_by_test_id("activation-view")
+    draw(page, cell, DIGITS[digit])
+    expect(view).to_have_attribute("data-tile", str(cell), timeout=WAIT_MS)
+    expect(view).to_have_attribute("data-units", units)
+    expect(view).to_have_attribute("data-side", side)
+    expect(view).to_be_visible()
+    expect(page.get_by_test_id("activation-caption")).to_contain_text(f"Tile {cell + 1} (your drawing)")
+    return page.evaluate(MAPS)
 
 
 def _query(page: Any) -> dict[str, str]:
@@ -114,6 +132,14 @@ def test_a_convnet_typed_in_the_settings_trains_shows_its_filters_and_exports_an
     first_version = int(view.get_attribute("data-version"))
     page.wait_for_function("v => +document.querySelector('[data-testid=weights-view]').dataset.version > v",
                            arg=first_version, timeout=WAIT_MS)  # and they change as it learns
+    # Each filter's activation map of the digit just drawn: 8 maps of 24x24 (5x5 'valid' on 28x28) ...
+    seven = _expect_maps_of_a_drawing(page, 9, "7", "8", "24")
+    expect(page.get_by_test_id("activation-caption")).to_contain_text("8 filters of 5×5")
+    zero = _expect_maps_of_a_drawing(page, 10, "0", "8", "24")
+    assert zero != seven  # ... another drawing, other maps
+    version = _maps_version(page)  # ... and as the filters learn, the same drawing's maps change
+    page.wait_for_function(f"a => +document.querySelector('[data-testid=activation-view]').dataset.version > a.v "
+                           f"&& ({MAPS})() !== a.before", arg={"v": version, "before": zero}, timeout=WAIT_MS)
     _stop(page)
 
     weights = exported_weights(page, tmp_path)

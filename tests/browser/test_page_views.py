@@ -1,7 +1,7 @@
 """The views that follow training on one page, in order: the page's main thread while training (it shows
 the worker's progress at the pace people read it, and is not woken in every animation frame in
 between), the first layer's weights as pictures (one tile per hidden unit, changing while the
-network trains), the confusion matrix (every test digit counted by true and read digit, in agreement
+network trains) and its response to the tile filled last, the confusion matrix (every test digit counted by true and read digit, in agreement
 with the accuracy shown; a count, clicked, puts those very digits in the grid), and the test accuracy
 and matrix refreshing by themselves while training (nobody presses Evaluate).
 
@@ -73,6 +73,17 @@ def test_the_weights_view_shows_every_unit_and_changes_while_training(module_pag
     page.get_by_test_id("reset").click()
     expect(view).to_have_attribute("data-units", "32")
     assert view.evaluate("c => [c.width, c.height]") == [8 * 29 - 1, 4 * 29 - 1]
+    # The tile filled last, through the new network's 32 units (ink times weight, 28x28 each); emptied,
+    # the view says so.
+    maps = page.get_by_test_id("activation-view")
+    expect(maps).to_have_attribute("data-units", "32")
+    expect(maps).to_have_attribute("data-side", "28")
+    tile = int(maps.get_attribute("data-tile"))
+    expect(page.get_by_test_id("activation-caption")).to_contain_text(f"Tile {tile + 1} (test digit #")
+    page.get_by_test_id(f"clear-{tile}").click()
+    expect(maps).to_have_attribute("data-empty", "")
+    expect(maps).to_be_hidden()
+    expect(page.get_by_test_id("activation-caption")).to_have_text(f"Tile {tile + 1} is empty: draw a digit or show a test digit.")
 
 
 def test_the_matrix_counts_every_test_digit_and_a_click_shows_that_pairs_digits(module_page: Any) -> None:

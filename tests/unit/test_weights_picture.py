@@ -29,3 +29,15 @@ def test_a_layer_that_is_not_28x28_inputs_is_refused() -> None:
 
 def test_128_units_make_a_16_by_8_picture() -> None:
     assert weights_picture(np.ones((784, 128), np.float32)).shape == (8 * 29 - 1, 16 * 29 - 1, 4)
+
+
+def test_a_shared_scale_lets_the_tiles_compare() -> None:
+    maps = np.zeros((4, 2), np.float32)
+    maps[0, 0], maps[0, 1] = 4.0, 1.0  # filter 1 responds a quarter as strongly as filter 0
+    own = weights_picture(maps, side=2, columns=2)
+    shared = weights_picture(maps, side=2, columns=2, shared_scale=True)
+    assert tuple(own[0, 0, :3]) == tuple(own[0, 2 + GAP, :3]) == (79, 70, 229)  # each full on its own scale
+    assert tuple(shared[0, 0, :3]) == (79, 70, 229)
+    assert 79 < shared[0, 2 + GAP, 0] < 255  # the weaker one paler on the shared scale
+    blank = weights_picture(np.zeros((4, 2), np.float32), side=2, columns=2, shared_scale=True)
+    assert (blank[:, [0, 1, 3, 4], :3] == 255).all()  # nothing at all: white, not a division by zero

@@ -1,4 +1,5 @@
-"""The first layer's weights as pictures: each hidden unit's incoming weights, one 28x28 tile each.
+"""The first layer as pictures: one tile per hidden unit or filter (its incoming weights, or what it
+made of a drawing: `inkling.network.responses`).
 
 Pure numpy (the page draws the result onto a canvas), so it runs and is tested in CPython too.
 """
@@ -37,11 +38,13 @@ PALETTE = _palette()
 BACKGROUND_INDEX = 256
 
 
-def weights_picture(w1: np.ndarray, side: int = 28, columns: int | None = None) -> np.ndarray:
+def weights_picture(w1: np.ndarray, side: int = 28, columns: int | None = None,
+                    shared_scale: bool = False) -> np.ndarray:
     """RGBA pixels ``(height, width, 4)`` uint8 of every unit of ``w1`` (``(side*side, units)``).
 
-    Each tile is scaled by its own largest weight, so a unit's pattern shows whatever its size:
-    white is 0, the accent colour positive, red negative. Drawn once a second on the page's main
+    Each tile is scaled by its own largest value, so a unit's pattern shows whatever its size;
+    ``shared_scale`` scales all by the largest of all instead, so tiles compare (which filter
+    responds most to a drawing). White is 0, the accent colour positive, red negative. Drawn once a second on the page's main
     thread, so it is a few whole-array steps on small types: palette indices are laid out in the
     grid first (2 bytes each), then one lookup writes whole RGBA pixels (4 bytes at once).
     """
@@ -51,6 +54,8 @@ def weights_picture(w1: np.ndarray, side: int = 28, columns: int | None = None) 
     columns = columns or tile_columns(units)
     rows = math.ceil(units / columns)
     scale = np.abs(w1).max(axis=0)
+    if shared_scale:
+        scale[:] = scale.max(initial=0)
     scale[scale == 0] = 1
     index = w1 / scale
     index += 1

@@ -28,6 +28,7 @@ from .inference import Predictor
 from .loading import Loading
 from .offline import OfflineStatus
 from .recovery import Continuity, WorkerRecovery
+from .response_view import ResponseView
 from .samples import TestDigits, fetch_site_file
 from .stats import data_news, stat_texts, train_state_text
 from .storage import Autosave, Snapshot, architecture
@@ -54,6 +55,8 @@ class App:
                                 self.teach, self.notify, self.bridge.requestFrame)
         self.confusion = ConfusionView(by_testid("confusion-matrix"), self.grid.show_pair)
         self.weights_view = WeightsView(by_testid("weights-view"), self.predictor)
+        self.response_view = ResponseView(by_testid("activation-view"), by_testid("activation-caption"),
+                                          self.predictor, lambda: self.grid.focus)
         self.weights_files = WeightsFiles(self.bridge, self.predictor, self.client.request, self.notify, self._spawn)
         self.address = Address(self.send, self.client.request, self.follow, self.controls.propose_run, self.notify)
         self.train_state = by_testid("train-state")
@@ -191,7 +194,7 @@ class App:
         """
         self.client.frame(batch, follow=lambda: not self.recovery.recovering)
         now = time.monotonic()
-        later = [self.charts.redraw(now), self.weights_view.refresh(now)]
+        later = [self.charts.redraw(now), self.weights_view.refresh(now), self.response_view.refresh(now)]
         if self.signal is not None and self.signal.training:
             # The next progress signal's frame redraws the charts and the weights picture: a frame of
             # their own would cost a second render. The timer is only for a signal that does not come

@@ -51,6 +51,7 @@ class GridCell:
         self._ink_box: tuple[int, int, int, int] | None = None
         self._input: np.ndarray | None = None
         self._input_stale = False
+        self.input_count = 0  # grows each time the input is read anew: views know theirs is stale
         self._view: tuple | None = None  # what show_prediction last rendered
         self._state: tuple | None = None  # what _render_state last rendered
         # pointerId -> the last point of its stroke: every finger (or pen, or mouse) draws its own
@@ -148,6 +149,7 @@ class GridCell:
         if self._input_stale:
             self._input_stale = False
             self._input = self._read_input()
+            self.input_count += 1
             self._render_thumb()
         return self._input
 

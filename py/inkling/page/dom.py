@@ -91,3 +91,16 @@ class LiveText:
         if text != self.text:
             self._node.data = text
             self.text = text
+
+
+def put_pixels(canvas: Any, pixels: Any) -> None:
+    """Show RGBA pixels ``(height, width, 4)`` uint8 on ``canvas``, one canvas pixel each (CSS scales it
+    up), resizing the canvas only when the picture's size changed (that clears it and costs layout)."""
+    from js import ImageData
+
+    height, width = pixels.shape[:2]
+    if (canvas.width, canvas.height) != (width, height):
+        canvas.width, canvas.height = width, height
+    image = ImageData.new(width, height)
+    image.data.assign(pixels.reshape(-1))
+    canvas.getContext("2d").putImageData(image, 0, 0)

@@ -49,6 +49,7 @@ class GridManager:
         self._request_frame = request_frame
         self._tasks: set[asyncio.Task] = set()
         self.cells = [GridCell(i, parent, self) for i in range(count)]
+        self.focus: GridCell | None = None  # the cell whose content changed last: the one a person looks at
 
     # ---- what cells ask for -------------------------------------------------------------
 
@@ -58,6 +59,7 @@ class GridManager:
         A stroke's first point is predicted at once, in its pointerdown handler: the answer
         then shows in the very next frame, and that frame's own work stays small.
         """
+        self.focus = cell
         if at_once:
             self.refresh(time.monotonic())
         else:

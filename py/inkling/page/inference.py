@@ -11,6 +11,7 @@ from ..errors import InklingError
 from ..messages.tunables import DEFAULTS
 from ..network.layers import HiddenLayer
 from ..network.models import Model, fresh_network, network_from_weights
+from ..network.responses import first_layer_response
 from ..network.weights_io import NetworkWeights
 
 
@@ -83,6 +84,11 @@ class Predictor:
         if w1.ndim == 4:
             return w1.reshape(w1.shape[0], -1).T, w1.shape[-1]
         return w1, math.isqrt(w1.shape[0])
+
+    def first_response(self, x: np.ndarray) -> tuple[np.ndarray, int] | None:
+        """What the first layer makes of one input ``x`` (784,) as pictures (see
+        `inkling.network.responses`), or None before any weights arrived."""
+        return None if self._model is None else first_layer_response(self._model, x)
 
     def weights(self) -> NetworkWeights | None:
         """A copy of the current weights with their layers (for export and autosave), or None before

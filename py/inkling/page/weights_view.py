@@ -7,6 +7,7 @@ from typing import Any
 
 from ..network.weights_picture import weights_picture
 from ..training.pacing import WEIGHTS_VIEW_EVERY_S, wait_left
+from .dom import put_pixels
 from .inference import Predictor
 
 
@@ -41,19 +42,11 @@ class WeightsView:
         return None
 
     def _draw(self, version: int) -> None:
-        from js import ImageData
-
         first = self.predictor.first_layer()
         if first is None:
             return
         w1, side = first
-        pixels = weights_picture(w1, side)
-        height, width = pixels.shape[:2]
-        if (self.canvas.width, self.canvas.height) != (width, height):
-            self.canvas.width, self.canvas.height = width, height
-        image = ImageData.new(width, height)
-        image.data.assign(pixels.reshape(-1))
-        self.canvas.getContext("2d").putImageData(image, 0, 0)
+        put_pixels(self.canvas, weights_picture(w1, side))
         self.canvas.dataset.units = str(w1.shape[1])
         self.canvas.dataset.version = str(version)
         self._shown_version = version

@@ -21,6 +21,7 @@ WEIGHTS_EVERY_S = 0.4  # while training: new weights, i.e. every prediction on t
 CHART_EVERY_S = 0.4  # chart redraws
 STROKE_EVERY_S = 0.05  # a tile's prediction while a stroke goes on (its first point is shown at once)
 WEIGHTS_VIEW_EVERY_S = 1.0  # the first layer's weights as pictures (a few ms of the main thread each)
+RESPONSE_VIEW_EVERY_S = 0.25  # the first layer's response to the drawing going on (new weights alone: as above)
 EVAL_EVERY_S = 5.0  # while training: test accuracy and confusion matrix (a pass costs a few slices)
 # ... but evaluating takes at most this share of training time: a convnet's pass of the 10,000 test
 # digits took ~2.5 s in the worker (relaxed SIMD), which every 5 s cut training from ~1,300 to ~900

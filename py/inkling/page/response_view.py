@@ -1,0 +1,80 @@
+"""The first layer at work on the digit last drawn or shown: a convnet's activation maps (what each
+filter finds where), an MLP's units as ink times weight. Redrawn when the drawing changes, at most
+every `RESPONSE_VIEW_EVERY_S` while a stroke goes on, and with new weights at the weights view's pace,
+so it costs the main thread a fraction of what the drawing itself does."""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from ..network.layers import Conv, layer_specs
+from ..network.weights_picture import weights_picture
+from ..training.pacing import RESPONSE_VIEW_EVERY_S, WEIGHTS_VIEW_EVERY_S, wait_left
+from .cell import GridCell
+from .dom import put_pixels, set_text
+from .inference import Predictor
+
+
+class ResponseView:
+    """Draws ``predictor``'s first layer applied to the input of ``focus()`` (the tile that changed last)
+    onto ``canvas`` (``data-testid="activation-view"``), and says what it shows in ``caption``.
+
+    ``data-units``, ``data-side``, ``data-tile`` and ``data-version`` (one more per picture drawn) say
+    what the canvas holds; ``data-empty`` is set while there is nothing to show.
+    """
+
+    def __init__(self, canvas: Any, caption: Any, predictor: Predictor,
+                 focus: Callable[[], GridCell | None]) -> None:
+        self.canvas = canvas
+        self.caption = caption
+        self.predictor = predictor
+        self.focus = focus
+        self._shown: tuple[int, int, int] | None = None  # (tile, its input's count, weights version)
+        self._shown_at = -WEIGHTS_VIEW_EVERY_S
+        self._pictures = 0
+
+    def refresh(self, now: float) -> float | None:
+        """Redraw if the tile, its input or the weights changed and the last picture is old enough;
+        else the seconds until a waiting change may be drawn (None if nothing waits)."""
+        cell = self.focus()
+        if cell is None or not self.predictor.ready:
+            return None
+        x = cell.input()
+        key = (cell.index, cell.input_count, self.predictor.version)
+        if key == self._shown:
+            return None
+        same_input = self._shown is not None and self._shown[:2] == key[:2]
+        wait = wait_left(self._shown_at, WEIGHTS_VIEW_EVERY_S if same_input else RESPONSE_VIEW_EVERY_S, now)
+        if wait > 0:
+            return wait
+        self._shown, self._shown_at = key, now
+        if x is None:
+            self._show_nothing(cell)
+            return None
+        response = self.predictor.first_response(x)
+        if response is None:
+            return None
+        maps, side = response
+        put_pixels(self.canvas, weights_picture(maps, side, shared_scale=True))
+        self._pictures += 1
+        data = self.canvas.dataset
+        data.units, data.side, data.tile, data.version = str(maps.shape[1]), str(side), str(cell.index), str(self._pictures)
+        self.canvas.removeAttribute("data-empty")
+        self.canvas.hidden = False
+        set_text(self.caption, self._describe(cell, maps.shape[1], side))
+        return None
+
+    def _show_nothing(self, cell: GridCell) -> None:
+        self.canvas.setAttribute("data-empty", "")
+        self.canvas.hidden = True
+        set_text(self.caption, f"Tile {cell.index + 1} is empty: draw a digit or show a test digit.")
+
+    def _describe(self, cell: GridCell, units: int, side: int) -> str:
+        what = f"test digit #{cell.sample.index}" if cell.sample is not None else "your drawing"
+        hidden = self.predictor.hidden or ()
+        conv = next((spec for spec in layer_specs(hidden) if isinstance(spec, Conv)), None)
+        if conv is not None:
+            return (f"Tile {cell.index + 1} ({what}) through the first layer's {units} filters of "
+                    f"{conv.size}×{conv.size}: each map ({side}×{side}) lights up where its filter finds its pattern.")
+        return (f"Tile {cell.index + 1} ({what}) through the first layer's {units} hidden units: each tile is the "
+                f"unit's weights times the ink ({side}×{side}), where the drawing excites or inhibits it.")
