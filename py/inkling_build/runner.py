@@ -13,6 +13,7 @@ from pathlib import Path
 
 from inkling_build.errors import BuildError
 from inkling_build.fetcher import Fetcher
+from inkling_build.pins import BENCH_PINS
 from inkling_build.site import build_site
 from inkling_build.workspace import Paths, build_lock, read_project
 
@@ -135,6 +136,10 @@ def run_bench(paths: Paths, fetcher: Fetcher, bench_args: Sequence[str]) -> int:
         The runner's exit code (1 if a benchmark failed; timings never fail it).
     """
     chromium = _built_with_chromium(paths, fetcher)
+    try:
+        fetcher.ensure_all(BENCH_PINS)
+    except BuildError as error:  # the benchmarks that need these say so in their entries; the rest run
+        print(f"bench: the pinned files of the TensorFlow.js comparison are missing: {error}", file=sys.stderr)
     command = [sys.executable, "-m", "tests.bench.runner", "--dist", str(paths.dist), "--chromium", str(chromium),
                *bench_args]
     return subprocess.run(command, cwd=paths.root).returncode

@@ -5,10 +5,9 @@ and runs tests/bench/kernel/kernel_timing.py there. Sparse products count the fl
 """
 from __future__ import annotations
 
-import json
 from typing import Any
 
-from .harness import KERNEL_PREFIX, Bench, summary
+from .harness import KERNEL_PREFIX, Bench, result_page, summary
 
 NAME = "kernel"
 ENGINES = ("numpy", "wasm simd128", "wasm relaxed-simd")
@@ -19,16 +18,7 @@ UNITS = {"us": "us", "gflops": "GFLOPS", "samples_per_s": "samples/s"}
 def timing_page(bench: Bench, script: str = "kernel_timing") -> dict[str, Any]:
     """Run a timing script of tests/bench/kernel/ in a fresh worker page; its JSON result."""
     query = [f"script={script}"] + (["quick=1"] if bench.settings.quick else [])
-    with bench.context() as context:
-        page = context.new_page()
-        page.goto(bench.url + KERNEL_PREFIX.lstrip("/") + "index.html?" + "&".join(query))
-        page.wait_for_function(
-            "() => /^(done|error)/.test(document.querySelector('[data-testid=status]').textContent)",
-            timeout=600_000)
-        status = page.get_by_test_id("status").text_content()
-        if status != "done":
-            raise RuntimeError(f"the timing page says {status!r}")
-        return json.loads(page.get_by_test_id("result").text_content())
+    return result_page(bench, KERNEL_PREFIX + "index.html?" + "&".join(query))
 
 
 def run(bench: Bench) -> dict[str, Any]:

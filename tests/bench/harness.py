@@ -3,14 +3,16 @@
 The server is build.py's `SiteHandler` (same MIME types and caching as `build.py serve`) plus what
 only a benchmark needs: a delay it can switch on for every MNIST block it serves, and bench-only
 pages beside `dist/`: the bare-Pyodide floor under `/bench-floor/` (`tests/bench/floor/`), the
-kernel timing page under `/bench-kernel/` (`tests/bench/kernel/`) and Pyodide as published under
-`/bench-stock-pyodide/` (the build's cached downloads).
+kernel timing page under `/bench-kernel/` (`tests/bench/kernel/`), Pyodide as published under
+`/bench-stock-pyodide/` (the build's cached downloads) and TensorFlow.js training a convnet under
+`/bench-tfjs/` (`tests/bench/tfjs/`, the pinned library under `/bench-tfjs/lib/`).
 """
 from __future__ import annotations
 
 import contextlib
 import functools
 import importlib.util
+import json
 import statistics
 import sys
 import threading
@@ -28,11 +30,15 @@ PROBE_JS = (HERE / "probe.js").read_text()
 FLOOR_PREFIX = "/bench-floor/"
 KERNEL_PREFIX = "/bench-kernel/"
 STOCK_PYODIDE_PREFIX = "/bench-stock-pyodide/"
+TFJS_PREFIX = "/bench-tfjs/"
 # Pyodide exactly as published (the build's checked downloads): the floor is measured with it, since the
 # site ships the runtime's Python compiled to bytecode (py/inkling_build/bytecode.py).
 STOCK_PYODIDE = ROOT / ".cache" / "files" / "pyodide"
+# TensorFlow.js as pinned (py/inkling_build/pins.py BENCH_PINS), fetched by `python build.py bench`.
+TFJS_FILES = ROOT / ".cache" / "files" / "bench" / "tfjs"
 # Bench-only pages served beside dist/, under the site's CSP: URL prefix -> folder.
-BENCH_PAGES = {FLOOR_PREFIX: HERE / "floor", KERNEL_PREFIX: HERE / "kernel", STOCK_PYODIDE_PREFIX: STOCK_PYODIDE}
+BENCH_PAGES = {FLOOR_PREFIX: HERE / "floor", KERNEL_PREFIX: HERE / "kernel", STOCK_PYODIDE_PREFIX: STOCK_PYODIDE,
+               TFJS_PREFIX + "lib/": TFJS_FILES, TFJS_PREFIX: HERE / "tfjs"}
 # The flags RUNTIME.md found to work for a system Chromium here (the same as tests/browser).
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
@@ -154,6 +160,25 @@ class Bench:
             page.goto(self.url + query)
             wait_ready(page)
             yield page
+
+
+def result_page(bench: Bench, path: str, timeout_ms: int = 600_000) -> dict[str, Any]:
+    """Open a bench page (``path`` below the site's root) that writes "done" or "error: ..." into
+    ``[data-testid=status]`` and its JSON into ``[data-testid=result]``; that JSON.
+
+    Raises:
+        RuntimeError: The page says it failed.
+    """
+    with bench.context() as context:
+        page = context.new_page()
+        page.goto(bench.url + path.lstrip("/"))
+        page.wait_for_function(
+            "() => /^(done|error)/.test(document.querySelector('[data-testid=status]').textContent)",
+            timeout=timeout_ms)
+        status = page.get_by_test_id("status").text_content()
+        if status != "done":
+            raise RuntimeError(f"the page {path.split('?')[0]} says {status!r}")
+        return json.loads(page.get_by_test_id("result").text_content())
 
 
 def wait_ready(page: Any, timeout_ms: int = READY_TIMEOUT_MS) -> None:
