@@ -22,11 +22,14 @@ NETWORK = "c16:5,p2,c32:5,p2,128"
 BATCHES = (32, 64)
 ENGINES = ("numpy", "wasm relaxed-simd")  # the fallback and what a user gets on Chromium
 TFJS_BACKENDS = ("wasm", "cpu", "webgl")
+RECIPE_BATCH = 32  # the convnet recipe's batch size
 
 
-def _browser_rate(page: Any, batch: int, warmup_s: float, window_s: float) -> dict[str, float]:
+def _browser_rate(page: Any, batch: int, augment: bool, warmup_s: float, window_s: float) -> dict[str, float]:
     set_field(page, "batch-size", batch)
-    wait_signal(page, f"s.batch_size === {batch}")
+    if page.get_by_test_id("augment").is_checked() != augment:
+        page.get_by_test_id("augment").click()
+    wait_signal(page, f"s.batch_size === {batch} && s.augment === {str(augment).lower()}")
     start_training(page)
     page.wait_for_timeout(warmup_s * 1000)
     rate = measure_rate(page, window_s)
@@ -35,30 +38,32 @@ def _browser_rate(page: Any, batch: int, warmup_s: float, window_s: float) -> di
 
 
 def run(bench: Bench) -> dict[str, Any]:
-    """Per run: one page per engine measuring each batch size, then CPython measuring the same."""
+    """Per run: one page per engine measuring each batch size (and the recipe's batch with augmentation),
+    then CPython measuring the same."""
     warmup_s, window_s = bench.settings.pick((2.0, 4.0), (4.0, 10.0), smoke=(0.5, 1.0))
-    keys = [f"{NETWORK}/b{b}" for b in BATCHES]
-    browser: dict[str, dict[str, list[float]]] = {e: {k: [] for k in keys} for e in ENGINES}
-    native: dict[str, list[dict[str, Any]]] = {k: [] for k in keys}
+    configs = {**{f"{NETWORK}/b{b}": (b, False) for b in BATCHES}, f"{NETWORK}/b{RECIPE_BATCH}+augment": (RECIPE_BATCH, True)}
+    browser: dict[str, dict[str, list[float]]] = {e: {k: [] for k in configs} for e in ENGINES}
+    native: dict[str, list[dict[str, Any]]] = {k: [] for k in configs}
     for _ in range(bench.settings.runs):
         for engine in ENGINES:
             with bench.ready_page(f"?engine={quote(engine)}&hidden-size={quote(NETWORK)}") as page:
                 wait_signal(page, f"s.hidden.join() === '{NETWORK}'")
-                for batch, key in zip(BATCHES, keys):
-                    browser[engine][key].append(_browser_rate(page, batch, warmup_s, window_s)["samples_per_s"])
-        for batch, key in zip(BATCHES, keys):
-            native[key].append(_native_rate(bench.settings.dist, NETWORK, batch, 1.0, min(window_s, 4.0)))
+                for key, (batch, augment) in configs.items():
+                    browser[engine][key].append(_browser_rate(page, batch, augment, warmup_s, window_s)["samples_per_s"])
+        for key, (batch, augment) in configs.items():
+            native[key].append(_native_rate(bench.settings.dist, NETWORK, batch, 1.0, min(window_s, 4.0), augment))
     result: dict[str, Any] = {"phases_ms": timing_page(bench, "convnet_timing"), "tfjs": _tfjs(bench, warmup_s, window_s)}
-    for batch, key in zip(BATCHES, keys):
+    for key, (batch, augment) in configs.items():
         result[key] = rate_entry(native[key], {engine: browser[engine][key] for engine in ENGINES})
         tfjs = [rates[f"b{batch}"]["samples_per_s"] for rates in _tfjs_rates(result["tfjs"]).values()
                 if "samples_per_s" in rates.get(f"b{batch}", {})]
-        if tfjs:
+        if tfjs and not augment:
             result[key]["over_tfjs_fastest"] = summary(
                 [rate / max(tfjs) for rate in browser[ENGINES[-1]][key]], "x")
-    result["note"] = (f"browser: the page's worker with ?engine=NAME&hidden-size={NETWORK}, momentum, no augmentation, "
-                      f"{window_s:g} s window after {warmup_s:g} s warm-up; native: the same Trainer in CPython, one "
-                      "BLAS thread, same run; tfjs: TensorFlow.js training the same layers with momentum on random "
+    result["note"] = (f"browser: the page's worker with ?engine=NAME&hidden-size={NETWORK}, momentum, "
+                      f"{window_s:g} s window after {warmup_s:g} s warm-up, without augmentation and (+augment, the "
+                      "recipe's step) with it; native: the same Trainer in CPython, one BLAS thread, numpy engine, "
+                      "same run; tfjs: TensorFlow.js training the same layers with momentum on random "
                       "images in one page's main thread, per backend (at least 2 timed steps), once per bench; "
                       "over_tfjs_fastest: the worker's fastest engine over TensorFlow.js's fastest backend")
     return result
@@ -88,6 +93,8 @@ def rows(result: dict[str, Any]) -> list[tuple[str, Any]]:
             continue
         lines += rate_rows(key, entry, ENGINES)
         batch = key.rsplit("/", 1)[1]
+        if batch.endswith("+augment"):
+            continue  # TensorFlow.js trains without augmentation
         for backend, rates in _tfjs_rates(result.get("tfjs", {})).items():
             rate = rates.get(batch, {}).get("samples_per_s")
             lines.append((f"{key} TensorFlow.js samples/s [{backend}]",

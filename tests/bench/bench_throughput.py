@@ -34,11 +34,12 @@ def _browser_rate(page: Any, hidden: int, batch: int, warmup_s: float, window_s:
     return rate
 
 
-def _native_rate(dist: Path, hidden: int, batch: int, warmup_s: float, window_s: float) -> dict[str, Any]:
+def _native_rate(dist: Path, hidden: int | str, batch: int, warmup_s: float, window_s: float,
+                 augment: bool = False) -> dict[str, Any]:
     # One BLAS thread: the worker has one core too, and the other core is the page's.
     env = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
     out = subprocess.run([sys.executable, str(NATIVE), str(dist / "data"), str(hidden), str(batch),
-                          str(warmup_s), str(window_s)], env=env, capture_output=True, text=True, timeout=300)
+                          str(warmup_s), str(window_s), *(["augment"] if augment else [])], env=env, capture_output=True, text=True, timeout=300)
     if out.returncode != 0:
         raise RuntimeError(f"native_step.py failed: {out.stderr.strip()[-500:]}")
     return json.loads(out.stdout.strip().splitlines()[-1])

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from inkling.data.augment import Augmenter, Distortion, distort, redraw
+from inkling.training.augment import Augmenter, Distortion, distort, redraw
 
 
 def _bar() -> np.ndarray:

@@ -13,7 +13,8 @@ from wasm_library import WasmtimeLibrary
 
 from inkling.network.engine import NumpyEngine, current_engine, engine_name, use_engine
 from inkling.network.engine import kernel as kernel_module
-from inkling.network.engine.kernel import SIGNATURES, KernelEngine
+from inkling.network.engine.kernel import KernelEngine
+from inkling.network.engine.library import SIGNATURES
 from inkling.network.engine.select import KERNEL_BUILDS, choose_engine, load_engine, self_test
 from inkling.network.mlp import MLP
 from inkling.network.optim import make_optimizer

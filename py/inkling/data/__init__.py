@@ -1,6 +1,6 @@
 """The images the network learns from and reads: MNIST's blocks and their manifest (`blocks`),
 fetching them (`block_fetcher`, `prefetch`), the sample cache that training draws batches from
-(`cache`), a drawing made MNIST-like (`drawing`) and random distortions of the images (`augment`).
+(`cache`), and a drawing made MNIST-like (`drawing`).
 
 It imports nothing of Inkling but `inkling.errors`: it knows no network, message or page.
 """

@@ -12,7 +12,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from ..data.augment import Augmenter
+from .augment import Augmenter
 from ..errors import ProtocolError
 from ..messages.confusion import Confusion
 from ..messages.tunables import DEFAULTS, RUN, TUNABLES

@@ -55,7 +55,7 @@ class Recipe:
 # default, rate cut to 0.3x) stopped at 97.65-97.89%; 256 units cut to 0.5x stopped at 98.02-98.30%,
 # and to 0.3x at 97.98-98.12%.
 DEFAULT = Recipe("default", 6, "98.0% in about 4 epochs")
-# Twice as wide, and every image randomly distorted (`inkling.data.augment`): the network cannot learn
+# Twice as wide, and every image randomly distorted (`inkling.training.augment`): the network cannot learn
 # the training set by heart, so it keeps improving while the rate decays slowly.
 BEST = Recipe("best", 6, "98.5% in about 4-5 epochs", {"hidden": (512,), "augment": True})
 # The convnet shared/RUNTIME.md measured reaching 99.3% (valid 5x5 convolutions, 16 and 32 filters, each

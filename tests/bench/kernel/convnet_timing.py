@@ -10,7 +10,7 @@ import json
 import numpy as np
 from kernel_timing import _seconds
 
-from inkling.data.augment import Augmenter
+from inkling.training.augment import Augmenter
 from inkling.network.convnet import ConvNet, conv_forward
 from inkling.network.engine import use_engine
 from inkling.network.engine.select import load_engine

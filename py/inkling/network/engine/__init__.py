@@ -54,6 +54,14 @@ class Engine(Protocol):
     def relu_mask(self, d: np.ndarray, z: np.ndarray) -> None:
         """``d`` kept where ``z`` is positive, else 0, in place."""
 
+    # Augmentation's resampling, as `inkling.network.warp` (the reference) does it.
+
+    def warp(self, images: np.ndarray, coeffs: np.ndarray, side: int) -> np.ndarray:
+        """Each row of ``images`` resampled at the affine map of its six ``coeffs``: a new array."""
+
+    def pen(self, images: np.ndarray, modes: np.ndarray, side: int) -> None:
+        """The rows of ``images`` of mode 1 redrawn with a thicker pen, of mode 2 a thinner one, in place."""
+
 
 _current: Engine = NumpyEngine()
 

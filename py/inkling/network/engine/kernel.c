@@ -472,3 +472,58 @@ EXPORT void ink_relu_mask(int n, float *d, const float *z) {
         wasm_v128_store(d + i, wasm_v128_and(wasm_v128_load(d + i), wasm_f32x4_gt(wasm_v128_load(z + i), zero)));
     for (; i < n; i++) d[i] = z[i] > 0.0f ? d[i] : 0.0f;
 }
+
+/* Affine resampling, as inkling.network.warp.warp: out[b] pixel (x, y) reads images[b] at
+ * (c0*x + c1*y + c2, c3*x + c4*y + c5), coeffs[6*b...], bilinearly, coordinates clipped into a zero
+ * border of 2 (so far-off points blend zeros); outside the image reads 0. Overwrites out. */
+EXPORT void ink_warp(int n, int side, const float *images, const float *coeffs, float *out) {
+    const float low = -2.0f, high = (float)side + 2.0f - 1.001f;
+    for (int b = 0; b < n; b++) {
+        const float *img = images + (long)b * side * side, *k = coeffs + 6 * b;
+        for (int y = 0; y < side; y++) {
+            for (int x = 0; x < side; x++) {
+                float sx = k[0] * (float)x + k[1] * (float)y + k[2];
+                float sy = k[3] * (float)x + k[4] * (float)y + k[5];
+                sx = sx < low ? low : sx > high ? high : sx;
+                sy = sy < low ? low : sy > high ? high : sy;
+                float x0 = __builtin_floorf(sx), y0 = __builtin_floorf(sy);
+                float fx = sx - x0, fy = sy - y0;
+                int ix = (int)x0, iy = (int)y0;
+                /* The four neighbours; an index off the image is the zero border. */
+                int in_x0 = (unsigned)ix < (unsigned)side, in_x1 = (unsigned)(ix + 1) < (unsigned)side;
+                int in_y0 = (unsigned)iy < (unsigned)side, in_y1 = (unsigned)(iy + 1) < (unsigned)side;
+                const float *r0 = img + (long)iy * side, *r1 = r0 + side;
+                float p00 = in_y0 && in_x0 ? r0[ix] : 0.0f, p01 = in_y0 && in_x1 ? r0[ix + 1] : 0.0f;
+                float p10 = in_y1 && in_x0 ? r1[ix] : 0.0f, p11 = in_y1 && in_x1 ? r1[ix + 1] : 0.0f;
+                float top = p00 * (1.0f - fx) + p01 * fx, bottom = p10 * (1.0f - fx) + p11 * fx;
+                *out++ = top * (1.0f - fy) + bottom * fy;
+            }
+        }
+    }
+}
+
+/* A thicker (mode 1) or thinner (mode 2) pen, as inkling.network.warp.pen: each pixel of those images
+ * becomes halfway to the maximum (or minimum) of its 3x3 neighbourhood, edges repeated. In place;
+ * scratch holds side * side floats (the image as it was). */
+EXPORT void ink_pen(int n, int side, float *images, const unsigned char *modes, float *scratch) {
+    for (int b = 0; b < n; b++) {
+        int mode = modes[b];
+        if (mode != 1 && mode != 2) continue;
+        float *img = images + (long)b * side * side;
+        for (int i = 0; i < side * side; i++) scratch[i] = img[i];
+        for (int y = 0; y < side; y++) {
+            for (int x = 0; x < side; x++) {
+                float centre = scratch[y * side + x], pick = centre;
+                for (int dy = -1; dy <= 1; dy++) {
+                    int yy = y + dy < 0 ? 0 : y + dy >= side ? side - 1 : y + dy;
+                    for (int dx = -1; dx <= 1; dx++) {
+                        int xx = x + dx < 0 ? 0 : x + dx >= side ? side - 1 : x + dx;
+                        float v = scratch[yy * side + xx];
+                        pick = mode == 1 ? (v > pick ? v : pick) : (v < pick ? v : pick);
+                    }
+                }
+                img[y * side + x] = 0.5f * (centre + pick);
+            }
+        }
+    }
+}

@@ -4,41 +4,26 @@ The kernel only sees pointers, sizes and strides; this module checks every shape
 layout first, picks a kernel function for it (dense, transposed, or the sparse
 path for inputs that are mostly zeros) and hands anything unusual to numpy.
 
-How the kernel is called is a `Library`: in Pyodide, ``ctypes`` on the side module
-(`CtypesLibrary`); in the CPython tests, a WebAssembly runtime running the very same
-bytes. So the dispatch below is tested on every machine.
+How the kernel is called is a `Library` (`inkling.network.engine.library`): in Pyodide,
+``ctypes`` on the side module; in the CPython tests, a WebAssembly runtime running the very
+same bytes. So the dispatch below is tested on every machine.
 """
 
 from __future__ import annotations
 
-import ctypes
 import weakref
 from dataclasses import dataclass
-from typing import Any, Callable, Protocol, Sequence
+from typing import Sequence
 
 import numpy as np
 
 from .. import conv
+from .. import warp as resampling
+from .library import Library
 
 F32 = np.dtype(np.float32)
 I32 = np.dtype(np.int32)
 
-# Argument kinds of the kernel's functions: "i" int, "f" float, "p" pointer to an array.
-SIGNATURES: dict[str, tuple[str, str]] = {  # name: (argument kinds, result kind or "")
-    "ink_relaxed": ("", "i"),
-    "ink_gemm": ("iiipiipipii", ""),
-    "ink_gemm_nt": ("iiipipipi", ""),
-    "ink_compact": ("iipiiipppppp", "i"),
-    "ink_spmm": ("iippppipi", ""),
-    "ink_sgd": ("ippf", ""),
-    "ink_momentum": ("ipppff", ""),
-    "ink_adam": ("ippppffffff", ""),
-    "ink_patches": ("iiiiiipp", ""),
-    "ink_unpatch": ("iiiiiipp", ""),
-    "ink_pool2": ("iiiippp", ""),
-    "ink_pool2_backward": ("iiiippp", ""),
-    "ink_relu_mask": ("ipp", ""),
-}
 # Optimizer rule -> (kernel function, number of state arrays, number of coefficients).
 UPDATES = {"sgd": ("ink_sgd", 0, 1), "momentum": ("ink_momentum", 1, 2), "adam": ("ink_adam", 2, 6)}
 
@@ -55,40 +40,6 @@ SPARSE_MIN_OUTPUTS = 16
 # dot products 1.34 ms, copying the 16 x 25 filters 0.86 ms; at an inner size of 400 the dot
 # products won (2.5 against 3.95 ms).
 NT_MIN_INNER = 32
-
-
-class Library(Protocol):
-    """Calls one of the kernel's functions (`SIGNATURES`) with arrays passed by pointer.
-
-    ``outputs`` names the arrays the function writes: a library that works on copies
-    (the test runtime) copies those back.
-    """
-
-    def call(self, name: str, *args: Any, outputs: Sequence[np.ndarray] = ()) -> int: ...
-
-
-class CtypesLibrary:
-    """The kernel as a shared library of this process (in Pyodide: a wasm side module)."""
-
-    def __init__(self, path: str) -> None:
-        """Load the library at ``path``.
-
-        Raises:
-            OSError: The library cannot be loaded (in Pyodide, a module that uses
-                instructions this browser lacks fails here, as a whole).
-        """
-        self._lib = ctypes.CDLL(path)
-        kinds = {"i": ctypes.c_int, "f": ctypes.c_float, "p": ctypes.c_void_p}
-        self._fns: dict[str, Callable[..., int]] = {}
-        for name, (params, result) in SIGNATURES.items():
-            fn = getattr(self._lib, name)
-            fn.argtypes = [kinds[k] for k in params]
-            fn.restype = kinds[result] if result else None
-            self._fns[name] = fn
-
-    def call(self, name: str, *args: Any, outputs: Sequence[np.ndarray] = ()) -> int:
-        """Call ``name``; arrays go in as pointers to their first element."""
-        return self._fns[name](*[a.ctypes.data if isinstance(a, np.ndarray) else a for a in args])
 
 
 @dataclass(eq=False)
@@ -150,7 +101,7 @@ class KernelEngine:
         self._lib = library
         self._keep = keep
         self._listings: list[_Listing] = []
-        self.counts = {"gemm": 0, "gemm_nt": 0, "sparse": 0, "numpy": 0, "update": 0, "conv": 0}  # for tests and the bench
+        self.counts = {"gemm": 0, "gemm_nt": 0, "sparse": 0, "numpy": 0, "update": 0, "conv": 0, "augment": 0}  # for tests and the bench
 
     def matmul(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         """``a @ b`` as a new array (a new float32 array for float32 inputs)."""
@@ -241,6 +192,30 @@ class KernelEngine:
             return
         self.counts["conv"] += 1
         self._lib.call("ink_relu_mask", d.size, d, z, outputs=(d,))
+
+    def warp(self, images: np.ndarray, coeffs: np.ndarray, side: int) -> np.ndarray:
+        """Affine bilinear resampling, as `inkling.network.warp.warp`."""
+        n = len(images)
+        coeffs = np.ascontiguousarray(coeffs, F32)
+        if not _whole(images) or images.shape != (n, side * side) or coeffs.shape != (n, 6):
+            return resampling.warp(images, coeffs, side)
+        out = np.empty_like(images)
+        if n:
+            self.counts["augment"] += 1
+            self._lib.call("ink_warp", n, side, images, coeffs, out, outputs=(out,))
+        return out
+
+    def pen(self, images: np.ndarray, modes: np.ndarray, side: int) -> None:
+        """A thicker or thinner pen, in place, as `inkling.network.warp.pen`."""
+        n = len(images)
+        modes = np.ascontiguousarray(modes, np.uint8)
+        if not _whole(images) or images.shape != (n, side * side) or modes.shape != (n,):
+            resampling.pen(images, modes, side)
+            return
+        if n:
+            scratch = np.empty(side * side, F32)
+            self.counts["augment"] += 1
+            self._lib.call("ink_pen", n, side, images, modes, scratch, outputs=(images,))
 
     def fused_update(self, rule: str, p: np.ndarray, g: np.ndarray, state: Sequence[np.ndarray],
                      coeffs: Sequence[float]) -> bool:

@@ -8,6 +8,7 @@ from typing import Sequence
 import numpy as np
 
 from .. import conv
+from .. import warp as resampling
 
 # Pyodide's numpy has no BLAS. Measured there (Chromium, batch 64, 784-128-10): `np.einsum` took
 # 2.2 ms for X @ W1 and X.T @ dH against 5.2 and 3.8 ms for `@`, but 70-210 us for the 10-wide
@@ -42,3 +43,6 @@ class NumpyEngine:
     pool_forward = staticmethod(conv.pool_forward)
     pool_backward = staticmethod(conv.pool_backward)
     relu_mask = staticmethod(conv.relu_mask)
+    # Augmentation's resampling: the numpy reference too.
+    warp = staticmethod(resampling.warp)
+    pen = staticmethod(resampling.pen)

@@ -15,7 +15,8 @@ from typing import Callable
 import numpy as np
 
 from . import ENGINE_NAMES, Engine
-from .kernel import CtypesLibrary, KernelEngine, Library
+from .kernel import KernelEngine
+from .library import CtypesLibrary, Library
 from .numpy_engine import NumpyEngine
 
 HERE = Path(__file__).resolve().parent
