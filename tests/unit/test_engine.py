@@ -215,6 +215,17 @@ def test_any_shape_matches_numpy(engine: KernelEngine, m: int, k: int, n: int, d
         assert_product(engine.matmul(a.T, d), a.T, d)
 
 
+@pytest.mark.parametrize("k", [257, 2_000, 18_432])
+def test_a_filter_gradients_long_sum_is_as_exact_as_any_product(engine: KernelEngine, k: int) -> None:
+    # A convolution's dW: (patches.T @ gradient rows).T sums over every position of the batch; the
+    # kernel takes such a k in chunks, adding each to what the last left.
+    rng = np.random.default_rng(k)
+    cols = rng.random((k, 25), dtype=np.float32)
+    rows = rng.standard_normal((k, 16)).astype(np.float32)
+    assert_product(engine.matmul(cols.T, rows), cols.T, rows)
+    assert_product(engine.matmul(rows.T, cols), rows.T, cols)
+
+
 # ---- optimizer updates --------------------------------------------------------------------------
 
 
