@@ -14,6 +14,7 @@ from typing import Any, Callable, Sequence
 from . import __version__
 from .data.blocks import MANIFEST, prepare_mnist
 from .errors import DataError, ProtocolError, WeightsError
+from .export import export_onnx
 from .messages import protocol as p
 from .messages.tunables import LEARNING_RATE, TUNABLES, SettingError, Tunable
 from .network.layers import format_hidden
@@ -37,6 +38,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _prepare(args)
     if args.command == "predict":
         return _predict(args)
+    if args.command == "export":
+        return export_onnx(Path(args.weights), None if args.out is None else Path(args.out))
     _fill_from_recipe(args)
     _check_settings(parser, args)
     data = Path(args.data)
@@ -298,6 +301,11 @@ def _parser() -> argparse.ArgumentParser:
     predict.add_argument("--ink", choices=("auto", "dark", "bright"), default="auto",
                          help="auto: .npy ink bright, image files dark ink on light paper")
     predict.add_argument("--json", action="store_true", help="one JSON object per image")
+
+    export = commands.add_parser("export", help="write a weights file as an ONNX model")
+    export.add_argument("--onnx", action="store_true", required=True, help="the format (ONNX, opset 13)")
+    export.add_argument("--weights", required=True, metavar="FILE.npz", help="weights exported by the page or train --save")
+    export.add_argument("--out", metavar="FILE.onnx", help="where to write it (default: FILE.onnx beside the weights)")
 
     prepare = commands.add_parser("prepare", help="turn the four MNIST IDX files into blocks + manifest")
     prepare.add_argument("--idx", required=True, help="folder with train-images-idx3-ubyte and the others")

@@ -2,17 +2,53 @@
 from __future__ import annotations
 
 import contextlib
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
+import numpy as np
 from playwright.sync_api import expect
 from test_faults_persistence import exported_weights
-from test_page import (DIGITS, TRAIN_TIMEOUT_MS, WAIT_MS, draw, import_weights_and_expect, number, set_setting,
+from inkling.data.blocks import Manifest, decode_block
+from test_page import (CELLS, DIGITS, TRAIN_TIMEOUT_MS, WAIT_MS, draw, import_weights_and_expect, number, set_setting,
                        wait_predictions_settle, wait_stat)
 
 MAPS = "() => document.querySelector('[data-testid=activation-view]').toDataURL()"
+
+
+def _test_digit(dist_dir: Path, index: int) -> np.ndarray:
+    """Test digit ``index`` as the page shows it: 784 values in [0, 1], from the site's own blocks."""
+    manifest = Manifest.from_json((dist_dir / "data" / "manifest.json").read_bytes())
+    entry = manifest.test[index // manifest.test[0].count]
+    block = decode_block((dist_dir / "data" / entry.file).read_bytes(), entry)
+    return block.pixels[index % manifest.test[0].count].astype(np.float32) / 255
+
+
+def _onnx_reads_the_grid_as_the_page_does(page: Any, tmp_path: Path, dist_dir: Path) -> None:
+    """Download ONNX; onnxruntime reads each test digit in the grid as the page shows it (digit and percents)."""
+    import onnxruntime
+
+    with page.expect_download() as info:
+        page.get_by_test_id("export-onnx").click()
+    path = tmp_path / info.value.suggested_filename
+    info.value.save_as(path)
+    assert path.suffix == ".onnx"
+    expect(page.get_by_test_id("message")).to_contain_text(f"Exported {path.name}: ONNX opset 13")
+    session = onnxruntime.InferenceSession(path.read_bytes(), providers=["CPUExecutionProvider"])
+    checked = 0
+    for cell in range(CELLS):
+        badge = re.match(r"test #(\d+)", page.get_by_test_id(f"truth-{cell}").text_content() or "")
+        if badge is None or not page.get_by_test_id(f"truth-{cell}").is_visible():
+            continue
+        x = _test_digit(dist_dir, int(badge.group(1))).reshape(1, 1, 28, 28)
+        probs = session.run(["probabilities"], {"digits": x})[0][0]
+        shown = re.findall(r"(\d)\s*(\d+)%", page.get_by_test_id(f"probs-{cell}").inner_text())
+        assert page.get_by_test_id(f"prediction-{cell}").text_content() == str(int(probs.argmax()))
+        assert [(d, f"{100 * probs[int(d)]:.0f}") for d, _ in shown] == shown, (cell, probs, shown)
+        checked += 1
+    assert checked >= 4
 
 
 def _maps_version(page: Any) -> int:
@@ -115,7 +151,7 @@ def test_a_deeper_network_trains_and_its_weights_export_and_import(module_page: 
 
 
 def test_a_convnet_typed_in_the_settings_trains_shows_its_filters_and_exports_and_imports(
-        module_page: Any, tmp_path: Path) -> None:
+        module_page: Any, tmp_path: Path, dist_dir: Path) -> None:
     page = module_page
     set_setting(page, "hidden-size", "C8:5, p2, 32")
     expect(page.get_by_test_id("hidden-note")).to_contain_text("Hidden layers c8:5,p2,32")
@@ -149,6 +185,7 @@ def test_a_convnet_typed_in_the_settings_trains_shows_its_filters_and_exports_an
     path = next(tmp_path.glob("*.npz"))
     assert path.name == "inkling-784-c8_5-p2-32-10.npz"
     predicted = wait_predictions_settle(page)
+    _onnx_reads_the_grid_as_the_page_does(page, tmp_path, dist_dir)
 
     set_setting(page, "hidden-size", "16")
     page.get_by_test_id("reset").click()

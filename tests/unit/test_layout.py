@@ -21,7 +21,7 @@ FLOORS: tuple[tuple[str, ...], ...] = (
     ("inkling.network", "inkling.data"),
     ("inkling.messages",),
     ("inkling.training",),
-    ("inkling.page", "inkling.worker", "inkling.predict"),
+    ("inkling.page", "inkling.worker", "inkling.predict", "inkling.export"),
     ("inkling.cli",),
     ("inkling.__main__",),
     ("inkling_build",),

@@ -15,6 +15,7 @@ from ..messages.curve import Curve
 from ..messages.saved_state import SavedState, TrainingSettings, from_bytes, from_legacy_npz, to_bytes
 from ..network.layers import describe_network
 from ..network.mlp import describe_sizes, sizes_of
+from ..network.onnx_model import onnx_model
 from ..network.weight_rules import param_names
 from ..network.weights_io import NetworkWeights, check_file_size, weights_from_npz, weights_to_npz
 
@@ -41,10 +42,12 @@ def architecture(network: NetworkWeights) -> str:
     return describe_sizes(sizes_of([weights[name] for name in param_names(len(weights) // 2)]))
 
 
-def export_weights(bridge: Any, network: NetworkWeights) -> str:
-    """Offer weights with their layers as a downloaded ``.npz`` file; returns the file name."""
-    filename = f"inkling-{architecture(network).replace(':', '_')}.npz"  # no ':' in file names
-    bridge.download(to_uint8array(weights_to_npz(*network)), filename, "application/octet-stream")
+def export_weights(bridge: Any, network: NetworkWeights, onnx: bool = False) -> str:
+    """Offer weights with their layers as a downloaded ``.npz`` file (``onnx``: as an ONNX model);
+    returns the file name."""
+    stem = f"inkling-{architecture(network).replace(':', '_')}"  # no ':' in file names
+    data, filename = (onnx_model(*network), f"{stem}.onnx") if onnx else (weights_to_npz(*network), f"{stem}.npz")
+    bridge.download(to_uint8array(data), filename, "application/octet-stream")
     return filename
 
 

@@ -8,6 +8,7 @@ from typing import Any, Awaitable, Callable
 from ..errors import WeightsError
 from ..messages.protocol import Command, ResponseSignal, SetWeights
 from ..network.models import network_from_weights
+from ..network.onnx_model import INPUT, OPSET, OUTPUT
 from ..network.weights_io import NetworkWeights
 from .dom import by_testid, listen
 from .inference import Predictor
@@ -31,23 +32,29 @@ class WeightsFiles:
         self._bridge, self._predictor, self._request = bridge, predictor, request
         self._notify, self._spawn = notify, spawn
         self.export_button = by_testid("export-weights")
+        self.onnx_button = by_testid("export-onnx")
         self.import_input = by_testid("import-weights")
         listen(self.export_button, "click", lambda _e: self.export())
+        listen(self.onnx_button, "click", lambda _e: self.export(onnx=True))
         listen(self.import_input, "change", lambda _e: self._chosen())
 
     def set_enabled(self, export: bool, import_: bool) -> None:
         """Export needs weights on the page; import needs the worker."""
-        self.export_button.disabled = not export
+        self.export_button.disabled = self.onnx_button.disabled = not export
         self.import_input.disabled = not import_
 
-    def export(self) -> None:
-        """Download the current weights as an .npz file."""
+    def export(self, onnx: bool = False) -> None:
+        """Download the current weights as an .npz file (``onnx``: as an ONNX model)."""
         weights = self._predictor.weights()
         if weights is None:
             self._notify("error", "No weights yet: wait for the worker to report.")
             return
-        name = export_weights(self._bridge, weights)
-        self._notify("info", f"Exported {name}: load it in Python with numpy.load('{name}').")
+        name = export_weights(self._bridge, weights, onnx)
+        if onnx:
+            self._notify("info", f"Exported {name}: ONNX opset {OPSET}, input '{INPUT}' [N,1,28,28] in [0,1] (ink "
+                                 f"bright), output '{OUTPUT}' [N,10]; onnxruntime, OpenCV and others read it.")
+        else:
+            self._notify("info", f"Exported {name}: load it in Python with numpy.load('{name}').")
 
     def _chosen(self) -> None:
         files = self.import_input.files
