@@ -78,3 +78,72 @@ def test_a_link_never_replaces_weights_restored_in_this_browser(
         page.get_by_test_id("reset").click()
         _expect_stats(page, hidden="32", seed="5")
         page.wait_for_function("() => new URLSearchParams(location.search).get('seed') === '5'")
+
+
+# Each setting at the largest value it allows, alone or together; and a network far beyond the limits.
+LARGEST = "batch-size=4096&cache-size=1024&learning-rate=10&lr-decay=1&weight-decay=0.1&optimizer=adam&augment=on" \
+          "&seed=4294967295"
+TOO_LARGE_LINKS = {
+    # Eight layers of 4096 (the widest a layer may be) with Adam: 118 million weights.
+    "?hidden-size=4096,4096,4096,4096,4096,4096,4096,4096&optimizer=adam": "weights; the page holds at most",
+    # The widest layers with every other setting at its largest: refused by their weights ...
+    f"?hidden-size=c256:9:same,c256:9:same,4096&{LARGEST}": "weights; the page holds at most",
+    # ... or, by the worker, by their memory at batch 4096; the rest of the link applies.
+    f"?hidden-size=c64:3:same,c64:3:same,16&{LARGEST}": "at batch size 4096 needs about",
+}
+
+
+def _start_and_stop_work(page: Any) -> None:
+    """Start trains (the count moves), Stop stops: whatever the link did, the page is not stuck."""
+    from test_page import number, wait_stat
+
+    before = number(page, "stat-iteration")
+    page.get_by_test_id("start").click()
+    expect(page.get_by_test_id("train-state")).to_have_text("training", timeout=120_000)
+    wait_stat(page, "stat-iteration", f"v >= {int(before)} + 2", timeout=180_000)
+    expect(page.get_by_test_id("stop")).to_be_enabled()
+    page.get_by_test_id("stop").click()
+    expect(page.get_by_test_id("train-state")).to_have_text("idle", timeout=120_000)
+    expect(page.get_by_test_id("start")).to_be_enabled()
+
+
+def test_a_network_too_large_for_the_page_is_refused_by_its_size_and_start_and_stop_still_work(
+        page_factory: Callable[[], contextlib.AbstractContextManager], page_ready: Callable[..., None],
+        site_url: str) -> None:
+    for link, said in TOO_LARGE_LINKS.items():
+        with page_factory() as (page, log):
+            page.goto(site_url + link)
+            page_ready(page, log)
+            message = page.get_by_test_id("message")
+            expect(message).to_contain_text("could not be used")
+            expect(message).to_contain_text(said)
+            expect(message).to_have_class("message error")
+            expect(page.get_by_test_id("stat-hidden")).to_have_text("256")  # the network it had stays
+            set_setting(page, "learning-rate", "0.001")  # the largest rate diverges: see the test below
+            _start_and_stop_work(page)
+
+
+def test_every_setting_at_its_largest_still_trains_and_stops(
+        page_factory: Callable[[], contextlib.AbstractContextManager], page_ready: Callable[..., None],
+        site_url: str) -> None:
+    with page_factory() as (page, log):
+        page.goto(f"{site_url}?{LARGEST}")
+        page_ready(page, log)
+        _expect_stats(page, batch_size="4096", lrate="10", optimizer="adam", augment="on", seed="4294967295")
+        # The table allows 1,024 blocks; the worker's data budget holds fewer of MNIST's: refused by name and
+        # size, the cache stays as it was, and the message does not claim it applied.
+        message = page.get_by_test_id("message")
+        expect(message).to_contain_text("This link's cache size 1024 could not be used: ")
+        expect(message).to_contain_text("MiB set aside for training data")
+        expect(message).not_to_contain_text("cache size 1024.")
+        _expect_stats(page, cache_size="8")
+        # A rate of 10 with Adam diverges at once: training stops by itself, says why, keeps sane weights ...
+        page.get_by_test_id("start").click()
+        expect(page.get_by_test_id("message")).to_contain_text("with learning rate 10; training stopped and the last "
+                                                               "weights with a sane loss were restored",
+                                                               timeout=120_000)
+        expect(page.get_by_test_id("train-state")).to_have_text("idle")
+        expect(page.get_by_test_id("start")).to_be_enabled()
+        # ... and with a rate that works, the same largest batch, cache and augmentation train and stop.
+        set_setting(page, "learning-rate", "0.001")
+        _start_and_stop_work(page)

@@ -52,17 +52,28 @@ class Address:
         """
         link = changes(self._link, shown) if shown is not None else self._link
         said: Said = []
+        # Each asked, not just sent: the worker is the judge of what fits its memory (the cache's
+        # budget, a network at the batch size), and what it refuses must not be announced as applied.
+        applied = []
         for command in link.commands:
-            self._send(command)
-        if link.run and not restored:
-            self._send(Reset(**link.run))
-        if link.commands or (link.run and not restored):
+            reply = await self._request(command)
+            if isinstance(reply, ResponseSignal):
+                applied.append(command)
+            else:
+                said.append(("error", f"This link's {describe(Link([command]))} could not be used: {reply.message}."))
+        run = {} if restored else link.run
+        if run:
+            reply = await self._request(Reset(**run))
+            if not isinstance(reply, ResponseSignal):
+                said.append(("error", f"This link's {describe(Link(run=run))} could not be used: {reply.message}; "
+                                      "the network you had stays."))
+                run = {}
+        if applied or run:
             reply = await self._request(Status())
             if isinstance(reply, ResponseSignal):
                 self._follow(reply)
                 shown = reply
-            applied = Link(link.commands, {} if restored else link.run)
-            said.append(("info", f"This link's settings apply: {describe(applied)}."))
+            said.append(("info", f"This link's settings apply: {describe(Link(applied, run))}."))
         if link.run and restored:
             # Filled in for Reset. Said only if the network differs: another seed for the same network
             # is not worth words (a plain reload restores the run's own seed, and does not land here).
