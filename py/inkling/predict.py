@@ -4,8 +4,9 @@ Each image goes through `inkling.data.drawing.preprocess_drawing`, the very func
 on a drawing (crop to the ink, fit 20x20, centre by mass in 28x28), then through the network of a
 weights file. Inputs are ``.npy`` files (one grey image ``(h, w)`` or a batch ``(n, h, w)``, any
 size, ink bright, as MNIST) or, with Pillow installed (``pip install 'inkling[images]'``), PNG and
-the other formats Pillow reads; those are read as people write, dark ink on light paper, unless
-``--ink bright``, and a picture with transparency as the page reads its canvas (the alpha is the ink).
+the other formats Pillow reads; those are read as the page reads a photo or scan of a digit
+(`inkling.data.photo.ink_of_picture`: dark ink on light paper, the paper levelled, a picture with
+transparency as the page reads its canvas, its alpha being the ink) unless ``--ink`` says otherwise.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from typing import NamedTuple
 import numpy as np
 
 from .data.drawing import preprocess_drawing
+from .data.photo import ink_of_picture, reading_size
 from .errors import InklingError, WeightsError
 from .network.models import Model, network_from_weights
 from .network.weights_io import check_file_size, weights_from_npz
@@ -64,21 +66,24 @@ def images_of(path: Path, ink: str = "auto") -> list[tuple[str, np.ndarray]]:
     """Each grey image in ``path``, ink bright and background dark, with its name (``file`` for one
     image, ``file[i]`` for the images of a batch).
 
-    ``ink``: ``bright`` (as MNIST and .npy files), ``dark`` (pen on paper) or ``auto`` (.npy bright,
-    other images dark).
+    ``ink``: ``bright`` (as MNIST and .npy files), ``dark`` (pen on paper) or ``auto`` (.npy bright;
+    other images read as the page reads a photo: `inkling.data.photo.ink_of_picture`).
 
     Raises:
         InklingError: The file cannot be read as images; says why.
     """
     if path.suffix.lower() == ".npy":
         batch, single = _npy(path)
-        bright = ink != "dark"
+        if ink == "dark":  # dark ink on light paper: the ink becomes the bright part
+            batch = batch.max(axis=(1, 2), keepdims=True) - batch
     else:
-        grey, from_alpha = _picture(path)
-        batch, single = grey[None], True
-        bright = from_alpha or ink == "bright"
-    if not bright:  # dark ink on light paper: the ink becomes the bright part
-        batch = batch.max(axis=(1, 2), keepdims=True) - batch
+        rgba = _picture(path)
+        if ink == "auto":
+            batch = ink_of_picture(rgba)[None]
+        else:
+            grey = rgba[..., :3].astype(np.float64) @ np.array([0.299, 0.587, 0.114])
+            batch = (grey if ink == "bright" else grey.max() - grey)[None]
+        single = True
     if single:
         return [(str(path), batch[0])]
     return [(f"{path}[{i}]", image) for i, image in enumerate(batch)]
@@ -131,10 +136,9 @@ def _npy(path: Path) -> tuple[np.ndarray, bool]:
     return array.astype(np.float64), single
 
 
-def _picture(path: Path) -> tuple[np.ndarray, bool]:
-    """An image file decoded by Pillow as grey levels ``(h, w)``, and whether they are ink-bright
-    already: a picture with transparency is read as the page reads its canvas, its alpha channel
-    being the ink (strokes on a transparent background, whatever their colour)."""
+def _picture(path: Path) -> np.ndarray:
+    """An image file decoded by Pillow as RGBA pixels ``(h, w, 4)`` uint8, read at
+    `inkling.data.photo.reading_size` as the page reads a picture."""
     try:
         from PIL import Image  # noqa: PLC0415 - an optional extra, only for image files
     except ImportError:
@@ -144,10 +148,10 @@ def _picture(path: Path) -> tuple[np.ndarray, bool]:
         with Image.open(path) as picture:
             if picture.width * picture.height > MAX_IMAGE_PIXELS:
                 raise InklingError(f"{picture.width}x{picture.height} pixels is too large for a digit")
-            if picture.mode in ("RGBA", "LA", "PA") or "transparency" in picture.info:
-                alpha = np.asarray(picture.convert("RGBA"), np.float64)[..., 3]
-                if alpha.min() < 255:
-                    return alpha, True
-            return np.asarray(picture.convert("L"), np.float64), False
+            rgba = picture.convert("RGBA")
+            size = reading_size(picture.width, picture.height)
+            if size != rgba.size:
+                rgba = rgba.resize(size, Image.Resampling.BOX)
+            return np.asarray(rgba, np.uint8)
     except OSError as error:
         raise InklingError(f"not an image Pillow can read ({error})") from None

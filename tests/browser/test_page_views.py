@@ -1,9 +1,11 @@
 """The views that follow training on one page, in order: the page's main thread while training (it shows
 the worker's progress at the pace people read it, and is not woken in every animation frame in
 between), the first layer's weights as pictures (one tile per hidden unit, changing while the
-network trains) and its response to the tile filled last, the confusion matrix (every test digit counted by true and read digit, in agreement
-with the accuracy shown; a count, clicked, puts those very digits in the grid), and the test accuracy
-and matrix refreshing by themselves while training (nobody presses Evaluate).
+network trains) and its response to the tile filled last, the confusion matrix (every test digit
+counted by true and read digit, in agreement with the accuracy shown; a count, clicked, puts those very
+digits in the grid), the test accuracy and matrix refreshing by themselves while training (nobody
+presses Evaluate), predict on the command line reading a drawing as the page does, and, last (it
+imports other weights), photos of a written digit opened, dropped and pasted, and junk refused.
 
 One page (the fixture `module_page`) serves them all: each starts from a stopped page whose weights were
 never evaluated. No speed is asserted. The frame counts can only be lower on a slower machine, never
@@ -190,3 +192,103 @@ def test_predict_on_the_command_line_reads_a_drawing_as_the_page_does(module_pag
         assert str(answer["digit"]) == shown[0], (line, shown)
         percents = {str(d): f"{100 * answer['probabilities'][d]:.0f}" for d in range(10)}
         assert [(d, percents[d]) for d, _ in shown[1]] == shown[1], (line, shown)
+
+
+def _photo_of_a_seven(path: Any, fmt: str) -> None:
+    """A phone-like photo: a 7 in blue-black pen on paper lit from one side, with grain, 480x360."""
+    import numpy as np
+    from PIL import Image, ImageDraw
+
+    ink = Image.new("L", (480, 360), 0)
+    pen = ImageDraw.Draw(ink)
+    pen.line([(170, 90), (300, 84), (226, 290)], fill=255, width=16, joint="curve")
+    strokes = np.asarray(ink, np.float64) / 255
+    rng = np.random.default_rng(7)
+    x = np.linspace(0, 1, 480)[None, :]
+    paper = 0.93 - 0.3 * x + rng.normal(0, 0.015, (360, 480))  # a shadow falling across the right side
+    grey = paper * (1 - 0.7 * strokes)
+    rgb = np.stack([grey * 0.85, grey * 0.9, grey], axis=-1)
+    Image.fromarray(np.clip(rgb * 255, 0, 255).astype(np.uint8), "RGB").save(path, fmt)
+
+
+def _tile_of(message: str) -> int:
+    return int(re.search(r"Tile (\d+) shows", message).group(1)) - 1
+
+
+def test_a_photo_of_a_written_digit_is_read_and_junk_is_refused(module_page: Any, tmp_path: Any, dist_dir: Any) -> None:
+    """A photo opened, dropped or pasted becomes a tile's drawing and is read; a file that is no picture,
+    or an empty one, is refused by name and no tile changes."""
+    import base64
+
+    from test_page import DIGITS, draw, import_weights_and_expect, wait_predictions_settle
+
+    page = module_page
+    weights = _trained_mlp_file(dist_dir / "data", tmp_path)
+    page.get_by_test_id("clear-all").click()
+    import_weights_and_expect(page, weights, "128", wait_predictions_settle(page))
+    jpeg, png = tmp_path / "seven.jpg", tmp_path / "seven.png"
+    _photo_of_a_seven(jpeg, "JPEG")
+    _photo_of_a_seven(png, "PNG")
+    message = page.get_by_test_id("message")
+
+    page.get_by_test_id("open-image").set_input_files(str(jpeg))  # opened: the first empty tile
+    expect(message).to_contain_text("Tile 1 shows seven.jpg as a drawing")
+    expect(page.get_by_test_id("prediction-0")).to_have_text("7")
+    expect(page.get_by_test_id("truth-0")).to_have_text("your drawing")  # taught like a drawing
+    expect(page.get_by_test_id("teach-0")).to_be_enabled()
+
+    data = base64.b64encode(png.read_bytes()).decode()
+    page.evaluate("""([data, testid]) => {  // dropped on tile 5
+        const bytes = Uint8Array.from(atob(data), c => c.charCodeAt(0));
+        const dt = new DataTransfer();
+        dt.items.add(new File([bytes], 'seven.png', {type: 'image/png'}));
+        const canvas = document.querySelector(`[data-testid=${testid}]`);
+        canvas.dispatchEvent(new DragEvent('dragover', {dataTransfer: dt, bubbles: true, cancelable: true}));
+        canvas.dispatchEvent(new DragEvent('drop', {dataTransfer: dt, bubbles: true, cancelable: true}));
+    }""", [data, "cell-4"])
+    expect(message).to_contain_text("Tile 5 shows seven.png as a drawing")
+    expect(page.get_by_test_id("prediction-4")).to_have_text("7")
+
+    page.evaluate("""data => {  // pasted: the first empty tile, tile 2
+        const bytes = Uint8Array.from(atob(data), c => c.charCodeAt(0));
+        const dt = new DataTransfer();
+        dt.items.add(new File([bytes], 'image.png', {type: 'image/png'}));
+        document.dispatchEvent(new ClipboardEvent('paste', {clipboardData: dt, bubbles: true, cancelable: true}));
+    }""", data)
+    expect(message).to_contain_text("Tile 2 shows image.png as a drawing")
+    expect(page.get_by_test_id("prediction-1")).to_have_text("7")
+
+    before = wait_predictions_settle(page)
+    (tmp_path / "junk.png").write_text("this is not a picture")
+    (tmp_path / "empty.png").write_bytes(b"")
+    for name, said in (("junk.png", "it is not a picture this browser can read"), ("empty.png", "the file is empty")):
+        page.get_by_test_id("open-image").set_input_files(str(tmp_path / name))
+        expect(message).to_contain_text(f"{name} was not used (no tile changed): {said}")
+        expect(message).to_have_class("message error")
+    assert wait_predictions_settle(page) == before
+    draw(page, 2, DIGITS["1"])  # drawing goes on as before
+    expect(page.get_by_test_id("prediction-2")).not_to_have_text("")
+
+
+def _trained_mlp_file(data: Any, folder: Any) -> Any:
+    """A 784-128-10 MLP trained in CPython on 10,000 of the site's training digits (two epochs), as .npz."""
+    from pathlib import Path
+
+    import numpy as np
+
+    from inkling.data.blocks import Manifest, decode_block
+    from inkling.network.mlp import MLP
+    from inkling.network.optim import make_optimizer
+    from inkling.network.weights_io import weights_to_npz
+
+    manifest = Manifest.from_json((data / "manifest.json").read_bytes())
+    blocks = [decode_block((data / e.file).read_bytes(), e) for e in manifest.train[:10]]
+    x = np.concatenate([b.pixels for b in blocks]).astype(np.float32) / 255
+    y = np.concatenate([b.labels for b in blocks]).astype(np.int64)
+    model, optimizer = MLP((784, 128, 10), seed=0), make_optimizer("momentum", 0.05)
+    for _ in range(2):
+        for i in range(0, len(y), 32):
+            optimizer.step(model.params, model.loss_and_grads(x[i:i + 32], y[i:i + 32]).grads)
+    path = Path(folder) / "trained.npz"
+    path.write_bytes(weights_to_npz(model.get_weights()))
+    return path

@@ -140,6 +140,16 @@ class GridCell:
         self._ink_box = None  # a drawing on it starts from a clear canvas
         self._changed()
 
+    def show_picture(self, picture: Any, width: int, height: int) -> None:
+        """Show ``picture`` (a canvas whose alpha is ink: a photo read by `inkling.page.photo_input`)
+        as this tile's drawing, fitted and centred: predicted, and taught, as a drawing is."""
+        scale = SIZE / max(width, height)
+        w, h = width * scale, height * scale
+        self.ctx.clearRect(0, 0, SIZE, SIZE)
+        self.ctx.drawImage(picture, (SIZE - w) / 2, (SIZE - h) / 2, w, h)
+        self.sample, self.has_ink, self._ink_box = None, True, (0, 0, SIZE, SIZE)
+        self._changed()
+
     def input(self) -> np.ndarray | None:
         """The network's input for this tile: (784,) float32 in [0, 1], or None when empty.
 

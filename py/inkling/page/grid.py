@@ -14,6 +14,7 @@ from ..messages.confusion import Confusion
 from ..training.pacing import STROKE_EVERY_S, wait_left
 from .cell import GridCell
 from .inference import Predictor
+from .photo_input import PhotoInput
 from .samples import TestDigits
 
 Notify = Callable[[str, str], None]  # (kind "info" | "error", message)
@@ -49,6 +50,7 @@ class GridManager:
         self._request_frame = request_frame
         self._tasks: set[asyncio.Task] = set()
         self.cells = [GridCell(i, parent, self) for i in range(count)]
+        self.photos = PhotoInput(self.cells, notify, self._spawn)  # pictures of digits dropped, opened, pasted
         self.focus: GridCell | None = None  # the cell whose content changed last: the one a person looks at
 
     # ---- what cells ask for -------------------------------------------------------------
@@ -115,9 +117,10 @@ class GridManager:
             cell.clear()
 
     def set_enabled(self, enabled: bool) -> None:
-        """Enable or disable every cell's controls."""
+        """Enable or disable every cell's controls, and pictures coming in."""
         for cell in self.cells:
             cell.set_enabled(enabled)
+        self.photos.set_enabled(enabled)
 
     def refresh(self, now: float) -> float | None:
         """Recompute the stale predictions (content or weights changed) in one batch.
