@@ -50,7 +50,7 @@ class GridCell:
         # reading back only that much is what makes a prediction per stroke cheap.
         self._ink_box: tuple[int, int, int, int] | None = None
         self._input: np.ndarray | None = None
-        self._input_stale = False
+        self.input_stale = False  # the canvas changed since `input` last read it
         self.input_count = 0  # grows each time the input is read anew: views know theirs is stale
         self._view: tuple | None = None  # what show_prediction last rendered
         self._state: tuple | None = None  # what _render_state last rendered
@@ -156,8 +156,8 @@ class GridCell:
         A test digit goes in as it is; a drawing goes through `preprocess_drawing`
         (crop, fit to 20x20, centre by mass), as MNIST's digits were made.
         """
-        if self._input_stale:
-            self._input_stale = False
+        if self.input_stale:
+            self.input_stale = False  # the canvas changed since `input` last read it
             self._input = self._read_input()
             self.input_count += 1
             self._render_thumb()
@@ -194,7 +194,7 @@ class GridCell:
         self.thumb_ctx.putImageData(image, 0, 0)
 
     def _changed(self, at_once: bool = False) -> None:
-        self._input_stale = True
+        self.input_stale = True
         self.dirty = self.urgent = True
         self._render_state()
         self.owner.cell_changed(self, at_once)
@@ -304,7 +304,7 @@ class GridCell:
         self._strokes[event.pointerId] = points[-1]
         self._add_ink(points)
         # Only the input changed (the tile's state did on pointerdown): no DOM work per move.
-        self._input_stale = True
+        self.input_stale = True
         self.dirty = True
         self.owner.cell_changed(self)
 

@@ -39,15 +39,17 @@ class ResponseView:
         cell = self.focus()
         if cell is None or not self.predictor.ready:
             return None
-        x = cell.input()
+        # Whether its input changed is known without reading it: a stroke going on marks it stale on every
+        # move, and reading the canvas back is what the grid paces; this view reads it at its own pace.
         key = (cell.index, cell.input_count, self.predictor.version)
-        if key == self._shown:
+        if key == self._shown and not cell.input_stale:
             return None
-        same_input = self._shown is not None and self._shown[:2] == key[:2]
+        same_input = self._shown is not None and self._shown[:2] == key[:2] and not cell.input_stale
         wait = wait_left(self._shown_at, WEIGHTS_VIEW_EVERY_S if same_input else RESPONSE_VIEW_EVERY_S, now)
         if wait > 0:
             return wait
-        self._shown, self._shown_at = key, now
+        x = cell.input()
+        self._shown, self._shown_at = (cell.index, cell.input_count, self.predictor.version), now
         if x is None:
             self._show_nothing(cell)
             return None
