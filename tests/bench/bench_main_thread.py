@@ -63,6 +63,8 @@ def _one_run(bench: Bench, window_s: float) -> dict[str, Any]:
         start_training(page)
         page.wait_for_timeout(1000)
         training_only = _busy_share(page, cdp, 3.0)
+        # The mouse acts where the viewport shows things: the tile and its Clear button, whole.
+        page.get_by_test_id(f"card-{CELL}").scroll_into_view_if_needed()
         box = page.get_by_test_id(f"cell-{CELL}").bounding_box()
         clear = page.get_by_test_id(f"clear-{CELL}").bounding_box()
         digit = f"[data-testid=prediction-{CELL}]"

@@ -64,6 +64,10 @@ def test_the_weights_view_shows_every_unit_and_changes_while_training(module_pag
     page = module_page
     view = page.get_by_test_id("weights-view")
     expect(view).to_have_attribute("data-units", "256")
+    # The first layer's response to the tile filled last: of 256 units, the 32 it moves most.
+    expect(page.get_by_test_id("activation-view")).to_have_attribute("data-of", "256")
+    expect(page.get_by_test_id("activation-view")).to_have_attribute("data-units", "32")
+    expect(page.get_by_test_id("activation-caption")).to_contain_text("the 32 of its 256 hidden units this drawing moves most")
     assert view.evaluate("c => [c.width, c.height]") == [23 * 29 - 1, 12 * 29 - 1]  # 276 places for 256
     before = page.evaluate(PICTURE)
     page.get_by_test_id("start").click()
@@ -78,6 +82,7 @@ def test_the_weights_view_shows_every_unit_and_changes_while_training(module_pag
     # The tile filled last, through the new network's 32 units (ink times weight, 28x28 each); emptied,
     # the view says so.
     maps = page.get_by_test_id("activation-view")
+    expect(maps).to_have_attribute("data-of", "32")
     expect(maps).to_have_attribute("data-units", "32")
     expect(maps).to_have_attribute("data-side", "28")
     tile = int(maps.get_attribute("data-tile"))

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
+import numpy as np
+
 from ..network.layers import Conv, layer_specs
 from ..network.weights_picture import weights_picture
 from ..training.pacing import RESPONSE_VIEW_EVERY_S, WEIGHTS_VIEW_EVERY_S, wait_left
@@ -15,12 +17,17 @@ from .dom import put_pixels, set_text
 from .inference import Predictor
 
 
+# Tiles at most: an MLP's 256 units (or 4,096) as 28x28 pictures would cost the main thread ~10 ms a
+# drawing (bench main_thread: +33 ms per clear-and-stroke cycle with all 256); the strongest 32 say as much.
+MAX_TILES = 32
+
+
 class ResponseView:
     """Draws ``predictor``'s first layer applied to the input of ``focus()`` (the tile that changed last)
     onto ``canvas`` (``data-testid="activation-view"``), and says what it shows in ``caption``.
 
-    ``data-units``, ``data-side``, ``data-tile`` and ``data-version`` (one more per picture drawn) say
-    what the canvas holds; ``data-empty`` is set while there is nothing to show.
+    ``data-units`` (tiles shown; ``data-of``: of how many), ``data-side``, ``data-tile`` and
+    ``data-version`` (one more per picture drawn) say what the canvas holds; ``data-empty`` is set while there is nothing to show.
     """
 
     def __init__(self, canvas: Any, caption: Any, predictor: Predictor,
@@ -57,13 +64,17 @@ class ResponseView:
         if response is None:
             return None
         maps, side = response
+        units = maps.shape[1]
+        if units > MAX_TILES:  # the units this drawing moves most, strongest first
+            maps = maps[:, np.argsort(-np.abs(maps).sum(axis=0), kind="stable")[:MAX_TILES]]
         put_pixels(self.canvas, weights_picture(maps, side, shared_scale=True))
         self._pictures += 1
         data = self.canvas.dataset
         data.units, data.side, data.tile, data.version = str(maps.shape[1]), str(side), str(cell.index), str(self._pictures)
+        data.of = str(units)
         self.canvas.removeAttribute("data-empty")
         self.canvas.hidden = False
-        set_text(self.caption, self._describe(cell, maps.shape[1], side))
+        set_text(self.caption, self._describe(cell, maps.shape[1], units, side))
         return None
 
     def _show_nothing(self, cell: GridCell) -> None:
@@ -71,12 +82,14 @@ class ResponseView:
         self.canvas.hidden = True
         set_text(self.caption, f"Tile {cell.index + 1} is empty: draw a digit or show a test digit.")
 
-    def _describe(self, cell: GridCell, units: int, side: int) -> str:
+    def _describe(self, cell: GridCell, shown: int, units: int, side: int) -> str:
         what = f"test digit #{cell.sample.index}" if cell.sample is not None else "your drawing"
         hidden = self.predictor.hidden or ()
         conv = next((spec for spec in layer_specs(hidden) if isinstance(spec, Conv)), None)
         if conv is not None:
             return (f"Tile {cell.index + 1} ({what}) through the first layer's {units} filters of "
                     f"{conv.size}×{conv.size}: each map ({side}×{side}) lights up where its filter finds its pattern.")
-        return (f"Tile {cell.index + 1} ({what}) through the first layer's {units} hidden units: each tile is the "
-                f"unit's weights times the ink ({side}×{side}), where the drawing excites or inhibits it.")
+        which = f"the {shown} of its {units} hidden units this drawing moves most" if shown < units else \
+            f"its {units} hidden units"
+        return (f"Tile {cell.index + 1} ({what}) through the first layer, {which}: each tile is the unit's weights "
+                f"times the ink ({side}×{side}), where the drawing excites or inhibits it.")
