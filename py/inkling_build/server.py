@@ -18,6 +18,7 @@ MIME_TYPES = {
     ".mjs": "text/javascript",
     ".css": "text/css",
     ".json": "application/json",
+    ".webmanifest": "application/manifest+json",
     ".wasm": "application/wasm",
     ".whl": "application/zip",
     ".zip": "application/zip",
