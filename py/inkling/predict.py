@@ -19,7 +19,7 @@ from typing import NamedTuple
 import numpy as np
 
 from .data.drawing import preprocess_drawing
-from .data.photo import ink_of_picture, reading_size
+from .data.photo import cut_out_ink, grey_of_picture, ink_of_picture, reading_size
 from .errors import InklingError, WeightsError
 from .network.models import Model, network_from_weights
 from .network.weights_io import check_file_size, weights_from_npz
@@ -78,10 +78,11 @@ def images_of(path: Path, ink: str = "auto") -> list[tuple[str, np.ndarray]]:
             batch = batch.max(axis=(1, 2), keepdims=True) - batch
     else:
         rgba = _picture(path)
-        if ink == "auto":
-            batch = ink_of_picture(rgba)[None]
+        cut_out = cut_out_ink(rgba)  # strokes on a transparent background: their alpha, whatever --ink says
+        if ink == "auto" or cut_out is not None:
+            batch = (ink_of_picture(rgba) if cut_out is None else cut_out)[None]
         else:
-            grey = rgba[..., :3].astype(np.float64) @ np.array([0.299, 0.587, 0.114])
+            grey = grey_of_picture(rgba)
             batch = (grey if ink == "bright" else grey.max() - grey)[None]
         single = True
     if single:

@@ -17,6 +17,7 @@ from inkling.network.layers import parse_hidden
 from inkling.network.mlp import MLP
 from inkling.network.optim import make_optimizer
 from inkling.network.weights_io import weights_to_npz
+from inkling.predict import images_of
 
 
 def _lines(capsys: pytest.CaptureFixture[str]) -> list[dict]:
@@ -102,3 +103,12 @@ def test_a_weights_file_that_is_not_one_stops_it_with_the_reason(tmp_path: Path,
     assert "damaged or truncated" in capsys.readouterr().err
     assert main(["predict", "--weights", str(tmp_path / "none.npz"), str(tmp_path / "d.npy")]) == 2
     assert "cannot read" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("ink", ["auto", "dark", "bright"])
+def test_a_transparent_pictures_alpha_is_its_ink_whatever_ink_says(tmp_path: Path, ink: str) -> None:
+    rgba = np.zeros((40, 30, 4), np.uint8)
+    rgba[5:35, 13:17] = (255, 255, 255, 255)  # white strokes on a transparent background, as the page's canvas
+    Image.fromarray(rgba, "RGBA").save(tmp_path / "canvas.png")
+    [(_, image)] = images_of(tmp_path / "canvas.png", ink)
+    np.testing.assert_array_equal(image, rgba[..., 3] / 255)

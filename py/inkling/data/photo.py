@@ -30,18 +30,10 @@ def ink_of_picture(rgba: np.ndarray) -> np.ndarray:
     Raises:
         ValueError: Not an ``(h, w, 4)`` picture with pixels.
     """
-    picture = np.asarray(rgba, np.float32)
-    if picture.ndim != 3 or picture.shape[2] != 4 or 0 in picture.shape[:2]:
-        raise ValueError(f"expected an RGBA picture (h, w, 4), got shape {picture.shape}")
-    alpha = picture[..., 3] / 255
-    if alpha.min() < 1:
-        if alpha.max() <= 0:
-            return np.zeros(alpha.shape, np.float32)
-        if alpha.min() == 0:  # strokes on a transparent background: the page's own canvas, or a cut-out
-            return alpha
-    # Luma, composited over white paper where the picture is partly transparent.
-    grey = picture[..., :3] @ np.array([0.299, 0.587, 0.114], np.float32) / 255
-    grey = grey * alpha + (1 - alpha)
+    cut_out = cut_out_ink(rgba)
+    if cut_out is not None:
+        return cut_out
+    grey = grey_of_picture(rgba)
     if np.median(grey) < 0.5:  # light ink on a dark ground (a blackboard, MNIST itself): already ink-bright
         grey = 1 - grey
     # Light multiplies: what a stroke absorbs is its share of its own paper's light, in the shadow too.
@@ -53,6 +45,29 @@ def ink_of_picture(rgba: np.ndarray) -> np.ndarray:
     # Faint ink counts only beside a stroke (its soft edge); away from one it is grain.
     ink[(ink < FAINT) | (_near(ink >= STROKE, 2) == 0)] = 0
     return ink.astype(np.float32)
+
+
+def cut_out_ink(rgba: np.ndarray) -> np.ndarray | None:
+    """A picture's alpha as ink ``(h, w)`` float32 in [0, 1] if it is strokes on a transparent background
+    (the page's own canvas, or a cut-out: some pixels wholly transparent), else None.
+
+    Raises:
+        ValueError: Not an ``(h, w, 4)`` picture with pixels.
+    """
+    picture = np.asarray(rgba)
+    if picture.ndim != 3 or picture.shape[2] != 4 or 0 in picture.shape[:2]:
+        raise ValueError(f"expected an RGBA picture (h, w, 4), got shape {picture.shape}")
+    alpha = picture[..., 3].astype(np.float32) / 255
+    return alpha if alpha.min() == 0 else None
+
+
+def grey_of_picture(rgba: np.ndarray) -> np.ndarray:
+    """A picture's grey levels ``(h, w)`` float32 in [0, 1] (luma), composited over white paper where it
+    is partly transparent."""
+    picture = np.asarray(rgba, np.float32)
+    alpha = picture[..., 3] / 255
+    grey = picture[..., :3] @ np.array([0.299, 0.587, 0.114], np.float32) / 255
+    return grey * alpha + (1 - alpha)
 
 
 def _near(mask: np.ndarray, reach: int) -> np.ndarray:

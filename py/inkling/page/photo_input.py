@@ -11,7 +11,7 @@ import numpy as np
 
 from ..data.photo import ink_of_picture, reading_size
 from .cell import GridCell
-from .dom import by_testid, js_object, listen
+from .dom import by_testid, js_object, listen, put_pixels
 
 MAX_FILE_BYTES = 32 << 20  # a phone's photo is a few MiB; more is not a picture of one digit
 MAX_PIXELS = 50_000_000  # decoded size: a 50-megapixel camera's full frame at most
@@ -108,7 +108,7 @@ async def _decode(file: Any) -> tuple[Any, int, int]:
     Raises:
         _NotAPicture: The browser cannot decode it, or it is too large.
     """
-    from js import ImageData, OffscreenCanvas, createImageBitmap
+    from js import OffscreenCanvas, createImageBitmap
     from pyodide.ffi import JsException
 
     try:
@@ -129,10 +129,8 @@ async def _decode(file: Any) -> tuple[Any, int, int]:
     ink = ink_of_picture(rgba.reshape(height, width, 4))
     if not ink.any():
         return None, 0, 0
-    pixels = np.empty((height * width, 4), np.uint8)
-    pixels[:, :3] = 255
-    pixels[:, 3] = np.round(ink.reshape(-1) * 255)
-    image = ImageData.new(width, height)
-    image.data.assign(pixels.reshape(-1))
-    context.putImageData(image, 0, 0)
+    pixels = np.empty((height, width, 4), np.uint8)
+    pixels[..., :3] = 255
+    pixels[..., 3] = np.round(ink * 255)
+    put_pixels(canvas, pixels)
     return canvas, width, height
