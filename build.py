@@ -36,6 +36,7 @@ from inkling_build.workspace import Paths, build_lock  # noqa: E402
 
 # Not used here: tests/browser and tests/bench load build.py (the `build_py` fixture, `load_build`)
 # and take the server, the service worker and Chromium from it.
+from inkling_build.pins import AXE_PIN  # noqa: E402, F401
 from inkling_build.runner import chromium_missing_message, find_chromium  # noqa: E402, F401
 from inkling_build.server import SiteHandler, SiteServer  # noqa: E402, F401
 from inkling_build.site import SERVICE_WORKER, service_worker  # noqa: E402, F401

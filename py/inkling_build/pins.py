@@ -23,6 +23,10 @@ TFJS = NpmPackage(
 TFJS_WASM = NpmPackage(
     "@tensorflow/tfjs-backend-wasm", "4.22.0",
     "sha512-/IYhReRIp4jg/wYW0OwbbJZG8ON87mbz0PgkiP3CdcACRSvUN0h8rvC0O3YcDtkTQtFWF/tcXq/KlVDyV49wmA==")
+# axe-core, the accessibility checker the browser tests inject into the page (never shipped).
+AXE = NpmPackage(
+    "axe-core", "4.14.1",
+    "sha512-FHfa+lmNjQZfJz1q8wKqIDwC6DExcHt/pkjNQb09a3NPjCKg2rhu5qb2S4r76ASyFNNtuFooJpZe37OgudVGtQ==")
 # Pyodide's release CDN: where an ordinary user who is online gets these files (see RUNTIME.md).
 PYODIDE_CDN = f"https://cdn.jsdelivr.net/pyodide/v{PYODIDE.version}/full/"
 # Pyodide's own numpy/micropip/packaging wheels are not on npm and not on PyPI as their own
@@ -125,6 +129,10 @@ BENCH_PINS: tuple[Pin, ...] = (
     _npm_file(TFJS_WASM, "dist/tfjs-backend-wasm-threaded-simd.wasm", "bench/tfjs/tfjs-backend-wasm-threaded-simd.wasm",
               "c052228d4bef185c27bbe59a9e029570c78bbb9f08b3cb46b597851650373de2"),
 )
+# Fetched by `python build.py test` (and by the browser tests' fixture), into .cache/files/test/.
+AXE_PIN = _npm_file(AXE, "axe.min.js", "test/axe-core/axe.min.js",
+                    "29348999450cdf2849a8e70b7912fc2da85a849da39c0d0d5394f51d4a9ed95c")
+TEST_PINS: tuple[Pin, ...] = (AXE_PIN,)
 # The Pyodide packages shipped (and kept in the trimmed pyodide-lock.json).
 SHIPPED_PACKAGES = ("micropip", "numpy", "packaging")
 # The kernel's compiler: the `ziglang` wheel carries clang and wasm-ld (shared/RUNTIME.md). One pin per

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from inkling_build.errors import BuildError
 from inkling_build.fetcher import Fetcher
-from inkling_build.pins import BENCH_PINS
+from inkling_build.pins import BENCH_PINS, TEST_PINS
 from inkling_build.site import build_site
 from inkling_build.workspace import Paths, build_lock, read_project
 
@@ -106,6 +106,8 @@ def run_tests(paths: Paths, fetcher: Fetcher, pytest_args: Sequence[str]) -> int
     """
     started = time.monotonic()
     chromium = _built_with_chromium(paths, fetcher)
+    with build_lock(paths.cache):
+        fetcher.ensure_all(TEST_PINS)  # before the workers start, so they never fetch side by side
     env = {**os.environ, "INKLING_CHROMIUM": str(chromium), "INKLING_DIST": str(paths.dist)}
     # On 2 shared cores a multi-threaded OpenBLAS spins against Chromium and slows numpy 10-20x;
     # one thread also makes seeded runs repeatable. An explicit setting wins.

@@ -13,6 +13,7 @@ Fixtures (all tests under tests/browser/ are marked `browser`):
     page_ready    (session) `page_ready(page, log)`: the same for pages from page_factory
     ready_page    `page` opened on site_url and waited ready
     module_page   (module) a page opened on site_url and waited ready, shared by a module's tests in order
+    axe           (session) `axe(page)`: axe-core's serious and critical violations on the page as it is now
 """
 from __future__ import annotations
 
@@ -147,14 +148,15 @@ def browser(chromium_path: Path) -> Iterator[Any]:
 def page_factory(browser: Any) -> Callable[..., contextlib.AbstractContextManager]:
     """`with page_factory() as (page, log):` a page in a fresh context that records its traffic.
 
+    Other keyword arguments go to Playwright's `new_context` (``color_scheme="dark"``, ``viewport=...``).
     Service workers are blocked unless `page_factory(service_workers="allow")`: otherwise every
     fresh context would keep the whole site (~70 MB) in its storage, and a page served from that
     copy would hide what the test's server does (faults, rebuilt files). test_offline.py allows them.
     """
 
     @contextlib.contextmanager
-    def open_page(service_workers: str = "block") -> Iterator[tuple[Any, PageLog]]:
-        context = browser.new_context(service_workers=service_workers)
+    def open_page(service_workers: str = "block", **context_options: Any) -> Iterator[tuple[Any, PageLog]]:
+        context = browser.new_context(service_workers=service_workers, **context_options)
         log = PageLog()
         # Context-level events also see requests made by the page's workers.
         context.on("request", lambda request: log.requests.append(request.url))
@@ -234,3 +236,31 @@ def ready_page(page: Any, page_log: PageLog, site_url: str) -> Any:
     wait_for_ready(page, page_log)
     return page
 
+
+AXE_IMPACTS = ("serious", "critical")
+AXE_RUN = """async impacts => {
+    const result = await axe.run(document, {resultTypes: ['violations']});
+    return result.violations.filter(v => impacts.includes(v.impact)).map(v =>
+        `${v.id} (${v.impact}): ${v.help}\\n` + v.nodes.slice(0, 8).map(n =>
+            `    ${n.target.join(' ')}: ${n.failureSummary.replaceAll('\\n', ' ')}`).join('\\n'));
+}"""
+
+
+@pytest.fixture(scope="session")
+def axe(build_py: ModuleType) -> Callable[[Any], list[str]]:
+    """`axe(page)`: the serious and critical violations axe-core (pinned, test-only) finds on ``page`` now,
+    one readable text each (empty: none). Injected through the DevTools protocol, which the page's
+    Content-Security-Policy does not govern."""
+    paths = build_py.Paths()
+    try:
+        with build_py.Fetcher(paths.cache) as fetcher, build_py.build_lock(paths.cache):
+            source = fetcher.ensure(build_py.AXE_PIN).read_text(encoding="utf-8")
+    except build_py.BuildError as exc:
+        pytest.fail(f"axe-core is not available: {exc}", pytrace=False)
+
+    def violations(page: Any) -> list[str]:
+        if not page.evaluate("typeof axe !== 'undefined'"):
+            page.evaluate(source)
+        return page.evaluate(AXE_RUN, list(AXE_IMPACTS))
+
+    return violations

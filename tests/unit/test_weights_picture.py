@@ -41,3 +41,16 @@ def test_a_shared_scale_lets_the_tiles_compare() -> None:
     assert 79 < shared[0, 2 + GAP, 0] < 255  # the weaker one paler on the shared scale
     blank = weights_picture(np.zeros((4, 2), np.float32), side=2, columns=2, shared_scale=True)
     assert (blank[:, [0, 1, 3, 4], :3] == 255).all()  # nothing at all: white, not a division by zero
+
+
+def test_the_dark_pages_palette_draws_zero_as_its_surface_and_keeps_the_signs_apart() -> None:
+    from inkling.page.theme import DARK, LIGHT, theme_named
+
+    w1 = np.zeros((4, 3), np.float32)
+    w1[0, 0], w1[1, 0] = 1.0, -1.0
+    dark = weights_picture(w1, side=2, columns=2, palette=DARK.picture)
+    assert tuple(dark[1, 1, :3]) == (24, 27, 36)  # a weight of 0: the dark surface, not a white glare
+    assert tuple(dark[0, 0, :3]) == (139, 147, 255) and tuple(dark[0, 1, :3]) == (242, 109, 113)
+    assert tuple(dark[2, 0, :3]) == (17, 20, 27)  # the gap
+    assert (weights_picture(w1, side=2, columns=2, palette=LIGHT.picture) == weights_picture(w1, side=2, columns=2)).all()
+    assert theme_named("dark") is DARK and theme_named(None) is LIGHT and theme_named("sepia") is LIGHT

@@ -11,10 +11,7 @@ import math
 import numpy as np
 
 GAP = 1  # pixels between tiles (the background shows through)
-BACKGROUND = (236, 238, 244)
-POSITIVE = np.array([79, 70, 229], np.float32)  # the page's accent: weights that excite the unit
-NEGATIVE = np.array([229, 72, 77], np.float32)  # the page's "wrong": weights that inhibit it
-WHITE = np.array([255, 255, 255], np.float32)
+Rgb = tuple[int, int, int]
 
 
 def tile_columns(units: int) -> int:
@@ -22,29 +19,33 @@ def tile_columns(units: int) -> int:
     return max(1, math.ceil(math.sqrt(2 * units)))
 
 
-def _palette() -> np.ndarray:
-    """257 RGBA pixels packed as little-endian uint32: -1 (index 0) through white (127 and 128, where 0
-    lands) to +1 (255), then the background (256)."""
+def picture_palette(zero: Rgb, positive: Rgb, negative: Rgb, background: Rgb) -> np.ndarray:
+    """257 RGBA pixels packed as little-endian uint32: -1 (index 0, ``negative``) through ``zero`` (127
+    and 128, where 0 lands) to +1 (255, ``positive``), then the ``background`` between tiles (256)."""
     strength = ((np.abs(np.arange(256, dtype=np.float32) - 127.5) - 0.5) / 127)[:, None]
-    colour = np.where(np.arange(256)[:, None] >= 128, POSITIVE, NEGATIVE)
-    rgb = np.round(WHITE + (colour - WHITE) * strength).astype(np.uint8)
+    colour = np.where(np.arange(256)[:, None] >= 128, np.float32(positive), np.float32(negative))
+    rgb = np.round(np.float32(zero) + (colour - np.float32(zero)) * strength).astype(np.uint8)
     rgba = np.full((257, 4), 255, np.uint8)
     rgba[:256, :3] = rgb
-    rgba[256, :3] = BACKGROUND
+    rgba[256, :3] = background
     return rgba.view("<u4").reshape(257)
 
 
-PALETTE = _palette()
+# The light page's: white is 0, its accent excites, its "wrong" red inhibits (the dark page's is
+# inkling.page.theme's).
+BACKGROUND = (236, 238, 244)
+PALETTE = picture_palette(zero=(255, 255, 255), positive=(79, 70, 229), negative=(229, 72, 77),
+                          background=BACKGROUND)
 BACKGROUND_INDEX = 256
 
 
 def weights_picture(w1: np.ndarray, side: int = 28, columns: int | None = None,
-                    shared_scale: bool = False) -> np.ndarray:
+                    shared_scale: bool = False, palette: np.ndarray = PALETTE) -> np.ndarray:
     """RGBA pixels ``(height, width, 4)`` uint8 of every unit of ``w1`` (``(side*side, units)``).
 
     Each tile is scaled by its own largest value, so a unit's pattern shows whatever its size;
     ``shared_scale`` scales all by the largest of all instead, so tiles compare (which filter
-    responds most to a drawing). White is 0, the accent colour positive, red negative. Drawn once a second on the page's main
+    responds most to a drawing). ``palette`` (`picture_palette`) colours 0, +1, -1 and the gaps. Drawn once a second on the page's main
     thread, so it is a few whole-array steps on small types: palette indices are laid out in the
     grid first (2 bytes each), then one lookup writes whole RGBA pixels (4 bytes at once).
     """
@@ -68,5 +69,5 @@ def weights_picture(w1: np.ndarray, side: int = 28, columns: int | None = None,
     by_unit[:, :, :units] = index.reshape(side, side, units)
     grid[:, :side, :, :side] = by_unit.reshape(side, side, rows, columns).transpose(2, 0, 3, 1)
     height, width = rows * step - GAP, columns * step - GAP
-    pixels = PALETTE[grid.reshape(rows * step, columns * step)[:height, :width]]
+    pixels = palette[grid.reshape(rows * step, columns * step)[:height, :width]]
     return pixels.view(np.uint8).reshape(height, width, 4)

@@ -31,6 +31,7 @@ from .recovery import Continuity, WorkerRecovery
 from .response_view import ResponseView
 from .samples import TestDigits, fetch_site_file
 from .stats import data_news, stat_texts, train_state_text
+from .theme import current_theme, follow_theme
 from .storage import Autosave, Snapshot, architecture
 from .weights_files import WeightsFiles
 from .weights_view import WeightsView
@@ -50,7 +51,8 @@ class App:
         self.message = by_testid("message")
         self.predictor = Predictor()
         self.controls = Controls(self.send, self.notify, self.evaluate)
-        self.charts = Charts(document().getElementById("charts"), by_testid("chart-loss"), by_testid("chart-acc"))
+        self.charts = Charts(document().getElementById("charts"), by_testid("chart-loss"), by_testid("chart-acc"),
+                             current_theme())
         self.grid = GridManager(by_testid("grid"), CELLS, self.predictor, TestDigits(fetch_site_file),
                                 self.teach, self.notify, self.bridge.requestFrame)
         self.confusion = ConfusionView(by_testid("confusion-matrix"), self.grid.show_pair)
@@ -72,6 +74,7 @@ class App:
         self._tasks: set[asyncio.Task] = set()
         self.counts = Continuity()  # iteration etc. count on across workers and reloads
         self.recovery = WorkerRecovery(self)
+        follow_theme([self.charts, self.weights_view, self.response_view], self.bridge.requestFrame)
 
         listen(by_testid("samples-all"), "click", lambda _e: self.grid.new_samples())
         listen(by_testid("clear-all"), "click", lambda _e: self.grid.clear_all())

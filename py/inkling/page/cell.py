@@ -8,10 +8,11 @@ from typing import Any, Protocol
 import numpy as np
 
 from ..data.drawing import grow_ink_box, preprocess_drawing
-from .dom import LiveText, element, js_object, listen, set_text
+from .dom import LiveText, element, js_object, listen, put_pixels, set_text
 from .inference import top_k
 from .prob_row import ProbRow
 from .samples import Sample
+from .tile_text import tile_text
 
 SIZE = 280  # canvas pixels per side: 10x MNIST, so a stroke scales like a pen on paper
 STROKE = 22  # pen width in canvas pixels: about 2 MNIST pixels once the digit is fitted to 20x20
@@ -24,6 +25,8 @@ class CellOwner(Protocol):
     def cell_changed(self, cell: GridCell, at_once: bool = False) -> None: ...
 
     def request_sample(self, cell: GridCell) -> None: ...
+
+    def announce(self, text: str) -> None: ...
 
     def teach(self, cell: GridCell, label: int) -> None: ...
 
@@ -53,6 +56,7 @@ class GridCell:
         self.input_stale = False  # the canvas changed since `input` last read it
         self.input_count = 0  # grows each time the input is read anew: views know theirs is stale
         self._view: tuple | None = None  # what show_prediction last rendered
+        self.speak = False  # say the next prediction out loud: a person just finished something here
         self._state: tuple | None = None  # what _render_state last rendered
         # pointerId -> the last point of its stroke: every finger (or pen, or mouse) draws its own
         # stroke at once, on this tile or on others.
@@ -68,14 +72,13 @@ class GridCell:
         tile = element("div", cls="tile", parent=self.root)
         self.canvas = element(
             "canvas", cls="draw", parent=tile, data_testid=f"cell-{i}", width=str(SIZE), height=str(SIZE),
-            aria_label=f"Tile {i + 1}: draw a digit here",
+            role="img", aria_label=tile_text(i, None, None, False),
         )
         self.ctx = self.canvas.getContext("2d", js_object({"willReadFrequently": True}))
         self.placeholder = element("div", cls="placeholder", parent=tile, text="draw a digit")
         self.badge = element("span", cls="badge", parent=tile, data_testid=f"truth-{i}")
         self.thumb = element("canvas", cls="thumb", parent=tile, width="28", height="28",
                              data_testid=f"thumb-{i}", title="what the network sees")
-        self.thumb_ctx = self.thumb.getContext("2d")
 
         pred = element("div", cls="pred", parent=self.root)
         self.digit = LiveText(element("span", cls="pred-digit", parent=pred, data_testid=f"prediction-{i}"))
@@ -95,8 +98,8 @@ class GridCell:
         self.teach_button = element("button", parent=teach, text="Teach", data_testid=f"teach-{i}",
                                     title="Train the network on this drawing with the chosen label")
 
-        listen(clear, "click", lambda _e: self.clear())
-        listen(sample, "click", lambda _e: self.owner.request_sample(self))
+        listen(clear, "click", lambda _e: (self.clear(), setattr(self, "speak", True)))
+        listen(sample, "click", lambda _e: (setattr(self, "speak", True), self.owner.request_sample(self)))
         listen(self.teach_button, "click", lambda _e: self._teach())
         listen(self.canvas, "pointerdown", self._pointer_down)
         listen(self.canvas, "pointermove", self._pointer_move)
@@ -124,14 +127,7 @@ class GridCell:
 
     def show_sample(self, sample: Sample) -> None:
         """Show a test digit (replacing any drawing)."""
-        from js import ImageData
-
-        rgba = np.empty((28 * 28, 4), np.uint8)
-        rgba[:, :3] = 255
-        rgba[:, 3] = np.round(sample.pixels * 255).astype(np.uint8)
-        image = ImageData.new(28, 28)
-        image.data.assign(rgba.reshape(-1))
-        self.thumb_ctx.putImageData(image, 0, 0)
+        put_pixels(self.thumb, _white_ink(sample.pixels))
         self.ctx.clearRect(0, 0, SIZE, SIZE)
         self.ctx.imageSmoothingEnabled = True
         self.ctx.drawImage(self.thumb, 0, 0, SIZE, SIZE)
@@ -147,7 +143,7 @@ class GridCell:
         w, h = width * scale, height * scale
         self.ctx.clearRect(0, 0, SIZE, SIZE)
         self.ctx.drawImage(picture, (SIZE - w) / 2, (SIZE - h) / 2, w, h)
-        self.sample, self.has_ink, self._ink_box = None, True, (0, 0, SIZE, SIZE)
+        self.sample, self.has_ink, self._ink_box, self.speak = None, True, (0, 0, SIZE, SIZE), True
         self._changed()
 
     def input(self) -> np.ndarray | None:
@@ -160,15 +156,14 @@ class GridCell:
             self.input_stale = False  # the canvas changed since `input` last read it
             self._input = self._read_input()
             self.input_count += 1
-            self._render_thumb()
+            if self.sample is None and self._input is not None:
+                put_pixels(self.thumb, _white_ink(self._input))
         return self._input
 
     def _read_input(self) -> np.ndarray | None:
         if self.sample is not None:
             return self.sample.pixels
-        if not self.has_ink:
-            return None
-        if self._ink_box is None:
+        if not self.has_ink or self._ink_box is None:
             return None
         # Everything outside the box is blank, and preprocessing crops to the ink anyway.
         left, top, right, bottom = self._ink_box
@@ -180,18 +175,6 @@ class GridCell:
         if not alpha.any():
             return None
         return preprocess_drawing(alpha)
-
-    def _render_thumb(self) -> None:
-        if self.sample is not None or self._input is None:
-            return
-        from js import ImageData
-
-        rgba = np.zeros((28 * 28, 4), np.uint8)
-        rgba[:, :3] = 255
-        rgba[:, 3] = np.round(np.clip(self._input, 0, 1) * 255).astype(np.uint8)
-        image = ImageData.new(28, 28)
-        image.data.assign(rgba.reshape(-1))
-        self.thumb_ctx.putImageData(image, 0, 0)
 
     def _changed(self, at_once: bool = False) -> None:
         self.input_stale = True
@@ -213,6 +196,9 @@ class GridCell:
         if ranked is not None and self.sample is not None:
             verdict = "right" if ranked[0][0] == self.sample.label else "wrong"
         view = (ranked, verdict)
+        if self.speak and (ranked is not None or not self.has_ink):
+            self.speak = False
+            self.owner.announce(self._text(ranked))
         if view == self._view:
             return  # while training most updates change nothing visible: skip the DOM work
         was_verdict = self._view[1] if self._view is not None else ""
@@ -226,6 +212,11 @@ class GridCell:
             row.show(ranked[rank] if ranked is not None and rank < len(ranked) else None)
         if verdict != was_verdict:
             self.root.className = f"cell {verdict}".strip()
+        self.canvas.setAttribute("aria-label", self._text(ranked))
+
+    def _text(self, ranked: list[tuple[int, str]] | None) -> str:
+        return tile_text(self.index, ranked[0] if ranked else None,
+                         None if self.sample is None else self.sample.label, self.has_ink)
 
     def _render_state(self, force: bool = False) -> None:
         drawing = self.sample is None and self.has_ink
@@ -314,4 +305,12 @@ class GridCell:
 
     def _pointer_up(self, event: Any) -> None:
         if self._strokes.pop(event.pointerId, None) is not None:
+            self.speak = True
             self._changed()
+
+
+def _white_ink(pixels: np.ndarray) -> np.ndarray:
+    """A 28x28 RGBA picture of ``pixels`` (784 values in [0, 1]) as white ink of that opacity."""
+    rgba = np.full((28, 28, 4), 255, np.uint8)
+    rgba[:, :, 3] = np.round(np.clip(pixels, 0, 1) * 255).reshape(28, 28)
+    return rgba

@@ -3,50 +3,73 @@
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import Any, Callable
 
 from ..messages.curve import Curve
 from ..messages.protocol import ResponseSignal
 from ..training.pacing import CHART_EVERY_S, on_the_beat, wait_left
 from .dom import js_object
 from .history import History, Smoother
+from .theme import Theme
 
 HEIGHT = 210
 POINTS = 1500  # per chart at most (older points are thinned): enough for a 1000-pixel-wide plot
-MUTED = "#667085"
-GRID = "#eef0f4"
 
 
-def _axes(y_label: str) -> list[dict[str, Any]]:
-    axis = {"stroke": MUTED, "grid": {"stroke": GRID, "width": 1}, "ticks": {"stroke": GRID, "width": 1}}
+def _axes(y_label: str, theme: Theme) -> list[dict[str, Any]]:
+    axis = {"stroke": theme.axis, "grid": {"stroke": theme.grid, "width": 1}, "ticks": {"stroke": theme.grid, "width": 1}}
     return [{**axis, "label": "iteration"}, {**axis, "label": y_label, "size": 55}]
 
 
-def _options(width: int, y_label: str, series: list[dict[str, Any]]) -> dict[str, Any]:
+def _options(width: int, y_label: str, series: list[dict[str, Any]], theme: Theme) -> dict[str, Any]:
     return {
         "width": width,
         "height": HEIGHT,
         "scales": {"x": {"time": False}},
-        "axes": _axes(y_label),
+        "axes": _axes(y_label, theme),
         "series": [{"label": "iteration"}, *series],
         "legend": {"live": True},
         "cursor": {"drag": {"x": True, "y": False}},
     }
 
 
+def _loss_series(theme: Theme) -> list[dict[str, Any]]:
+    return [{"label": "batch loss", "stroke": theme.loss_each, "width": 1},
+            {"label": "smoothed", "stroke": theme.loss, "width": 2}]
+
+
+def _acc_series(theme: Theme) -> list[dict[str, Any]]:
+    return [{"label": "batch (smoothed)", "stroke": theme.batch_acc, "width": 2},
+            {"label": "test set", "stroke": theme.test_acc, "width": 2, "points": {"show": False}}]
+
+
 class Chart:
     """One uPlot chart fed from a `History`."""
 
-    def __init__(self, container: Any, y_label: str, series: list[dict[str, Any]]) -> None:
-        from js import ResizeObserver, uPlot
+    def __init__(self, container: Any, y_label: str, series: Callable[[Theme], list[dict[str, Any]]],
+                 theme: Theme) -> None:
+        from js import ResizeObserver
 
         self.container = container
-        self.history = History(len(series), POINTS)
-        self._plot = uPlot.new(
-            js_object(_options(self._width(), y_label, series)), js_object(self.history.series), container
-        )
+        self._y_label = y_label
+        self._series = series
+        self.history = History(len(series(theme)), POINTS)
+        self._plot = self._new_plot(theme)
         self._observer = ResizeObserver.new(self._resize_proxy())
         self._observer.observe(container)
+
+    def _new_plot(self, theme: Theme) -> Any:
+        from js import uPlot
+
+        options = _options(self._width(), self._y_label, self._series(theme), theme)
+        return uPlot.new(js_object(options), js_object(self.history.series), self.container)
+
+    def set_theme(self, theme: Theme) -> None:
+        """Draw again in ``theme``'s colours (uPlot takes colours only when a chart is made), with the
+        same points."""
+        self._plot.destroy()
+        self._plot = self._new_plot(theme)
+        self.container.dataset.theme = theme.name
 
     def _width(self) -> int:
         return max(int(self.container.clientWidth), 240)
@@ -71,16 +94,11 @@ class Charts:
     """The loss chart (each batch's loss and a smoothed curve) and the accuracy chart
     (smoothed batch accuracy and the test accuracy of the last evaluation), in percent."""
 
-    def __init__(self, card: Any, loss_container: Any, acc_container: Any) -> None:
+    def __init__(self, card: Any, loss_container: Any, acc_container: Any, theme: Theme) -> None:
         self.card = card  # carries data-empty (a hint to press Start) until the first point
-        self.loss = Chart(loss_container, "loss", [
-            {"label": "batch loss", "stroke": "rgba(79, 70, 229, 0.28)", "width": 1},
-            {"label": "smoothed", "stroke": "#4f46e5", "width": 2},
-        ])
-        self.acc = Chart(acc_container, "accuracy %", [
-            {"label": "batch (smoothed)", "stroke": "#0ea5e9", "width": 2},
-            {"label": "test set", "stroke": "#12a150", "width": 2, "points": {"show": False}},
-        ])
+        self.theme = theme
+        self.loss = Chart(loss_container, "loss", _loss_series, theme)
+        self.acc = Chart(acc_container, "accuracy %", _acc_series, theme)
         self._loss_avg = Smoother(0.95)
         self._acc_avg = Smoother(0.95)
         self._last_redraw = 0.0
@@ -101,6 +119,13 @@ class Charts:
         if not self._dirty and self.card.hasAttribute("data-empty"):
             self.card.removeAttribute("data-empty")
         self._dirty = True
+
+    def set_theme(self, theme: Theme) -> None:
+        """Draw both charts in ``theme``'s colours from now on."""
+        if theme.name != self.theme.name:
+            self.theme = theme
+            self.loss.set_theme(theme)
+            self.acc.set_theme(theme)
 
     def curve(self) -> Curve:
         """The points drawn now, as a saved record keeps them."""

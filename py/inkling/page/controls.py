@@ -19,6 +19,7 @@ Notify = Callable[[str, str], None]
 
 _TYPED = tuple(t for t in TUNABLES if t.kind in ("whole", "real", "layers"))  # text inputs
 _FOLLOWED = tuple(t for t in _TYPED if t is not SEED)  # inputs that show the worker's value
+_HANDOVER = {"start": "stop", "train-epoch": "stop", "stop": "start"}  # a button -> the one that undoes it
 
 
 class Controls:
@@ -233,9 +234,15 @@ class Controls:
     def _sync_buttons(self) -> None:
         training = self.signal is not None and self.signal.training
         known = self.signal is not None
+        focused = str(getattr(document().activeElement, "id", "") or "")
         self.buttons["start"].disabled = not (self.enabled and known and not training)
         self.buttons["train-epoch"].disabled = not (self.enabled and known and not training)
         self.buttons["stop"].disabled = not (self.enabled and training)
+        # Start hands over to Stop and back: keyboard focus goes along, or it would fall to the page's top.
+        if focused in _HANDOVER and self.buttons[focused].disabled:
+            other = self.buttons[_HANDOVER[focused]]
+            if not other.disabled:
+                other.focus()
         self.buttons["reset"].disabled = not self.enabled
         if not self.buttons["evaluate"].hasAttribute("data-busy"):
             self.buttons["evaluate"].disabled = not self.enabled

@@ -13,6 +13,7 @@ from ..errors import InklingError
 from ..messages.confusion import Confusion
 from ..training.pacing import STROKE_EVERY_S, wait_left
 from .cell import GridCell
+from .dom import by_testid, set_text
 from .inference import Predictor
 from .photo_input import PhotoInput
 from .samples import TestDigits
@@ -52,6 +53,7 @@ class GridManager:
         self.cells = [GridCell(i, parent, self) for i in range(count)]
         self.photos = PhotoInput(self.cells, notify, self._spawn)  # pictures of digits dropped, opened, pasted
         self.focus: GridCell | None = None  # the cell whose content changed last: the one a person looks at
+        self._announcer = by_testid("announcer")  # a polite live region: read out when the reader is free
 
     # ---- what cells ask for -------------------------------------------------------------
 
@@ -66,6 +68,10 @@ class GridManager:
             self.refresh(time.monotonic())
         else:
             self._request_frame()
+
+    def announce(self, text: str) -> None:
+        """Have screen readers say ``text`` (what a tile now reads) when they are free."""
+        set_text(self._announcer, text)
 
     def request_sample(self, cell: GridCell) -> None:
         """Load the next test digit into ``cell``."""

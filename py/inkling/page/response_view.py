@@ -15,6 +15,7 @@ from ..training.pacing import RESPONSE_VIEW_EVERY_S, WEIGHTS_VIEW_EVERY_S, wait_
 from .cell import GridCell
 from .dom import put_pixels, set_text
 from .inference import Predictor
+from .theme import LIGHT, Theme
 
 
 # Tiles at most: an MLP's 256 units (or 4,096) as 28x28 pictures would cost the main thread ~10 ms a
@@ -39,6 +40,13 @@ class ResponseView:
         self._shown: tuple[int, int, int] | None = None  # (tile, its input's count, weights version)
         self._shown_at = -WEIGHTS_VIEW_EVERY_S
         self._pictures = 0
+        self._theme = LIGHT
+
+    def set_theme(self, theme: Theme) -> None:
+        """Draw in ``theme``'s colours, the picture on display too (at the next refresh)."""
+        if theme.name != self._theme.name:
+            self._theme = theme
+            self._shown, self._shown_at = None, -WEIGHTS_VIEW_EVERY_S
 
     def refresh(self, now: float) -> float | None:
         """Redraw if the tile, its input or the weights changed and the last picture is old enough;
@@ -67,11 +75,11 @@ class ResponseView:
         units = maps.shape[1]
         if units > MAX_TILES:  # the units this drawing moves most, strongest first
             maps = maps[:, np.argsort(-np.abs(maps).sum(axis=0), kind="stable")[:MAX_TILES]]
-        put_pixels(self.canvas, weights_picture(maps, side, shared_scale=True))
+        put_pixels(self.canvas, weights_picture(maps, side, shared_scale=True, palette=self._theme.picture))
         self._pictures += 1
         data = self.canvas.dataset
         data.units, data.side, data.tile, data.version = str(maps.shape[1]), str(side), str(cell.index), str(self._pictures)
-        data.of = str(units)
+        data.of, data.theme = str(units), self._theme.name
         self.canvas.removeAttribute("data-empty")
         self.canvas.hidden = False
         set_text(self.caption, self._describe(cell, maps.shape[1], units, side))

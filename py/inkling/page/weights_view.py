@@ -9,6 +9,7 @@ from ..network.weights_picture import weights_picture
 from ..training.pacing import WEIGHTS_VIEW_EVERY_S, wait_left
 from .dom import put_pixels
 from .inference import Predictor
+from .theme import LIGHT, Theme
 
 
 class WeightsView:
@@ -23,6 +24,13 @@ class WeightsView:
         self.predictor = predictor
         self._shown_version = -1
         self._shown_at = -WEIGHTS_VIEW_EVERY_S
+        self._theme = LIGHT
+
+    def set_theme(self, theme: Theme) -> None:
+        """Draw in ``theme``'s colours, the picture on display too (at the next refresh)."""
+        if theme.name != self._theme.name:
+            self._theme = theme
+            self._shown_version, self._shown_at = -1, -WEIGHTS_VIEW_EVERY_S
 
     def refresh(self, now: float) -> float | None:
         """Redraw if the weights changed and the last picture is old enough; else the seconds
@@ -46,7 +54,8 @@ class WeightsView:
         if first is None:
             return
         w1, side = first
-        put_pixels(self.canvas, weights_picture(w1, side))
+        put_pixels(self.canvas, weights_picture(w1, side, palette=self._theme.picture))
+        self.canvas.dataset.theme = self._theme.name
         self.canvas.dataset.units = str(w1.shape[1])
         self.canvas.dataset.version = str(version)
         self._shown_version = version
