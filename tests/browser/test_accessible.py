@@ -136,9 +136,11 @@ def test_keyboard_alone_trains_tunes_opens_and_exports_and_tiles_speak_once(
     drawn 7 are each announced once, politely, and labelled on their tile; training then leaves the
     announcement alone."""
     page = ready_page
+    # A listener for the whole test keeps Playwright's file-chooser interception on: switched on anew for
+    # each expect_file_chooser, a key pressed before it took effect opened no chooser on a busy machine.
+    page.on("filechooser", lambda _chooser: None)
     seen: list[dict[str, Any]] = []
     controls = page.evaluate(CONTROLS)
-    first = controls[0]
     _tab_to(page, controls[-1], seen)
     reached = {stop["id"] for stop in seen}
     assert set(controls) <= reached, f"never reached by Tab: {sorted(set(controls) - reached)}"
