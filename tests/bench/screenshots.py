@@ -11,7 +11,7 @@ import os
 import threading
 from pathlib import Path
 
-from .harness import CHROMIUM_ARGS, ROOT, load_build, make_server, start_training, stop_training, wait_ready
+from .harness import CHROMIUM_ARGS, ROOT, load_build, make_server, wait_ready
 
 SEVEN = [[(0.28, 0.22), (0.72, 0.22), (0.45, 0.82)]]
 THREE = [[(0.32, 0.24), (0.45, 0.18), (0.6, 0.2), (0.66, 0.3), (0.6, 0.42), (0.46, 0.47),
@@ -47,11 +47,12 @@ def main() -> None:
         page = context.new_page()
         page.goto(server.url)
         wait_ready(page)
-        start_training(page)
+        page.get_by_test_id("start").click()
         page.wait_for_timeout(8_000)
         page.get_by_test_id("evaluate").click()
         page.wait_for_timeout(4_000)
-        stop_training(page)
+        page.get_by_test_id("stop").click()
+        page.wait_for_function("document.querySelector('[data-testid=train-state]').textContent === 'idle'")
         _draw(page, 8, SEVEN)
         _draw(page, 9, THREE)
         page.wait_for_timeout(1_500)
