@@ -184,6 +184,11 @@ def test_keyboard_alone_trains_tunes_opens_and_exports_and_tiles_speak_once(
     expect(page.get_by_test_id("cell-0")).to_have_attribute(
         "aria-label", re.compile(r"^Tile 1: test digit labelled \d, read as \d \(\d+%\), (right|wrong)\.$"))
 
+    _tab_to(page, "sample-11", seen)  # a tile's own Test digit button: its digit is said too
+    page.keyboard.press("Enter")
+    expect(announcer).to_have_text(re.compile(r"^Tile 12: test digit labelled \d, read as \d \(\d+%\), (right|wrong)\.$"),
+                                   timeout=WAIT_MS)
+
     page.evaluate("""() => { window.announced = 0;
         new MutationObserver(() => window.announced++).observe(
             document.querySelector('[data-testid=announcer]'), {childList: true, characterData: true, subtree: true}); }""")

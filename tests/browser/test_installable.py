@@ -34,7 +34,7 @@ def test_the_site_installs_as_an_app(page_factory: Callable[..., contextlib.Abst
             assert (status, kind, size) == (200, "image/png", declared["sizes"]), src
         assert {icon["sizes"] for icon in manifest["icons"]} >= {"192x192", "512x512"}
         assert any(icon.get("purpose") == "maskable" for icon in manifest["icons"])
-        expect(page.locator("meta[name=theme-color]")).to_have_attribute("content", manifest["theme_color"])
+        expect(page.locator("meta[name=theme-color][media*=light]")).to_have_attribute("content", manifest["theme_color"])
 
         cdp = page.context.new_cdp_session(page)
         parsed = cdp.send("Page.getAppManifest")

@@ -31,8 +31,8 @@ from .recovery import Continuity, WorkerRecovery
 from .response_view import ResponseView
 from .samples import TestDigits, fetch_site_file
 from .stats import data_news, stat_texts, train_state_text
-from .theme import current_theme, follow_theme
 from .storage import Autosave, Snapshot, architecture
+from .theme import current_theme, follow_theme
 from .weights_files import WeightsFiles
 from .weights_view import WeightsView
 from .worker_client import Reply, WorkerClient

@@ -98,8 +98,8 @@ class GridCell:
         self.teach_button = element("button", parent=teach, text="Teach", data_testid=f"teach-{i}",
                                     title="Train the network on this drawing with the chosen label")
 
-        listen(clear, "click", lambda _e: (self.clear(), setattr(self, "speak", True)))
-        listen(sample, "click", lambda _e: (setattr(self, "speak", True), self.owner.request_sample(self)))
+        listen(clear, "click", lambda _e: self.clear(speak=True))
+        listen(sample, "click", lambda _e: self.owner.request_sample(self))
         listen(self.teach_button, "click", lambda _e: self._teach())
         listen(self.canvas, "pointerdown", self._pointer_down)
         listen(self.canvas, "pointermove", self._pointer_move)
@@ -117,12 +117,10 @@ class GridCell:
 
     # ---- content ----------------------------------------------------------------------
 
-    def clear(self) -> None:
-        """Empty the tile."""
+    def clear(self, speak: bool = False) -> None:
+        """Empty the tile (``speak``: and say so, once, to screen readers)."""
         self.ctx.clearRect(0, 0, SIZE, SIZE)
-        self.sample = None
-        self.has_ink = False
-        self._ink_box = None
+        self.sample, self.has_ink, self._ink_box, self.speak = None, False, None, speak
         self._changed()
 
     def show_sample(self, sample: Sample) -> None:

@@ -55,6 +55,7 @@ class Chart:
         self._series = series
         self.history = History(len(series(theme)), POINTS)
         self._plot = self._new_plot(theme)
+        self.container.dataset.theme = theme.name
         self._observer = ResizeObserver.new(self._resize_proxy())
         self._observer.observe(container)
 

@@ -74,8 +74,8 @@ class GridManager:
         set_text(self._announcer, text)
 
     def request_sample(self, cell: GridCell) -> None:
-        """Load the next test digit into ``cell``."""
-        self._spawn(self._load_samples([cell]))
+        """Load the next test digit into ``cell`` (its own button: its prediction is said once)."""
+        self._spawn(self._load_samples([cell], speak=True))
 
     def teach(self, cell: GridCell, label: int) -> None:
         """Train on ``cell``'s drawing as digit ``label``."""
@@ -167,10 +167,11 @@ class GridManager:
 
     # ---- helpers -------------------------------------------------------------------------
 
-    async def _load_samples(self, cells: list[GridCell], raise_errors: bool = False) -> None:
+    async def _load_samples(self, cells: list[GridCell], raise_errors: bool = False, speak: bool = False) -> None:
         try:
             for cell in cells:
                 cell.show_sample(await self.digits.next())
+                cell.speak = speak
         except InklingError as error:
             if raise_errors:
                 raise
