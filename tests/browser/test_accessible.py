@@ -99,6 +99,7 @@ def test_axe_finds_nothing_serious_in_light_and_dark_and_nothing_is_cut_at_360_p
 
         page.set_viewport_size({"width": 360, "height": 740})
         assert page.evaluate(CUT_TEXT) == [], "dark, 360 px"
+        assert axe(page) == [], "dark, 360 px"
         _toggle_theme(page)
         assert _theme(page) == "light"
         assert axe(page) == [], "light, 360 px"
