@@ -9,7 +9,7 @@ from pathlib import Path
 
 from .errors import WeightsError
 from .network.onnx_model import OPSET, onnx_model
-from .network.weights_io import check_file_size, weights_from_npz
+from .network.weights_io import weights_from_file
 
 
 def export_onnx(weights_path: Path, out: Path | None = None) -> int:
@@ -17,10 +17,8 @@ def export_onnx(weights_path: Path, out: Path | None = None) -> int:
     where; returns the exit code (2: the weights cannot be used, 1: the file cannot be written)."""
     out = out or weights_path.with_suffix(".onnx")
     try:
-        check_file_size(weights_path.stat().st_size)
-        network = weights_from_npz(weights_path.read_bytes())
-        data = onnx_model(*network)
-    except (OSError, WeightsError) as error:
+        data = onnx_model(*weights_from_file(weights_path))
+    except WeightsError as error:
         print(f"error: {weights_path}: {error}", file=sys.stderr)
         return 2
     try:

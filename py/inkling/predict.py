@@ -20,9 +20,9 @@ import numpy as np
 
 from .data.drawing import preprocess_drawing
 from .data.photo import cut_out_ink, grey_of_picture, ink_of_picture, reading_size
-from .errors import InklingError, WeightsError
+from .errors import InklingError
 from .network.models import Model, network_from_weights
-from .network.weights_io import check_file_size, weights_from_npz
+from .network.weights_io import weights_from_file
 
 MAX_IMAGE_PIXELS = 16 << 20  # one image; a larger one is refused before it is decoded
 MAX_NPY_BYTES = 256 << 20
@@ -54,12 +54,7 @@ def load_model(path: Path) -> Model:
     Raises:
         WeightsError: Not a readable weights file; says why.
     """
-    try:
-        check_file_size(path.stat().st_size)  # a huge file is refused before it is read
-        data = path.read_bytes()
-    except OSError as error:
-        raise WeightsError(f"cannot read {path}: {error.strerror or error}") from None
-    return network_from_weights(*weights_from_npz(data))
+    return network_from_weights(*weights_from_file(path))
 
 
 def images_of(path: Path, ink: str = "auto") -> list[tuple[str, np.ndarray]]:

@@ -91,10 +91,16 @@ def _paper(grey: np.ndarray) -> np.ndarray:
     around = np.median([edged[dy:dy + len(tiles), dx:dx + tiles.shape[1]] for dy in range(3) for dx in range(3)],
                        axis=0)
     levels = np.maximum(tiles, around)
-    centres_y = (rows[:-1] + rows[1:] - 1) / 2
-    centres_x = (cols[:-1] + cols[1:] - 1) / 2
-    across = np.stack([np.interp(np.arange(w), centres_x, row) for row in levels])  # (tiles, w)
-    return np.stack([np.interp(np.arange(h), centres_y, across[:, x]) for x in range(w)], axis=1).astype(np.float32)
+    # Bilinear between the tiles' centres, one axis at a time: (h, tiles) @ levels @ (tiles, w).
+    return (_spread(h, rows) @ levels @ _spread(w, cols).T).astype(np.float32)
+
+
+def _spread(n: int, edges: np.ndarray) -> np.ndarray:
+    """``(n, tiles)``: how much of each tile's level (at its centre, between ``edges``) each of ``n``
+    pixels takes by linear interpolation, flat beyond the outer centres."""
+    centres = (edges[:-1] + edges[1:] - 1) / 2
+    unit = np.eye(len(centres))
+    return np.stack([np.interp(np.arange(n), centres, unit[k]) for k in range(len(centres))], axis=1)
 
 
 def reading_size(width: int, height: int) -> tuple[int, int]:

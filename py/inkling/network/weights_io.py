@@ -12,6 +12,7 @@ import io
 import math
 import zipfile
 import zlib
+from pathlib import Path
 from typing import Mapping, NamedTuple, Sequence
 
 import numpy as np
@@ -129,6 +130,20 @@ def _hidden_of(text: np.ndarray) -> tuple[HiddenLayer, ...]:
         return parse_hidden(str(text))
     except ValueError as error:
         raise WeightsError(f"the file's network '{str(text)[:60]}': {error}", NETWORK) from None
+
+
+def weights_from_file(path: Path) -> NetworkWeights:
+    """`weights_from_npz` of the file at ``path``, refused by its size before it is read.
+
+    Raises:
+        WeightsError: The file cannot be read, or is not a usable weights file; says why.
+    """
+    try:
+        check_file_size(path.stat().st_size)
+        data = path.read_bytes()
+    except OSError as error:
+        raise WeightsError(f"cannot read {path}: {error.strerror or error}") from None
+    return weights_from_npz(data)
 
 
 def check_file_size(size: int) -> None:

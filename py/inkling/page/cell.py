@@ -8,7 +8,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from ..data.drawing import grow_ink_box, preprocess_drawing
-from .dom import LiveText, element, js_object, listen, put_pixels, set_text
+from .dom import LiveText, element, js_object, listen, put_ink, set_text
 from .inference import top_k
 from .prob_row import ProbRow
 from .samples import Sample
@@ -125,7 +125,7 @@ class GridCell:
 
     def show_sample(self, sample: Sample) -> None:
         """Show a test digit (replacing any drawing)."""
-        put_pixels(self.thumb, _white_ink(sample.pixels))
+        put_ink(self.thumb, sample.pixels.reshape(28, 28))
         self.ctx.clearRect(0, 0, SIZE, SIZE)
         self.ctx.imageSmoothingEnabled = True
         self.ctx.drawImage(self.thumb, 0, 0, SIZE, SIZE)
@@ -155,7 +155,7 @@ class GridCell:
             self._input = self._read_input()
             self.input_count += 1
             if self.sample is None and self._input is not None:
-                put_pixels(self.thumb, _white_ink(self._input))
+                put_ink(self.thumb, self._input.reshape(28, 28))
         return self._input
 
     def _read_input(self) -> np.ndarray | None:
@@ -306,9 +306,3 @@ class GridCell:
             self.speak = True
             self._changed()
 
-
-def _white_ink(pixels: np.ndarray) -> np.ndarray:
-    """A 28x28 RGBA picture of ``pixels`` (784 values in [0, 1]) as white ink of that opacity."""
-    rgba = np.full((28, 28, 4), 255, np.uint8)
-    rgba[:, :, 3] = np.round(np.clip(pixels, 0, 1) * 255).reshape(28, 28)
-    return rgba

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from typing import Any, Callable
 
+import numpy as np
+
 _listeners: list[Any] = []  # proxies of listeners that live as long as the page
 
 
@@ -104,3 +106,11 @@ def put_pixels(canvas: Any, pixels: Any) -> None:
     image = ImageData.new(width, height)
     image.data.assign(pixels.reshape(-1))
     canvas.getContext("2d").putImageData(image, 0, 0)
+
+
+def put_ink(canvas: Any, ink: Any) -> None:
+    """Show ``ink`` ``(height, width)`` in [0, 1] on ``canvas`` as white of that opacity, as the page draws
+    (a tile's thumbnail, a photo read as a drawing), with `put_pixels`."""
+    rgba = np.full((*ink.shape, 4), 255, np.uint8)
+    rgba[..., 3] = np.round(np.clip(ink, 0, 1) * 255)
+    put_pixels(canvas, rgba)

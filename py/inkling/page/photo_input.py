@@ -11,7 +11,7 @@ import numpy as np
 
 from ..data.photo import ink_of_picture, reading_size
 from .cell import GridCell
-from .dom import by_testid, js_object, listen, put_pixels
+from .dom import by_testid, js_object, listen, put_ink
 
 MAX_FILE_BYTES = 32 << 20  # a phone's photo is a few MiB; more is not a picture of one digit
 MAX_PIXELS = 50_000_000  # decoded size: a 50-megapixel camera's full frame at most
@@ -129,8 +129,5 @@ async def _decode(file: Any) -> tuple[Any, int, int]:
     ink = ink_of_picture(rgba.reshape(height, width, 4))
     if not ink.any():
         return None, 0, 0
-    pixels = np.empty((height, width, 4), np.uint8)
-    pixels[..., :3] = 255
-    pixels[..., 3] = np.round(ink * 255)
-    put_pixels(canvas, pixels)
+    put_ink(canvas, ink)
     return canvas, width, height
