@@ -202,6 +202,7 @@ function follow(installing) {
       if (updating) offline("update");
     } else if (installing.state === "activated" && !updating) {
       offline("ready");
+      isolateOnce();
     } else if (installing.state === "redundant" && !installed) {
       // A failed update leaves the kept version serving (the next visit tries again); a failed
       // first install leaves nothing kept.
@@ -231,6 +232,18 @@ async function keepOffline() {
   if (registration.installing) follow(registration.installing);
   else if (registration.waiting) offline("update");
   else if (registration.active) offline("ready");
+}
+
+// A static host that sends no cross-origin isolation headers: the service worker adds them to what
+// it serves from its next navigation on, so a first visit reloads once, when the site is kept and
+// before training starts, to let several workers share memory. Once per tab session, so a browser
+// that will not isolate the page is not reloaded over and over.
+const ISOLATION_RELOAD = "inkling-isolation-reload";
+function isolateOnce() {
+  if (self.crossOriginIsolated || sessionStorage.getItem(ISOLATION_RELOAD)) return;
+  if (document.body.classList.contains("training")) return;
+  sessionStorage.setItem(ISOLATION_RELOAD, "1");
+  location.reload();
 }
 
 function applyUpdate() {

@@ -54,5 +54,23 @@ self.addEventListener("fetch", (event) => {
 
 async function fromCache(url, request) {
   const hit = await caches.match(url, { cacheName: CACHE });
-  return hit || fetch(request);  // not kept (yet, or evicted by the browser): the network
+  return isolated(hit || await fetch(request));  // not kept (yet, or evicted by the browser): the network
+}
+
+// The headers that make the page cross-origin isolated, as 'python build.py serve' sends them: with
+// them its workers can share memory (several train together). A plain static host sends none, so the
+// site's own files get them here (every file is the site's own, so nothing else is shut out).
+const ISOLATION = {
+  "Cross-Origin-Opener-Policy": "same-origin",
+  "Cross-Origin-Embedder-Policy": "require-corp",
+  "Cross-Origin-Resource-Policy": "same-origin",
+};
+
+function isolated(response) {
+  if (response.status === 0) return response;  // opaque: its headers cannot be read or changed
+  const headers = new Headers(response.headers);
+  for (const [name, value] of Object.entries(ISOLATION)) {
+    if (!headers.has(name)) headers.set(name, value);
+  }
+  return new Response(response.body, { status: response.status, statusText: response.statusText, headers });
 }

@@ -1,6 +1,8 @@
 // Inkling training worker (a module worker): boots Pyodide, numpy and the
 // inkling wheel from this site, then hands every message to one Python entry
-// point (inkling.worker.main). No training logic lives here.
+// point (inkling.worker.main). Started with ?role=helper (by a training worker, to share its steps),
+// the same file boots a helper instead (inkling.worker.helper): no data, no page.
+// No training logic lives here.
 import { loadPyodide } from "../pyodide/pyodide.mjs";
 
 // One place for the site layout as seen from this file (dist/workers/).
@@ -11,6 +13,10 @@ const DATA_URL = new URL("../data/", import.meta.url).href;
 // Which engine computes the products: "auto" (the fastest that works) unless the page's URL said
 // otherwise (?engine=numpy, passed on by bridge.js); inkling.network.engine.select checks the name.
 const ENGINE = new URL(import.meta.url).searchParams.get("engine") || "auto";
+const HELPER = new URL(import.meta.url).searchParams.get("role") === "helper";
+// How many workers share each step until the page says otherwise: the cores the browser reports,
+// less one for the page's own thread.
+const WORKERS = Math.max(1, (navigator.hardwareConcurrency || 2) - 1);
 
 // First of all, hold the Web Lock named by the page (bridge.js) for as long as this worker
 // lives: the browser releases it only when the worker is gone (terminated, closed, crashed),
@@ -22,6 +28,38 @@ if (LOCK && typeof navigator.locks?.request === "function") {
     return new Promise(() => {});  // never settles: held until the worker ends
   });
 }
+
+// A helper of this worker (inkling.worker.group starts them): the same script with role=helper and a
+// Web Lock of its own, whose release tells this worker it died. Kept in self.inklingHelpers for
+// debugging and the fault tests (they terminate one mid-training).
+const helpers = [];
+self.inklingHelpers = helpers;
+let helperCount = 0;
+self.inklingSpawnHelper = (onMessage, onLost) => {
+  helperCount += 1;
+  const lock = `${LOCK || "inkling-worker"}-helper-${helperCount}`;
+  const url = new URL(import.meta.url);
+  url.searchParams.set("role", "helper");
+  url.searchParams.set("lock", lock);
+  const helper = new Worker(url, { type: "module" });
+  helper.onmessage = ({ data }) => {
+    if (data && data.type === "lock") {
+      navigator.locks.request(lock, () => onLost("terminated or crashed"));
+    } else if (data && data.type === "fatal") {
+      helper.terminate();
+      onLost(`its Python runtime failed: ${data.message}`);
+    } else {
+      onMessage(data);
+    }
+  };
+  helper.onerror = (event) => {
+    event.preventDefault();
+    helper.terminate();
+    onLost(`it failed: ${event.message || "error"}`);
+  };
+  helpers.push(helper);
+  return helper;
+};
 
 // The worker hashes each data block with WebCrypto (inkling.worker.main.make_fetch). Its first
 // digest sets WebCrypto up, which measured ~0.6 s late on a busy start-up; one tiny digest now does
@@ -80,9 +118,9 @@ async function boot() {
     pyodide.unpackArchive(await response.arrayBuffer(), "wheel");
 
     stage = "data";
-    const entry = pyodide.pyimport("inkling.worker.main");
+    const entry = pyodide.pyimport(HELPER ? "inkling.worker.helper" : "inkling.worker.main");
     // boot() posts the remaining progress and the final {"type": "ready"} itself.
-    const handler = await entry.boot(DATA_URL, ENGINE);
+    const handler = HELPER ? entry.boot(ENGINE) : await entry.boot(DATA_URL, ENGINE, WORKERS);
     entry.destroy();
     handle = (data) => handler(data);
     for (const data of early.splice(0)) self.onmessage({ data });

@@ -29,6 +29,9 @@ _NO_DATA = (
     "or from the four MNIST IDX files with `python -m inkling prepare --idx <their folder> --out {data}`."
 )
 
+# The settings of the table the command line takes (it trains in one process: no workers).
+FLAGS = tuple(t for t in TUNABLES if t.cli)
+
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the process exit code."""
@@ -78,7 +81,7 @@ async def train(args: argparse.Namespace, log: Callable[[str], None] | None = No
 
     lrate = args.lrate
     run = _Run(log)
-    trainer = Trainer(run.send, fetch, weights_in_signals=False, **{t.field: getattr(args, t.field) for t in TUNABLES})
+    trainer = Trainer(run.send, fetch, weights_in_signals=False, **{t.field: getattr(args, t.field) for t in FLAGS})
     await trainer.setup()
     assert trainer.manifest is not None
     run.trainer, run.target = trainer, round(args.epochs * trainer.manifest.train_count)
@@ -97,7 +100,7 @@ async def train(args: argparse.Namespace, log: Callable[[str], None] | None = No
         "recipe": args.recipe,
         "epochs": args.epochs,
         # Every setting of the table, under its flag's name (--lr: "lr").
-        **{t.cli.lstrip("-").replace("-", "_"): _plain(getattr(args, t.field)) for t in TUNABLES},
+        **{t.cli.lstrip("-").replace("-", "_"): _plain(getattr(args, t.field)) for t in FLAGS},
         "iterations": trainer.learner.iteration,
         "samples_seen": trainer.learner.samples_seen,
         "final_lrate": _tidy(last.lrate if last else lrate),
@@ -206,7 +209,7 @@ def _fill_from_recipe(args: argparse.Namespace) -> None:
     """Every setting not given on the command line comes from the recipe (the default one if none)."""
     recipe = RECIPES[args.recipe]
     chosen_rate = args.lrate is not None
-    for name, value in {**{t.field: recipe.value(t.field) for t in TUNABLES}, "epochs": recipe.epochs}.items():
+    for name, value in {**{t.field: recipe.value(t.field) for t in FLAGS}, "epochs": recipe.epochs}.items():
         if getattr(args, name) is None:
             setattr(args, name, value)
     if not chosen_rate and args.optimizer != recipe.value("optimizer"):
@@ -230,7 +233,7 @@ def _predict(args: argparse.Namespace) -> int:
 
 def _check_settings(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
     """Hold the settings to the protocol's limits, so the CLI accepts what the page accepts."""
-    for setting in TUNABLES:
+    for setting in FLAGS:
         try:
             p.setting_command(setting, getattr(args, setting.field))
         except SettingError as error:
@@ -288,7 +291,7 @@ def _parser() -> argparse.ArgumentParser:
     train.add_argument("--recipe", choices=RECIPES, default=DEFAULT.name,  # argparse formats help with %
                        help=f"settings for every option not given ({recipes})".replace("%", "%%"))
     train.add_argument("--epochs", type=_epochs, default=None, help="passes over the training set (recipe's)")
-    for setting in TUNABLES:
+    for setting in FLAGS:
         _add_option(train, setting)
     train.add_argument("--data", default="data", help="folder of prepared blocks (default data)")
     train.add_argument("--save", metavar="FILE.npz", help="write the trained weights as .npz")

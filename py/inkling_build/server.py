@@ -40,6 +40,10 @@ MIME_TYPES = {
 CSP_WORKER = ("default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self'; img-src 'self' data:; "
               "connect-src 'self'; worker-src 'self'; object-src 'none'; base-uri 'none'; form-action 'none'")
 CSP_PAGE = CSP_WORKER.replace("script-src 'self'", "script-src 'self' 'unsafe-eval'")
+# Cross-origin isolation: the page and its workers may share memory (SharedArrayBuffer), which is
+# how several training workers combine each step. Everything the site loads is its own.
+ISOLATION = {"Cross-Origin-Opener-Policy": "same-origin", "Cross-Origin-Embedder-Policy": "require-corp",
+             "Cross-Origin-Resource-Policy": "same-origin"}
 
 
 class SiteHandler(SimpleHTTPRequestHandler):
@@ -52,6 +56,9 @@ class SiteHandler(SimpleHTTPRequestHandler):
         self.send_header("Cache-Control", "no-cache")
         html = self.path.split("?")[0].endswith(("/", ".html"))
         self.send_header("Content-Security-Policy", CSP_PAGE if html else CSP_WORKER)
+        if getattr(self.server, "isolate", True):
+            for name, value in ISOLATION.items():
+                self.send_header(name, value)
         super().end_headers()
 
     def log_message(self, format: str, *args: object) -> None:  # noqa: A002 (base signature)
@@ -59,12 +66,14 @@ class SiteHandler(SimpleHTTPRequestHandler):
 
 
 class SiteServer(ThreadingHTTPServer):
-    """Serves a folder on 127.0.0.1; `port=0` picks a free port (see `url`)."""
+    """Serves a folder on 127.0.0.1; `port=0` picks a free port (see `url`). ``isolate=False`` leaves
+    out the cross-origin isolation headers, as a plain static host does (the tests' other host)."""
 
     daemon_threads = True
 
-    def __init__(self, root: Path, port: int = 0, host: str = "127.0.0.1") -> None:
+    def __init__(self, root: Path, port: int = 0, host: str = "127.0.0.1", isolate: bool = True) -> None:
         super().__init__((host, port), functools.partial(SiteHandler, directory=str(root)))
+        self.isolate = isolate
 
     @property
     def url(self) -> str:

@@ -39,6 +39,7 @@
             cache_waits: m.cache_waits, data_len: m.data_len, data_futures_len: m.data_futures_len,
             cache_size: m.cache_size, batch_size: m.batch_size, hidden: m.hidden,
             samples_per_s: m.samples_per_s, test_acc: m.test_acc, loss: m.loss, augment: m.augment,
+            workers: m.workers, workers_training: m.workers_training, barrier_ms: m.barrier_ms,
           };
           if (m.test_acc != null && (!prev || prev.test_acc !== m.test_acc)) {
             B.evals.push([t, m.test_acc, m.samples_seen, m.iteration]);

@@ -18,11 +18,12 @@ from pathlib import Path
 from typing import Any
 
 from . import (bench_convnet, bench_data_pipeline, bench_drawn_digits, bench_kernel, bench_main_thread,
-               bench_memory, bench_startup, bench_throughput, bench_time_to_accuracy)
+               bench_memory, bench_startup, bench_throughput, bench_time_to_accuracy, bench_workers)
 from .harness import ROOT, Bench, Settings, Unavailable, load_build
 
 BENCHMARKS = {m.NAME: m for m in (bench_startup, bench_throughput, bench_convnet, bench_kernel, bench_time_to_accuracy,
-                                  bench_drawn_digits, bench_main_thread, bench_data_pipeline, bench_memory)}
+                                  bench_drawn_digits, bench_main_thread, bench_data_pipeline, bench_memory,
+                                  bench_workers)}
 
 
 def _parser() -> argparse.ArgumentParser:

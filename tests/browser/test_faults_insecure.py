@@ -24,13 +24,19 @@ def test_without_web_locks_a_dead_worker_is_still_noticed_and_replaced(
     Locks: a worker that dies with an error is caught by its error event, one killed silently by a
     status request it leaves unanswered."""
     with page_factory() as (page, log):
-        page.goto(insecure_site_url)
+        page.goto(insecure_site_url + ("?workers=2" if how == "terminate" else ""))
         page_ready(page, log)
         assert page.evaluate("[isSecureContext, typeof navigator.locks]") == [False, "undefined"]
+        if how == "terminate":  # not isolated either: workers cannot share memory, one trains and says why
+            assert page.evaluate("crossOriginIsolated") is False
+            expect(page.get_by_test_id("stat-workers")).to_have_text("2")
+            expect(page.get_by_test_id("stat-workers-note")).to_contain_text("not cross-origin isolated")
         expect(page.get_by_test_id("message")).to_contain_text(
             "noticed only when it leaves a status request unanswered for 20 s")
         page.get_by_test_id("start").click()
         wait_stat(page, "stat-iteration", "v >= 100", timeout=RECOVER_MS)
+        expect(page.get_by_test_id("stat-workers-training")).to_have_text("1")
+        assert len(page.workers) == 1
         page.get_by_test_id("stop").click()  # idle: no signals flow, so only the status request can tell
         expect(page.get_by_test_id("train-state")).to_have_text("idle")
         iteration = number(page, "stat-iteration")

@@ -30,8 +30,9 @@ WAIT_MS = 120_000  # hang guards: keeping ~70 MB and booting two runtimes on 2 b
 class SiteCopy:
     """A copy of the built site served on a fixed 127.0.0.1 port (one origin across restarts)."""
 
-    def __init__(self, build_py: ModuleType, dist: Path, root: Path) -> None:
+    def __init__(self, build_py: ModuleType, dist: Path, root: Path, isolate: bool = True) -> None:
         self._build = build_py
+        self._isolate = isolate
         self.root = root
         shutil.copytree(dist, root)
         with socket.socket() as probe:
@@ -42,7 +43,7 @@ class SiteCopy:
         self._thread: threading.Thread | None = None
 
     def start(self) -> None:
-        self._server = self._build.SiteServer(self.root, self.port)
+        self._server = self._build.SiteServer(self.root, self.port, isolate=self._isolate)
         self._thread = threading.Thread(target=self._server.serve_forever, name="offline-site", daemon=True)
         self._thread.start()
 
@@ -67,6 +68,17 @@ class SiteCopy:
 @pytest.fixture
 def own_site(build_py: ModuleType, dist_dir: Path, tmp_path: Path) -> Iterator[SiteCopy]:
     site = SiteCopy(build_py, dist_dir, tmp_path / "site")
+    site.start()
+    try:
+        yield site
+    finally:
+        site.stop()
+
+
+@pytest.fixture
+def plain_site(build_py: ModuleType, dist_dir: Path, tmp_path: Path) -> Iterator[SiteCopy]:
+    """The site on a static host that sends no cross-origin isolation headers."""
+    site = SiteCopy(build_py, dist_dir, tmp_path / "site", isolate=False)
     site.start()
     try:
         yield site
@@ -103,17 +115,27 @@ def wait_until_the_waiting_version_serves(context: Any, timeout_s: float = WAIT_
 
 def test_with_the_server_gone_a_reload_is_ready_trains_evaluates_and_predicts(
         page_factory: Callable[..., contextlib.AbstractContextManager], page_ready: Callable[..., None],
-        own_site: SiteCopy) -> None:
+        plain_site: SiteCopy) -> None:
+    """On a static host that sends no isolation headers, too: the first visit reloads itself once the
+    site is kept, and from then on the service worker's headers make the page cross-origin isolated,
+    so two workers train together, offline as well."""
+    own_site = plain_site
     with page_factory(service_workers="allow") as (page, log):
-        open_kept(page, log, own_site.url, page_ready)
+        open_ready(page, log, own_site.url + "?workers=2", page_ready)
+        assert page.evaluate("crossOriginIsolated") is False  # the host sends no COOP/COEP
+        page.wait_for_function("crossOriginIsolated", timeout=WAIT_MS)  # the one reload, served isolated
+        page_ready(page, log, timeout_ms=WAIT_MS)
+        expect(page.get_by_test_id("offline")).to_have_text(OFFLINE_TEXTS["ready"], timeout=WAIT_MS)
         own_site.stop()
         first_visit = len(log.requests)
 
         page.reload()
         page_ready(page, log, timeout_ms=WAIT_MS)
         assert page.evaluate("navigator.serviceWorker.controller !== null"), "the page is served by the worker"
+        assert page.evaluate("crossOriginIsolated") is True
         expect(page.get_by_test_id("prediction-0")).to_have_text(ONE_DIGIT)
         page.get_by_test_id("start").click()
+        expect(page.get_by_test_id("stat-workers-training")).to_have_text("2", timeout=WAIT_MS)
         wait_stat(page, "stat-iteration", "v >= 300", timeout=WAIT_MS)
         page.get_by_test_id("stop").click()
         expect(page.get_by_test_id("train-state")).to_have_text("idle")

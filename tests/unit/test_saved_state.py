@@ -14,7 +14,7 @@ from inkling.messages import protocol as p
 from inkling.messages.curve import MAX_POINTS, Curve
 from inkling.messages.saved_state import (FORMAT_VERSION, MAGIC, SavedState, TrainingSettings, from_bytes,
                                           from_legacy_npz, to_bytes)
-from inkling.messages.tunables import DEFAULTS, LIVE
+from inkling.messages.tunables import DEFAULTS, KEPT
 from inkling.network.mlp import MLP
 from inkling.network.weights_io import weights_to_npz
 
@@ -60,8 +60,8 @@ def test_a_round_trip_keeps_weights_settings_and_progress_exactly() -> None:
 def test_the_settings_become_the_commands_a_fresh_worker_needs() -> None:
     commands = SETTINGS.commands()
     assert commands[0] == p.SetOptimizer("momentum")  # first: choosing one resets the learning rate
-    assert [c.type for c in commands] == [t.command for t in LIVE]  # one per live setting of the table
-    assert all(getattr(c, t.field) == getattr(SETTINGS, t.field) for c, t in zip(commands, LIVE))
+    assert [c.type for c in commands] == [t.command for t in KEPT]  # one per kept live setting
+    assert all(getattr(c, t.field) == getattr(SETTINGS, t.field) for c, t in zip(commands, KEPT))
     assert p.SetBatchSize(48) in commands and p.SetLearningRate(0.0625) in commands
 
 

@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 from setting_samples import SAMPLES  # a non-default value per setting, shared with the browser test
 
-from inkling.cli import _parser
+from inkling.cli import FLAGS, _parser
 from inkling.messages import protocol as p
 from inkling.messages.saved_state import SavedState, TrainingSettings, from_bytes, to_bytes
-from inkling.messages.tunables import BATCH_SIZE, DEFAULTS, LEARNING_RATE, LIVE, TUNABLES, SettingError, Tunable
+from inkling.messages.tunables import BATCH_SIZE, DEFAULTS, KEPT, LEARNING_RATE, TUNABLES, SettingError, Tunable
 from inkling.network.mlp import MLP
 from inkling.page.link import link_query, read_link
 from inkling.page.settings_markup import fill_page
@@ -48,7 +48,7 @@ def test_the_table_covers_every_setting_once() -> None:
     assert all(SAMPLES[t.field] != t.default for t in TUNABLES)
     for name in ("field", "testid", "stat", "cli"):
         assert len({getattr(t, name) for t in TUNABLES}) == len(TUNABLES), name
-    assert set(TrainingSettings.__dataclass_fields__) == {t.field for t in LIVE}  # the autosave keeps them all
+    assert set(TrainingSettings.__dataclass_fields__) == {t.field for t in KEPT}  # the autosave keeps them all
 
 
 @pytest.mark.parametrize("setting", TUNABLES, ids=IDS)
@@ -94,15 +94,15 @@ def test_the_address_carries_it_and_reads_it_back(setting: Tunable) -> None:
         assert link.run[setting.field] == value
 
 
-@pytest.mark.parametrize("setting", LIVE, ids=[t.field for t in LIVE])
+@pytest.mark.parametrize("setting", KEPT, ids=[t.field for t in KEPT])
 def test_the_autosave_keeps_it(setting: Tunable) -> None:
-    settings = TrainingSettings(**{**{t.field: BASE[t.field] for t in LIVE}, setting.field: SAMPLES[setting.field]})
+    settings = TrainingSettings(**{**{t.field: BASE[t.field] for t in KEPT}, setting.field: SAMPLES[setting.field]})
     state = from_bytes(to_bytes(SavedState(MLP((784, 4, 10)).get_weights(), settings, 1.7e9)))
     assert getattr(state.settings, setting.field) == SAMPLES[setting.field]
     assert p.setting_command(setting, SAMPLES[setting.field]) in state.settings.commands()
 
 
-@pytest.mark.parametrize("setting", TUNABLES, ids=IDS)
+@pytest.mark.parametrize("setting", FLAGS, ids=[t.field for t in FLAGS])
 def test_the_command_line_reads_it_the_pages_way(setting: Tunable) -> None:
     value = SAMPLES[setting.field]
     given = [setting.cli] if setting.kind == "switch" else [setting.cli, setting.text(value)]

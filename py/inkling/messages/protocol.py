@@ -22,9 +22,9 @@ from .checks import MAX_ID, MAX_SEED, MAX_WEIGHT_ARRAYS, MAX_WEIGHT_VALUES, chec
 from .commands import (COMMAND_CLASSES, MAX_EPOCHS, SETTING_COMMANDS, Command, Evaluate, Reset, SetAugment,
                        SetBatchSize, SetCacheSize, SetLearningRate, SetLrDecay, SetOptimizer, SetWeights, Start, Status,
                        Stop, TrainDrawing)
-from .signals import (ABSENT_MEANS_NONE, ERROR_KINDS, GLUE_ONLY, OFFLINE_STATES, SIGNAL_CLASSES, ErrorSignal,
-                      OfflineState, ProgressSignal, ReadySignal, ResponseSignal, Signal, StartFailed, UnreadableMessage,
-                      WorkerLost)
+from .signals import (ABSENT_MEANS_NONE, ERROR_KINDS, GLUE_ONLY, HELPER_CLASSES, OFFLINE_STATES, SIGNAL_CLASSES,
+                      BoardJoined, ErrorSignal, JoinBoard, OfflineState, ProgressSignal, ReadySignal, ResponseSignal,
+                      Signal, StartFailed, UnreadableMessage, WorkerLost)
 from .tunables import SettingError, Tunable
 
 __all__ = [
@@ -33,8 +33,8 @@ __all__ = [
     "N_CLASSES", "N_PIXELS", "SETTING_COMMANDS", "SIGNAL_CLASSES", "Command", "ErrorSignal", "Evaluate",
     "ProgressSignal", "ReadySignal", "Reset", "ResponseSignal", "SetAugment", "SetBatchSize", "SetCacheSize",
     "SetLearningRate", "SetLrDecay", "SetOptimizer", "SetWeights", "Signal", "Start", "Status", "Stop",
-    "TrainDrawing", "UnreadableMessage", "decode_command", "decode_signal", "encode_command", "encode_signal",
-    "make_command", "setting_command", "setting_command_from_text",
+    "TrainDrawing", "UnreadableMessage", "BoardJoined", "JoinBoard", "decode_helper_message", "decode_command",
+    "decode_signal", "encode_command", "encode_signal", "make_command", "setting_command", "setting_command_from_text",
 ]
 
 
@@ -92,7 +92,7 @@ def encode_command(command: Command) -> dict[str, Any]:
     return out
 
 
-def encode_signal(signal: Signal) -> dict[str, Any]:
+def encode_signal(signal: Signal | JoinBoard | BoardJoined) -> dict[str, Any]:
     """The wire dict of a signal; weights become ``{name: {"shape", "data"}}``, a confusion matrix
     plain lists (left out when there is none)."""
     out: dict[str, Any] = {"type": signal.type}
@@ -117,6 +117,16 @@ def decode_signal(raw: Any) -> Signal:
     """
     cls = SIGNAL_CLASSES[_message_type(raw, "signal", SIGNAL_CLASSES)]
     return _decode(cls, raw, absent_means_none=ABSENT_MEANS_NONE, strict=True)
+
+
+def decode_helper_message(raw: Any) -> JoinBoard | BoardJoined:
+    """Validate a message between the training worker and a helper and return its object.
+
+    Raises:
+        ProtocolError: Not one of theirs, or a field missing, extra or invalid.
+    """
+    cls = HELPER_CLASSES[_message_type(raw, "helper message", HELPER_CLASSES)]
+    return _decode(cls, raw, absent_means_none=frozenset(), strict=True)
 
 
 def _decode(cls: type, raw: Mapping[str, Any], *, absent_means_none: frozenset[str], strict: bool = False) -> Any:

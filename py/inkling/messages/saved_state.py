@@ -33,7 +33,7 @@ from ..network.weights_io import NetworkWeights, weights_from_npz, weights_to_np
 from .checks import MAX_SEED
 from .curve import Curve
 from .protocol import Command, setting_command
-from .tunables import BY_FIELD, LIVE, SettingError
+from .tunables import BY_FIELD, KEPT, SettingError
 
 MAGIC = b"INKSTATE"
 FORMAT_VERSION = 3
@@ -50,11 +50,11 @@ class _LiveSettings:
     def commands(self) -> list[Command]:
         """The commands that give a fresh worker these settings, in the table's order (the
         optimizer first: choosing one resets the learning rate to the last one set)."""
-        return [setting_command(t, getattr(self, t.field)) for t in LIVE]
+        return [setting_command(t, getattr(self, t.field)) for t in KEPT]
 
     def as_dict(self) -> dict[str, Any]:
         """The settings as a plain JSON-able dict."""
-        return {t.field: getattr(self, t.field) for t in LIVE}
+        return {t.field: getattr(self, t.field) for t in KEPT}
 
     @classmethod
     def from_mapping(cls, raw: Any) -> Any:
@@ -69,7 +69,7 @@ class _LiveSettings:
         """
         if not isinstance(raw, dict):
             raise SavedStateError(f"settings: expected an object, found {type(raw).__name__}")
-        extra = sorted(set(raw) - {t.field for t in LIVE})
+        extra = sorted(set(raw) - {t.field for t in KEPT})
         if extra:
             raise SavedStateError(f"settings: unexpected {extra}")
         values = {}
@@ -81,11 +81,11 @@ class _LiveSettings:
         return cls(**values)
 
 
-# The live settings (`tunables.LIVE`, one field each, the table's defaults), as the worker reported
+# The live settings (`tunables.KEPT`, one field each, the table's defaults), as the worker reported
 # them (``lrate`` is the rate in use).
 TrainingSettings = make_dataclass(
-    "TrainingSettings", [(t.field, "Any", field(default=t.default)) for t in LIVE], bases=(_LiveSettings,),
-    namespace={"__module__": __name__, "__doc__": "The live settings, one field per row of `tunables.LIVE`."},
+    "TrainingSettings", [(t.field, "Any", field(default=t.default)) for t in KEPT], bases=(_LiveSettings,),
+    namespace={"__module__": __name__, "__doc__": "The live settings, one field per row of `tunables.KEPT`."},
     frozen=True,
 )
 
@@ -227,4 +227,4 @@ def _header(raw: bytes, version: int) -> dict[str, Any]:
 
 def settings_from_signal(signal: Any) -> TrainingSettings:
     """The settings a `ResponseSignal` reports (already checked by `decode_signal`)."""
-    return TrainingSettings(**{t.field: getattr(signal, t.field) for t in LIVE})
+    return TrainingSettings(**{t.field: getattr(signal, t.field) for t in KEPT})

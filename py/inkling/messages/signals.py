@@ -11,14 +11,15 @@ from __future__ import annotations
 import dataclasses
 import math
 from dataclasses import dataclass
-from typing import ClassVar, Union
+from typing import Any, ClassVar, Union
 
 import numpy as np
 
 from ..network.engine import ENGINE_NAMES
-from .checks import CHECK, MAX_ID, boolean, checked, integer, number, optional, text, weights
+from ..errors import ProtocolError
+from .checks import CHECK, MAX_ID, boolean, checked, describe, integer, number, optional, text, weights
 from .confusion import Confusion
-from .tunables import TUNABLES
+from .tunables import MAX_WORKERS, TUNABLES
 
 ERROR_KINDS = ("protocol", "weights", "data", "divergence", "internal")
 _COUNT = integer(0, MAX_ID)
@@ -63,6 +64,9 @@ class ResponseSignal(SettingsReport):  # type: ignore[misc, valid-type]
             paused until one arrives (it resumes by itself).
         engine: What computes the worker's matrix products: ``numpy``, ``wasm simd128``
             or ``wasm relaxed-simd`` (see `inkling.network.engine`).
+        workers_training: How many workers computed shares of the last step (of ``workers`` asked for).
+        barrier_ms: The mean time per recent step the worker waited for the others' shares.
+        workers_note: Why fewer workers train than asked for (or what happened to one), else "".
         reply_to: The ``id`` of the command this answers, if any.
         weights: ``{"W1": array, ...}`` of the model after this iteration, or None.
         confusion: The confusion matrix of the evaluation this signal answers (or the
@@ -84,6 +88,9 @@ class ResponseSignal(SettingsReport):  # type: ignore[misc, valid-type]
     epoch: float = checked(number(0.0, math.inf))
     waiting_for_data: bool = checked(boolean, False)
     engine: str = checked(text(ENGINE_NAMES), "numpy")
+    workers_training: int = checked(integer(1, MAX_WORKERS), 1)
+    barrier_ms: float = checked(number(0.0, math.inf), 0.0)
+    workers_note: str = checked(text(), "")
     reply_to: int | None = checked(_ID, None)
     weights: dict[str, np.ndarray] | None = checked(optional(weights), None)
     # Left out of the wire dict when None: it rides on few signals.
@@ -186,6 +193,47 @@ class SkipWaiting:
 
     type: ClassVar[str] = "skip_waiting"
 
+
+# ---- the training worker and its helpers (inkling.worker.group, inkling.worker.helper) -------------
+# Said once per board: every step after that goes through the board (shared memory), never a message.
+
+_HELPER_SLOT = integer(0, MAX_WORKERS - 2)
+
+
+def _sizes(name: str, value: Any) -> tuple[int, ...]:
+    """A list of parameter sizes (whole numbers), at most 64 of them."""
+    if not isinstance(value, (list, tuple)) or len(value) > 64:
+        raise ProtocolError(name, f"must be a list of at most 64 sizes, got {describe(value)}")
+    return tuple(_COUNT(name, size) for size in value)
+
+
+@dataclass(frozen=True)
+class JoinBoard:
+    """Training worker -> helper: compute slot ``slot``'s shares of each step on the board, a
+    SharedArrayBuffer riding beside this message (its ``board`` property: no dict carries it), laid out
+    for a network (its text) of these parameter sizes, ``max_batch`` samples and ``helpers`` helpers."""
+
+    slot: int = checked(_HELPER_SLOT)
+    generation: int = checked(_COUNT)
+    hidden: str = checked(text())
+    param_sizes: tuple[int, ...] = checked(_sizes)
+    max_batch: int = checked(integer(1, 1 << 16))
+    helpers: int = checked(integer(1, MAX_WORKERS - 1))
+    type: ClassVar[str] = "join_board"
+
+
+@dataclass(frozen=True)
+class BoardJoined:
+    """Helper -> training worker: slot ``slot`` waits for steps on the board of ``generation``, or
+    could not join it (``problem`` says why)."""
+
+    slot: int = checked(_HELPER_SLOT)
+    generation: int = checked(_COUNT)
+    problem: str = checked(text(), "")
+    type: ClassVar[str] = "board_joined"
+
+
+HELPER_CLASSES: dict[str, type] = {cls.type: cls for cls in (JoinBoard, BoardJoined)}
 
 Signal = Union[ResponseSignal, ErrorSignal, ProgressSignal, ReadySignal, StartFailed, WorkerLost, OfflineState]
 # What reaches the page's Python, by wire type.

@@ -64,6 +64,8 @@ class Tunable:
         unknown: The signal may report it as None (unknown), shown as ``–``.
         page: The page's short name for it, its hint and its tooltip (`inkling.page.settings_markup`
             writes its input and stat from these).
+        kept: Part of how a run trains: recipes set it and the autosave keeps it. False for a
+            setting of the machine (how many workers compute a step), which changes no result.
     """
 
     field: str
@@ -80,6 +82,7 @@ class Tunable:
     choices: tuple[str, ...] = ()
     unknown: bool = False
     page: PageText = PageText()
+    kept: bool = True
 
     @property
     def type(self) -> Any:
@@ -183,9 +186,20 @@ SEED = Tunable("seed", "reset", "seed", "stat-seed", "Seed", "whole", "--seed",
                page=PageText(hint="(for Reset)", placeholder="random", tooltip=(
                    "Reset starts from this seed (weights and data order): the same seed and settings train the "
                    "same weights. Empty: a new random seed each time.")))
+# How many workers share each step (`inkling.training.data_parallel`): the result is the same up to float
+# summation order, so it is the machine's setting, not the run's. The page's worker starts with the cores
+# the browser reports less one for the page; the table's 1 is what the command line and tests use.
+MAX_WORKERS = 16
+WORKERS = Tunable("workers", "set_workers", "workers", "stat-workers", "Workers", "whole", "",
+                  "how many web workers share each training step (on their own cores)",
+                  checks.integer(1, MAX_WORKERS), 1, kept=False,
+                  page=PageText(hint="(cores)", tooltip=(
+                      "How many web workers compute each training step, each on its own core: the same "
+                      "result, sooner. Needs a cross-origin isolated page; each worker costs memory.")))
 
-TUNABLES = (OPTIMIZER, LEARNING_RATE, LR_DECAY, WEIGHT_DECAY, BATCH_SIZE, CACHE_SIZE, AUGMENT, HIDDEN_SIZE, SEED)
-LIVE = tuple(t for t in TUNABLES if t.live)  # what a worker is given to carry on a run (the autosave's settings)
+TUNABLES = (OPTIMIZER, LEARNING_RATE, LR_DECAY, WEIGHT_DECAY, BATCH_SIZE, CACHE_SIZE, AUGMENT, WORKERS, HIDDEN_SIZE, SEED)
+LIVE = tuple(t for t in TUNABLES if t.live)  # applied at once, each by its own command
+KEPT = tuple(t for t in LIVE if t.kept)  # the live settings a recipe sets and the autosave keeps
 RUN = tuple(t for t in TUNABLES if not t.live)  # what a reset starts a new run from
 BY_FIELD = {t.field: t for t in TUNABLES}
 DEFAULTS = {t.field: t.default for t in TUNABLES}

@@ -7,7 +7,7 @@ from typing import Any, Callable
 
 from ..messages.protocol import (MAX_SEED, Command, Reset, ResponseSignal, Start, Stop, setting_command,
                                  setting_command_from_text)
-from ..messages.tunables import (BY_FIELD, DEFAULTS, HIDDEN_SIZE, LEARNING_RATE, LIVE, OPTIMIZER, SEED, TUNABLES,
+from ..messages.tunables import (BY_FIELD, DEFAULTS, HIDDEN_SIZE, KEPT, LEARNING_RATE, OPTIMIZER, SEED, TUNABLES,
                                  SettingError, Tunable)
 from ..network.layers import format_hidden
 from ..network.optim import SUGGESTED_LRATES
@@ -157,7 +157,7 @@ class Controls:
     def _use_recipe(self, recipe: Recipe) -> None:
         """Give the worker the recipe's settings and a new network of its shape: one click, then Start."""
         cache_size = self.signal.cache_size if self.signal is not None else DEFAULTS["cache_size"]
-        for setting, command in zip(LIVE, recipe.settings(cache_size).commands()):
+        for setting, command in zip(KEPT, recipe.settings(cache_size).commands()):
             self._command(command, setting.testid)
         for testid in self.inputs:
             self._mark(testid, None)  # a refused value typed before is replaced by the recipe's

@@ -44,6 +44,9 @@ def stat_texts(signal: ResponseSignal) -> dict[str, str]:
         "stat-data-errors": str(signal.data_errors),
         "stat-data-state": DATA_WAITING if signal.waiting_for_data else DATA_OK,
         "stat-engine": signal.engine,
+        "stat-workers-training": str(signal.workers_training),
+        "stat-barrier-ms": _number(signal.barrier_ms, 1),
+        "stat-workers-note": signal.workers_note or DASH,
     }
 
 

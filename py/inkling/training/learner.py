@@ -8,7 +8,7 @@ the table (`inkling.messages.tunables`) gets its meaning.
 from __future__ import annotations
 
 from types import SimpleNamespace
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 import numpy as np
 
@@ -17,6 +17,7 @@ from ..errors import ProtocolError
 from ..messages.confusion import Confusion
 from ..messages.tunables import DEFAULTS, RUN, TUNABLES
 from ..network.layers import HiddenLayer, hidden_problem
+from ..network.mlp import StepResult
 from ..network.models import Model, fresh_network, network_from_weights
 from ..network.optim import make_optimizer
 from .safeguard import DIVERGED_LOSS, GoodWeights, teach
@@ -56,6 +57,9 @@ class Learner:
         self.acc: float | None = None
         self.confusion: Confusion | None = None  # of the last evaluation of these weights
         self.test_acc: float | None = None
+        # How a step gets its loss and gradients: the model itself, or a group of workers
+        # (`inkling.training.data_parallel`) whose result is the same up to float summation order.
+        self.gradients: Callable[[Model, np.ndarray, np.ndarray], StepResult] = _own_gradients
 
     def set(self, field: str, value: Any) -> None:
         """Apply a live setting at once, keeping it (the cache's size is the Trainer's to apply).
@@ -117,7 +121,7 @@ class Learner:
         """
         if self.settings.augment:
             x = self._augmenter(x)
-        result = self.model.loss_and_grads(x, y)
+        result = self.gradients(self.model, x, y)
         if not result.loss <= DIVERGED_LOSS:  # also catches NaN
             self._good.restore()
             self.optimizer = make_optimizer(self.optimizer.name, self.optimizer.lr)  # its state is poisoned
@@ -165,6 +169,11 @@ class Learner:
         self.test_acc = None
         self.confusion = None
         self._good = GoodWeights(model)
+
+
+def _own_gradients(model: Model, x: np.ndarray, y: np.ndarray) -> StepResult:
+    """One worker's step: the model's own loss and gradients over the whole batch."""
+    return model.loss_and_grads(x, y)
 
 
 def _check_fits(hidden: tuple[HiddenLayer, ...], batch_size: int, field: str) -> None:

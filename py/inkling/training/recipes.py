@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 from ..messages.saved_state import TrainingSettings
-from ..messages.tunables import BY_FIELD, LIVE
+from ..messages.tunables import BY_FIELD, KEPT
 from ..network.layers import HiddenLayer
 
 
@@ -47,7 +47,7 @@ class Recipe:
     def settings(self, cache_size: int) -> TrainingSettings:
         """The recipe's training settings, beside a cache size it leaves as it is (its ``commands()``
         give them to a worker; the network needs a reset too)."""
-        return TrainingSettings(**{**{t.field: self.value(t.field) for t in LIVE}, "cache_size": cache_size})
+        return TrainingSettings(**{**{t.field: self.value(t.field) for t in KEPT}, "cache_size": cache_size})
 
 
 # The table's defaults, 784-256-10 with momentum at 0.05, the rate cut to 0.6x each epoch: 98.01-98.20%

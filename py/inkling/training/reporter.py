@@ -13,6 +13,7 @@ from ..data.cache import SampleCache
 from ..errors import DataError, ProtocolError, WeightsError
 from ..messages import protocol as p
 from ..network.engine import engine_name
+from .data_parallel import Group, GroupStatus
 from .learner import Learner
 from .pacing import SignalPacer
 from .throughput import Throughput
@@ -29,6 +30,7 @@ class TrainerState(Protocol):
     manifest: Manifest | None
     training: bool
     throughput: Throughput
+    group: Group | None
 
 
 class Reporter:
@@ -83,6 +85,7 @@ class Reporter:
         with_weights = self.pacer.sent(trainer.training, reply_to) and self.weights_in_signals
         train_count = trainer.manifest.train_count if trainer.manifest else 0
         confusion_due, self._confusion_due = self._confusion_due, False
+        group = trainer.group.status() if trainer.group is not None else GroupStatus()
         self._send(p.encode_signal(p.ResponseSignal(
             **{**learner.settings_now(), "cache_size": cache.cache_size if cache else learner.settings.cache_size},
             seq=self._next_seq(),
@@ -100,6 +103,9 @@ class Reporter:
             epoch=learner.samples_seen / train_count if train_count else 0.0,
             waiting_for_data=self.waiting_for_data,
             engine=engine_name(),
+            workers_training=group.training,
+            barrier_ms=group.barrier_ms,
+            workers_note=group.note,
             reply_to=reply_to,
             weights=learner.model.get_weights() if with_weights else None,
             confusion=learner.confusion if confusion_due else None,

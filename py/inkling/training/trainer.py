@@ -24,6 +24,7 @@ from ..messages import protocol as p
 from ..messages.confusion import Confusion
 from ..messages.tunables import RUN
 from ..network.layers import N_PIXELS
+from .data_parallel import Group
 from .evaluation import EvaluationPass, EvaluationSchedule, TestSet
 from .learner import Learner
 from .pacing import SignalPacer
@@ -53,6 +54,7 @@ class Trainer:
         fetch_backoff: float | None = None,
         fetch_max_backoff: float | None = None,
         fetch_timeout: float | None = None,
+        group: Group | None = None,
         **settings: Any,
     ) -> None:
         """Create an idle trainer; call `setup` (or just `run`) to load the manifest.
@@ -73,9 +75,15 @@ class Trainer:
             clock: Seconds, for the pacing, `slice_s` and `eval_every_s` (tests pass a fake one).
             fetch_attempts, fetch_backoff, fetch_max_backoff, fetch_timeout: Retry policy
                 of block fetches, where not `BlockFetcher`'s own.
+            group: The workers that share each step (the ``workers`` setting sizes it); None: this
+                one alone, whatever the setting says (the command line, tests).
             **settings: Settings of the table by field (see `Learner`).
         """
         self.learner = Learner(settings)
+        self.group = group
+        if group is not None:
+            self.learner.gradients = group.gradients
+            group.resize(self.learner.settings.workers)
         self._fetch = fetch
         self._say = Reporter(send, SignalPacer(signal_every_s, weights_every_s, clock), weights_in_signals)
         self.slice_s = slice_s
@@ -204,6 +212,8 @@ class Trainer:
                 self.cache.resize(value)
             except ValueError as exc:  # resize changes nothing when it refuses
                 raise ProtocolError("cache_size", f"{exc}; the cache stays at {self.cache.cache_size}") from None
+        if field == "workers" and self.group is not None:
+            self.group.resize(value)
         self.learner.set(field, value)
 
     def _set_weights(self, command: p.SetWeights) -> None:

@@ -17,7 +17,9 @@ from ..messages.wire import from_js_message, to_js_message
 from ..network.engine import use_engine
 from ..network.engine.select import choose_engine
 from ..training.pacing import EVAL_EVERY_S, SIGNAL_EVERY_S, WEIGHTS_EVERY_S
+from ..messages.tunables import MAX_WORKERS
 from ..training.trainer import Trainer
+from .group import WorkerGroup
 
 _running: set[asyncio.Task] = set()  # the trainer loop; asyncio only keeps weak references
 
@@ -82,12 +84,14 @@ def engine_detail(name: str, passed_over: list[str]) -> str:
     return f"engine: {name}" + (f" ({'; '.join(passed_over)})" if passed_over else "")
 
 
-async def boot(data_url: str, engine: str = "auto") -> Callable[[Any], None]:
+async def boot(data_url: str, engine: str = "auto", workers: int = 1) -> Callable[[Any], None]:
     """Choose the engine, start the trainer; report the data stage and ``ready``; return the message handler.
 
     Args:
         data_url: Absolute URL of the site's data folder, ending in ``/``.
         engine: ``auto`` or an engine name (see `inkling.network.engine.select.load_engine`).
+        workers: How many workers share each step until the page says otherwise (the table's
+            limits apply: a count beyond them is held to them).
 
     Returns:
         ``handle(message)`` for every message the page sends (a JS object).
@@ -98,8 +102,12 @@ async def boot(data_url: str, engine: str = "auto") -> Callable[[Any], None]:
     use_engine(chosen)
     post(encode_signal(ProgressSignal("package", engine_detail(chosen.name, passed_over))))
     post(encode_signal(ProgressSignal("data", "reading the data manifest")))
+    from js import self as worker_scope
+
+    group = WorkerGroup(worker_scope.inklingSpawnHelper)
     trainer = Trainer(post, make_fetch(data_url), weights_every_s=WEIGHTS_EVERY_S, signal_every_s=SIGNAL_EVERY_S,
-                      slice_s=SLICE_S, eval_every_s=EVAL_EVERY_S)
+                      slice_s=SLICE_S, eval_every_s=EVAL_EVERY_S, group=group,
+                      workers=min(max(int(workers), 1), MAX_WORKERS))
     await trainer.setup()  # a DataError here (no manifest) fails start-up, reported by worker.js
     assert trainer.cache is not None
     post(encode_signal(ProgressSignal("data", "fetching the first block of MNIST")))
