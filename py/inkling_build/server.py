@@ -56,13 +56,20 @@ class SiteHandler(SimpleHTTPRequestHandler):
         self.send_header("Cache-Control", "no-cache")
         html = self.path.split("?")[0].endswith(("/", ".html"))
         self.send_header("Content-Security-Policy", CSP_PAGE if html else CSP_WORKER)
-        if getattr(self.server, "isolate", True):
+        if getattr(self.server, "isolate", True) and _trustworthy(self.headers.get("Host", "")):
             for name, value in ISOLATION.items():
                 self.send_header(name, value)
         super().end_headers()
 
     def log_message(self, format: str, *args: object) -> None:  # noqa: A002 (base signature)
         pass
+
+
+def _trustworthy(host: str) -> bool:
+    """Whether a page at this Host (plain http) is a secure context: only loopback names are. Elsewhere
+    the browser ignores isolation headers, and says so in the console as an error."""
+    name = host.rsplit(":", 1)[0] if not host.endswith("]") else host
+    return name in ("localhost", "[::1]") or name.endswith(".localhost") or name.startswith("127.")
 
 
 class SiteServer(ThreadingHTTPServer):
