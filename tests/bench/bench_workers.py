@@ -46,13 +46,14 @@ def _independent(bench: Bench, hidden: str, batch: int, warmup_s: float, window_
         return sum((y["samples_seen"] - x["samples_seen"]) / ((y["t"] - x["t"]) / 1000) for x, y in ((a, c), (b, d)))
 
 
-def model(one: float, two: float, barrier_s: float, cores: int) -> float:
-    """Samples/s per batch sample-rate model: a step is serial work ``s`` (batch, augmentation, combining,
-    optimizer: the training worker's alone), gradient work ``p`` shared evenly, and a wait ``w`` for the
-    slowest share. From 1 worker (s + p) and 2 (s + p/2 + w, with w measured): p = 2 (t1 - t2 + w).
-    Assumes every worker gets a core of its own as fast as today's, the wait stays what 2 workers
-    measured, and the combining grows negligibly. Returns the predicted rate relative to one worker."""
-    t1, t2 = 1 / one, 1 / two
+def model(one: float, two: float, barrier_s: float, batch: int, cores: int) -> float:
+    """The rate on ``cores`` workers over one worker's, from the samples/s of 1 and 2 workers and the wait
+    per step measured with 2. A step is serial work ``s`` (batch, augmentation, combining, optimizer: the
+    training worker's alone), gradient work ``p`` shared evenly, and a wait ``w`` for the slowest share:
+    one worker's step takes s + p, two workers' s + p/2 + w, so p = 2 (t1 - t2 + w). Assumes every worker
+    gets a core of its own as fast as today's, the wait stays what 2 workers measured, and combining the
+    shares grows negligibly."""
+    t1, t2 = batch / one, batch / two
     p = max(0.0, min(t1, 2 * (t1 - t2 + barrier_s)))
     s = t1 - p
     return t1 / (s + p / cores + barrier_s)
@@ -82,7 +83,7 @@ def run(bench: Bench) -> dict[str, Any]:
         two = [r["samples_per_s"] for r in per_count[2]]
         waits = [r["barrier_ms"] / 1000 for r in per_count[2]]
         entry["model_over_1_worker"] = {
-            str(cores): summary([model(o, t, w, cores) for o, t, w in zip(one, two, waits)], "x")
+            str(cores): summary([model(o, t, w, batch, cores) for o, t, w in zip(one, two, waits)], "x")
             for cores in (2, *counts[2:], *MODEL_CORES)}
         result[_key(hidden, batch)] = entry
     result["note"] = (

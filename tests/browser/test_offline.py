@@ -121,7 +121,7 @@ def test_with_the_server_gone_a_reload_is_ready_trains_evaluates_and_predicts(
     so two workers train together, offline as well."""
     own_site = plain_site
     with page_factory(service_workers="allow") as (page, log):
-        open_ready(page, log, own_site.url + "?workers=2", page_ready)
+        open_ready(page, log, own_site.url + "?workers=2&batch-size=256", page_ready)  # large enough to share
         assert page.evaluate("crossOriginIsolated") is False  # the host sends no COOP/COEP
         page.wait_for_function("crossOriginIsolated", timeout=WAIT_MS)  # the one reload, served isolated
         page_ready(page, log, timeout_ms=WAIT_MS)

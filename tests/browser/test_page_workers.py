@@ -83,6 +83,12 @@ def test_two_workers_train_one_workers_weights_the_same_twice_and_survive_losing
         expect(page.get_by_test_id("train-state")).to_have_text("training")
         expect(page.get_by_test_id("stat-workers-training")).to_have_text("2", timeout=WAIT_MS)  # replaced
         assert number(page, "stat-loss") < 2.0
+
+        # A step too small to share (784-48-10 at batch 32) is one worker's: said, not slower.
+        page.get_by_test_id("batch-size").fill("32")
+        page.get_by_test_id("batch-size").press("Enter")
+        expect(page.get_by_test_id("stat-workers-training")).to_have_text("1", timeout=WAIT_MS)
+        expect(page.get_by_test_id("stat-workers-note")).to_contain_text("1 of 2 workers share each step")
         page.get_by_test_id("stop").click()
         expect(page.get_by_test_id("train-state")).to_have_text("idle", timeout=WAIT_MS)
         assert not log.console_errors, log.summary()

@@ -167,6 +167,20 @@ def memory_needed(hidden: Sequence[HiddenLayer], batch_size: int) -> int:
     return 4 * (values + batch_size * per_sample)
 
 
+def step_flops_per_sample(hidden: Sequence[HiddenLayer]) -> int:
+    """Floating-point operations a training step spends per sample, estimated: each product twice
+    (multiply and add) forward and twice more backward (the gradients of the weights and of the
+    inputs); pooling, activations and the loss are left out."""
+    flops = 0
+    sizes = shapes(hidden)
+    for spec, before, after in zip((*layer_specs(hidden), Dense(N_CLASSES)), sizes, sizes[1:]):
+        if isinstance(spec, Conv):
+            flops += 6 * int(np.prod(after)) * before[-1] * spec.size * spec.size
+        elif isinstance(spec, Dense):
+            flops += 6 * int(np.prod(before)) * spec.units
+    return flops
+
+
 def describe_network(hidden: Sequence[HiddenLayer]) -> str:
     """A network as people write it out, inputs to outputs: ``784-256-10``, ``784-c16:5-p2-128-10``."""
     return "-".join([str(N_PIXELS), *(str(hidden_layer(s)) for s in layer_specs(hidden)), str(N_CLASSES)])

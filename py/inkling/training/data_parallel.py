@@ -33,6 +33,10 @@ CTRL_BYTES = 4 * 64  # the float32 region starts here (CTRL_INTS fit; aligned fo
 # How long the leader waits for a share beyond its own share's time before computing it itself.
 MIN_PATIENCE_S = 1.0
 PATIENCE_FACTOR = 10.0
+# A share smaller than this costs more to hand out and gather than it saves (measured in Chromium
+# here: 784-128-10 at batch 64, 20 MFLOP a share, trained slower on two workers than on one; at batch 256,
+# 78 MFLOP a share, faster): smaller steps are cut into fewer shares, down to one.
+MIN_SHARE_FLOPS = 50e6
 # A board bigger than this is not allocated: the group trains on the leader alone, saying why.
 MAX_BOARD_BYTES = 512 << 20
 
@@ -123,6 +127,12 @@ def layout_for(model: Model, batch_size: int, helpers: int) -> BoardLayout:
     changes of the batch size do not each need a new board)."""
     max_batch = 1 << max(6, (int(batch_size) - 1).bit_length())
     return BoardLayout(tuple(int(p.size) for p in model.params), max_batch, helpers)
+
+
+def share_count(flops_per_sample: int, batch: int, workers: int) -> int:
+    """Into how many shares a step is cut: one per worker, but none smaller than `MIN_SHARE_FLOPS`.
+    It depends on the network, the batch size and the worker count alone, so a run repeats."""
+    return max(1, min(workers, int(flops_per_sample * batch // MIN_SHARE_FLOPS)))
 
 
 def shares(n: int, parts: int) -> list[slice]:

@@ -39,12 +39,23 @@ class JsBoard:
         self._ctrl = Int32Array.new(buffer, 0, CTRL_INTS)
         self._floats = Float32Array.new(buffer, CTRL_BYTES)
         self._atomics = Atomics
+        # A step reads and writes the same few regions every time (each parameter, each share): their
+        # views are kept, as making one costs about as much as copying 10,000 floats.
+        self._views: dict[tuple[int, int], Any] = {}
 
     def write(self, offset: int, values: np.ndarray) -> None:
-        self._floats.subarray(offset, offset + values.size).assign(values)
+        self._view(offset, values.size).assign(values)
 
     def read(self, offset: int, out: np.ndarray) -> None:
-        self._floats.subarray(offset, offset + out.size).assign_to(out)
+        self._view(offset, out.size).assign_to(out)
+
+    def _view(self, offset: int, size: int) -> Any:
+        view = self._views.get((offset, size))
+        if view is None:
+            if len(self._views) >= 256:  # batch sizes changing often: start over rather than grow
+                self._views.clear()
+            view = self._views[(offset, size)] = self._floats.subarray(offset, offset + size)
+        return view
 
     def load(self, index: int) -> int:
         return int(self._atomics.load(self._ctrl, index))

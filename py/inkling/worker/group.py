@@ -17,10 +17,11 @@ import numpy as np
 
 from ..messages.protocol import BoardJoined, JoinBoard, decode_helper_message, encode_signal
 from ..messages.wire import from_js_message, to_js_message
-from ..network.layers import format_hidden
+from ..network.layers import format_hidden, step_flops_per_sample
 from ..network.mlp import StepResult
 from ..network.models import Model
-from ..training.data_parallel import (MAX_BOARD_BYTES, BoardLayout, GroupStatus, SharedStep, layout_for)
+from ..training.data_parallel import (MAX_BOARD_BYTES, MIN_SHARE_FLOPS, GroupStatus, SharedStep, layout_for,
+                                      share_count)
 from .board import JsBoard, new_buffer, shared_memory_problem
 
 MAX_RESTARTS = 3  # helpers that fail to start in a row before the group stops starting new ones
@@ -52,8 +53,11 @@ class WorkerGroup:
         self._hidden = ""
         self._training = 1
         self._waits: deque[float] = deque(maxlen=_RECENT_STEPS)
-        self._note = ""
+        self._news = ""  # the last thing that happened to a helper (lost, could not join)
+        self._too_large = ""  # why the last network could not be shared, if it could not
         self._failed_starts = 0
+        self._small = False  # the last step was cut into fewer shares than workers: too small to share
+        self._flops_of: tuple[tuple, int] = ((), 0)  # a network's hidden layers and its step's work per sample
         self._proxies: list[Any] = []  # callbacks handed to JS: they live as long as their helper may call
 
     # ---- Group ------------------------------------------------------------------------------
@@ -62,7 +66,6 @@ class WorkerGroup:
         """Start or end helpers so that ``workers`` share the next steps (fewer if memory cannot be shared)."""
         self._wanted = workers
         if self._problem is not None:
-            self._note = f"one worker trains: {self._problem}" if workers > 1 else ""
             return
         for slot in sorted(self._helpers):
             if slot >= workers - 1:
@@ -76,7 +79,9 @@ class WorkerGroup:
     def gradients(self, model: Model, x: np.ndarray, y: np.ndarray) -> StepResult:
         """The step's loss and gradients: the batch in ``workers`` fixed shares (so the bits depend on
         the seed and the worker count alone), each computed by a helper on the board, or here."""
-        parts = self._wanted if self._problem is None else 1
+        parts = share_count(self._flops(model), len(y), self._wanted) if self._problem is None else 1
+        if self._wanted > 1 and self._problem is None:
+            self._small = parts < self._wanted
         if parts == 1:
             self._training = 1
             return model.loss_and_grads(x, y)
@@ -96,7 +101,27 @@ class WorkerGroup:
     def status(self) -> GroupStatus:
         """Who computed the last step, the recent mean wait for the others, and any note."""
         wait_ms = 1000 * sum(self._waits) / len(self._waits) if self._waits else 0.0
-        return GroupStatus(self._training, wait_ms, self._note)
+        return GroupStatus(self._training, wait_ms, self._why_fewer() or self._news)
+
+    def _why_fewer(self) -> str:
+        """Why fewer workers share the steps than asked for, while it holds."""
+        if self._wanted == 1:
+            return ""
+        if self._problem is not None:
+            return f"one worker trains: {self._problem}"
+        if self._too_large:
+            return self._too_large
+        if self._small:
+            return (f"{self._training} of {self._wanted} workers share each step: shares of this network's steps "
+                    f"at this batch size would be smaller than {MIN_SHARE_FLOPS / 1e6:.0f} MFLOP, which cost more "
+                    "to hand out than they save (a larger batch or network uses more)")
+        return ""
+
+    def _flops(self, model: Model) -> int:
+        hidden = tuple(model.hidden)
+        if hidden != self._flops_of[0]:
+            self._flops_of = (hidden, step_flops_per_sample(hidden))
+        return self._flops_of[1]
 
     # ---- the board ----------------------------------------------------------------------------
 
@@ -111,14 +136,15 @@ class WorkerGroup:
         self._leave_board()
         layout = layout_for(model, batch, helpers)
         if layout.nbytes > MAX_BOARD_BYTES:
-            self._note = (f"one worker trains: sharing this network at batch {batch} needs "
-                          f"{layout.nbytes / 2**20:.0f} MiB of shared memory, more than {MAX_BOARD_BYTES >> 20} MiB")
+            self._too_large = (f"one worker trains: sharing this network at batch {batch} needs "
+                               f"{layout.nbytes / 2**20:.0f} MiB of shared memory, more than {MAX_BOARD_BYTES >> 20} MiB")
             return
+        self._too_large = ""
         self._generation += 1
         self._hidden = format_hidden(model.hidden)
         self._step = SharedStep(JsBoard(new_buffer(layout)), layout)
         for slot, helper in self._helpers.items():
-            if helper.ready:
+            if helper.ready and slot < helpers:  # the others wait for a step large enough to need them
                 self._join(slot)
 
     def _leave_board(self) -> None:
@@ -162,13 +188,13 @@ class WorkerGroup:
         if kind == "ready":
             helper.ready = True
             self._failed_starts = 0
-            if self._step is not None:
+            if self._step is not None and slot < self._step.layout.helpers:
                 self._join(slot)
         elif kind == BoardJoined.type:
             joined = decode_helper_message(raw)
             assert isinstance(joined, BoardJoined)
             if joined.problem:
-                self._note = f"worker {slot + 2} could not join: {joined.problem}"
+                self._news = f"worker {slot + 2} could not join: {joined.problem}"
             elif self._step is not None and joined.generation == self._generation:
                 helper.generation = joined.generation
         elif kind == "start_failed":
@@ -184,7 +210,7 @@ class WorkerGroup:
             self._failed_starts += 1  # it never started: do not start new ones forever
         self._end(slot)
         again = self._failed_starts < MAX_RESTARTS and slot < self._wanted - 1
-        self._note = (f"worker {slot + 2} stopped ({reason}): nothing was lost, the others computed its "
+        self._news = (f"worker {slot + 2} stopped ({reason}): nothing was lost, the others computed its "
                       "shares" + ("; a new one took its place" if again else ""))
         if again:
             self._start(slot)
