@@ -7,6 +7,9 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from inkling.network.layers import parse_hidden, step_flops_per_sample
+from inkling.training.data_parallel import share_count
+
 from .harness import Bench, measure_rate, set_field, start_training, stop_training, summary, wait_signal
 
 NAME = "workers"
@@ -19,11 +22,13 @@ def _key(hidden: str, batch: int) -> str:
     return f"{'convnet ' + hidden if hidden == CONVNET else f'784-{hidden}-10'}/b{batch}"
 
 
-def _rate(page: Any, workers: int, warmup_s: float, window_s: float) -> dict[str, float]:
+def _rate(page: Any, hidden: str, batch: int, workers: int, warmup_s: float, window_s: float) -> dict[str, float]:
     set_field(page, "workers", workers)
     start_training(page)
-    # Helpers boot their own runtime: measure once every one computes its shares.
-    wait_signal(page, f"s.workers === {workers} && s.workers_training === {workers}", timeout_ms=120_000)
+    # Helpers boot their own runtime: measure once every share has its worker (a small step has fewer
+    # shares than workers: inkling.training.data_parallel.share_count).
+    parts = share_count(step_flops_per_sample(parse_hidden(hidden)), batch, workers)
+    wait_signal(page, f"s.workers === {workers} && s.workers_training === {parts}", timeout_ms=120_000)
     page.wait_for_timeout(warmup_s * 1000)
     rate = measure_rate(page, window_s)
     last = wait_signal(page, "true")
@@ -70,7 +75,7 @@ def run(bench: Bench) -> dict[str, Any]:
             with bench.ready_page(f"?hidden-size={hidden}&batch-size={batch}") as page:
                 wait_signal(page, f"s.batch_size === {batch}")
                 for n in counts:
-                    per_count[n].append(_rate(page, n, warmup_s, window_s))
+                    per_count[n].append(_rate(page, hidden, batch, n, warmup_s, window_s))
             ceiling.append(_independent(bench, hidden, batch, warmup_s, window_s))
         one = [r["samples_per_s"] for r in per_count[1]]
         entry: dict[str, Any] = {}

@@ -63,17 +63,13 @@ class WorkerGroup:
     # ---- Group ------------------------------------------------------------------------------
 
     def resize(self, workers: int) -> None:
-        """Start or end helpers so that ``workers`` share the next steps (fewer if memory cannot be shared)."""
+        """Share the next steps among ``workers`` (fewer if memory cannot be shared, or a step is too small
+        to share): helpers beyond the count end now; missing ones start when a step needs them."""
         self._wanted = workers
-        if self._problem is not None:
-            return
         for slot in sorted(self._helpers):
             if slot >= workers - 1:
                 self._end(slot)
-        for slot in range(workers - 1):
-            if slot not in self._helpers:
-                self._start(slot)
-        if self._step is not None and self._step.layout.helpers != workers - 1:
+        if self._step is not None and self._step.layout.helpers > workers - 1:
             self._leave_board()
 
     def gradients(self, model: Model, x: np.ndarray, y: np.ndarray) -> StepResult:
@@ -85,6 +81,9 @@ class WorkerGroup:
         if parts == 1:
             self._training = 1
             return model.loss_and_grads(x, y)
+        for slot in range(parts - 1):  # started when a step first needs them: each is a runtime's memory
+            if slot not in self._helpers:
+                self._start(slot)
         if not self._fits(model, len(y), parts - 1):
             self._new_board(model, len(y), parts - 1)
         if self._step is None:  # too large to share: this worker computes every share
@@ -209,8 +208,6 @@ class WorkerGroup:
         if slot in self._helpers and not self._helpers[slot].ready:
             self._failed_starts += 1  # it never started: do not start new ones forever
         self._end(slot)
-        again = self._failed_starts < MAX_RESTARTS and slot < self._wanted - 1
+        again = self._failed_starts < MAX_RESTARTS  # then the next step that needs it starts a new one
         self._news = (f"worker {slot + 2} stopped ({reason}): nothing was lost, the others computed its "
-                      "shares" + ("; a new one took its place" if again else ""))
-        if again:
-            self._start(slot)
+                      "shares" + ("; a new one took its place" if again else "; no new one is started"))
