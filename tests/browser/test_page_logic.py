@@ -212,6 +212,7 @@ def _signal(**overrides) -> dict:
               "batch_size": 64, "lrate": 0.1, "lr_decay": 1.0, "optimizer": "sgd", "hidden": [128], "data_len": 7,
               "data_futures_len": 1, "cache_size": 8, "samples_per_s": 5843.7, "cache_waits": 2,
               "data_errors": 0, "test_acc": None, "samples_seen": 7680, "epoch": 0, "waiting_for_data": False, "engine": "wasm simd128", "seed": 0, "augment": False, "reply_to": None,
+              "workers_training": 1, "barrier_ms": 0.0, "workers_note": "",
               "weights": None}
     return {**signal, **overrides}
 
@@ -226,6 +227,10 @@ def test_stats_are_plain_numbers() -> None:
     assert texts["stat-lrate"] == "0.1"
     assert texts["stat-data-len"] == "7" and texts["stat-data-futures-len"] == "1"
     assert stat_texts(decode_signal(_signal(test_acc=0.97125)))["stat-test-acc"] == "97.12%"
+    assert (texts["stat-workers-training"], texts["stat-barrier-ms"], texts["stat-workers-note"]) == ("1", "0.0", "–")
+    shared = stat_texts(decode_signal(_signal(workers=2, workers_training=2, barrier_ms=1.26, workers_note="why")))
+    assert (shared["stat-workers"], shared["stat-workers-training"], shared["stat-barrier-ms"]) == ("2", "2", "1.3")
+    assert shared["stat-workers-note"] == "why"
 
 
 def test_history_stays_bounded_and_keeps_the_whole_run() -> None:

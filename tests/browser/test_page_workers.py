@@ -12,6 +12,7 @@ import numpy as np
 from playwright.sync_api import expect
 
 from test_faults_persistence import exported_weights
+from test_faults_worker import wait_recovered
 from test_page import number, wait_stat
 
 WAIT_MS = 90_000
@@ -89,6 +90,13 @@ def test_two_workers_train_one_workers_weights_the_same_twice_and_survive_losing
         page.get_by_test_id("batch-size").press("Enter")
         expect(page.get_by_test_id("stat-workers-training")).to_have_text("1", timeout=WAIT_MS)
         expect(page.get_by_test_id("stat-workers-note")).to_contain_text("1 of 2 workers share each step")
+
+        # The training worker itself lost: its successor shares its steps with as many workers as asked
+        # (here more than this machine's default), and goes on training.
+        page.evaluate("inklingBridge.worker.terminate()")
+        wait_recovered(page)
+        expect(page.get_by_test_id("stat-workers")).to_have_text("2", timeout=WAIT_MS)
+        expect(page.get_by_test_id("train-state")).to_have_text("training", timeout=WAIT_MS)
         page.get_by_test_id("stop").click()
         expect(page.get_by_test_id("train-state")).to_have_text("idle", timeout=WAIT_MS)
-        assert not log.console_errors, log.summary()
+        assert log.console_errors == [], log.summary()

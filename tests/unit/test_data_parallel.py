@@ -125,3 +125,4 @@ def test_a_step_is_cut_into_shares_worth_handing_out_the_same_every_time() -> No
     assert share_count(mlp, 4096, 16) == 16
     assert share_count(convnet, 32, 2) == 2 and share_count(convnet, 32, 16) == 4  # no share too small
     assert share_count(convnet, 32, 1) == 1
+    assert share_count(10**9, 3, 16) == 3  # never an empty share

@@ -33,7 +33,7 @@ from ..network.weights_io import NetworkWeights, weights_from_npz, weights_to_np
 from .checks import MAX_SEED
 from .curve import Curve
 from .protocol import Command, setting_command
-from .tunables import BY_FIELD, KEPT, SettingError
+from .tunables import BY_FIELD, KEPT, LIVE, SettingError
 
 MAGIC = b"INKSTATE"
 FORMAT_VERSION = 3
@@ -223,6 +223,12 @@ def _header(raw: bytes, version: int) -> dict[str, Any]:
     except ValueError as error:
         raise SavedStateError(f"damaged header: curve: {error}") from None
     return header
+
+
+def machine_commands(signal: Any) -> list[Command]:
+    """The commands for the machine's settings a `ResponseSignal` reports (the workers): not kept by
+    the autosave, but given to a worker that takes over from a lost one, as the person chose them."""
+    return [setting_command(t, getattr(signal, t.field)) for t in LIVE if not t.kept]
 
 
 def settings_from_signal(signal: Any) -> TrainingSettings:

@@ -156,9 +156,9 @@ class App:
         self.loading.ready()
         self.bridge.keepOffline()  # now, not sooner: keeping the site must not slow the start
 
-    async def give_settings(self, settings: TrainingSettings | None) -> Reply:
-        """Send the worker these settings (if any); its reply to a status request once it took them."""
-        for command in settings.commands() if settings is not None else []:
+    async def give_settings(self, settings: TrainingSettings | None, machine: list[Command]) -> Reply:
+        """Send the worker these settings (if any) and the machine's; its reply to a status request once taken."""
+        for command in [*(settings.commands() if settings is not None else []), *machine]:
             self.send(command)
         return await self.client.request(Status())
 

@@ -13,8 +13,8 @@ import time
 from collections import deque
 from typing import Any, Awaitable, Callable, Protocol
 
-from ..messages.protocol import ResponseSignal, Start
-from ..messages.saved_state import TrainingSettings, settings_from_signal
+from ..messages.protocol import Command, ResponseSignal, Start
+from ..messages.saved_state import TrainingSettings, machine_commands, settings_from_signal
 from .controls import Controls
 from .inference import Predictor
 from .loading import Loading
@@ -114,7 +114,7 @@ class RecoveringPage(Protocol):
     def notify(self, kind: str, text: str) -> None: ...
     def send(self, command: Start) -> int: ...
     def follow(self, signal: ResponseSignal) -> None: ...
-    def give_settings(self, settings: TrainingSettings | None) -> Awaitable[Reply]: ...
+    def give_settings(self, settings: TrainingSettings | None, machine: list[Command]) -> Awaitable[Reply]: ...
 
 
 class WorkerRecovery:
@@ -127,6 +127,7 @@ class WorkerRecovery:
         self._losses = 0  # bumped at every loss, so a recovery that outlived its worker stops
         self._resume_training = False
         self._lost_settings: TrainingSettings | None = None
+        self._lost_machine: list[Command] = []  # the workers the lost one was asked to share its steps with
         self._lost_seed: int | None = None  # of the run the lost worker trained
 
     def lost(self, reason: str) -> None:
@@ -140,6 +141,7 @@ class WorkerRecovery:
             shown = app.signal
             self._resume_training = bool(shown is not None and shown.training)
             self._lost_settings = None if shown is None else settings_from_signal(shown)
+            self._lost_machine = [] if shown is None else machine_commands(shown)
             self._lost_seed = None if shown is None else shown.seed
             app.counts.restarted(shown)
             app.autosave.save_now()  # the page's newest weights, in case the tab goes too
@@ -173,7 +175,7 @@ class WorkerRecovery:
                                      else (saved.network_weights, "the saved weights", saved.seed))
         if weights is not None and not await app.weights_files.apply(weights, source, seed):
             source = "new random weights"
-        reply = await app.give_settings(self._lost_settings)
+        reply = await app.give_settings(self._lost_settings, self._lost_machine)
         if losses != self._losses or not isinstance(reply, ResponseSignal):
             return  # this worker was lost too; its successor recovers
         if self._resume_training:

@@ -132,7 +132,7 @@ def layout_for(model: Model, batch_size: int, helpers: int) -> BoardLayout:
 def share_count(flops_per_sample: int, batch: int, workers: int) -> int:
     """Into how many shares a step is cut: one per worker, but none smaller than `MIN_SHARE_FLOPS`.
     It depends on the network, the batch size and the worker count alone, so a run repeats."""
-    return max(1, min(workers, int(flops_per_sample * batch // MIN_SHARE_FLOPS)))
+    return max(1, min(workers, batch, int(flops_per_sample * batch // MIN_SHARE_FLOPS)))
 
 
 def shares(n: int, parts: int) -> list[slice]:
@@ -149,9 +149,10 @@ def combine(results: Sequence[StepResult], counts: Sequence[int]) -> StepResult:
     total = sum(counts)
     weights = [count / total for count in counts]
     grads = [g * np.float32(weights[0]) for g in results[0].grads]
+    scratch = [np.empty_like(g) for g in grads]
     for result, weight in zip(results[1:], weights[1:]):
-        for into, g in zip(grads, result.grads):
-            into += g * np.float32(weight)
+        for into, g, tmp in zip(grads, result.grads, scratch):
+            into += np.multiply(g, np.float32(weight), out=tmp)
     loss = sum(r.loss * w for r, w in zip(results, weights))
     acc = sum(r.acc * w for r, w in zip(results, weights))
     return StepResult(float(loss), float(acc), grads)
@@ -161,7 +162,7 @@ def _ctrl(helper: int, field: int) -> int:
     return _HELPER_BASE + _PER_HELPER * helper + field
 
 
-def put_params(board: Board, layout: BoardLayout, params: Sequence[np.ndarray], at: int = 0) -> None:
+def put_params(board: Board, params: Sequence[np.ndarray], at: int = 0) -> None:
     """Write the parameters (or gradients) one after the other from float ``at``."""
     for p in params:
         board.write(at, p.reshape(-1))
@@ -202,7 +203,7 @@ class SharedStep:
         cuts = shares(len(y), parts)
         given = list(zip(helpers, cuts[1:]))
         if given:
-            put_params(board, layout, model.params)
+            put_params(board, model.params)
             first = given[0][1].start
             board.write(layout.x + first * N_PIXELS, np.ascontiguousarray(x[first:], np.float32).reshape(-1))
             board.write(layout.y + first, np.asarray(y[first:], np.float32))
@@ -276,7 +277,7 @@ def serve_steps(board: Board, layout: BoardLayout, slot: int, model: Model, poll
             board.read(layout.x + start * N_PIXELS, x[:count].reshape(-1))
             board.read(layout.y + start, y[:count])
             result = model.loss_and_grads(x[:count], y[:count].astype(np.int64))
-            put_params(board, layout, result.grads, layout.grads(slot))
+            put_params(board, result.grads, layout.grads(slot))
             board.write(layout.results + 2 * slot, np.array([result.loss, result.acc], np.float32))
             served += 1
         board.store(_ctrl(slot, DONE), seq)

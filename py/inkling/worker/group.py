@@ -15,7 +15,8 @@ from typing import Any, Callable
 
 import numpy as np
 
-from ..messages.protocol import BoardJoined, JoinBoard, decode_helper_message, encode_signal
+from ..messages.protocol import (BoardJoined, JoinBoard, ReadySignal, StartFailed, decode_helper_message,
+                                 encode_signal)
 from ..messages.wire import from_js_message, to_js_message
 from ..network.layers import format_hidden, step_flops_per_sample
 from ..network.mlp import StepResult
@@ -182,9 +183,15 @@ class WorkerGroup:
     def _heard(self, slot: int, helper: _Helper, data: Any) -> None:
         if self._helpers.get(slot) is not helper:
             return
-        raw = from_js_message(data)
+        try:
+            self._take(slot, helper, from_js_message(data))
+        except Exception as error:  # noqa: BLE001 - a helper's bad word must not end the training worker
+            self._replace(slot, f"it said something unreadable: {error}")
+
+    def _take(self, slot: int, helper: _Helper, raw: Any) -> None:
+        """What a helper said: it booted, it joined the board (or could not), or it could not start."""
         kind = raw.get("type") if isinstance(raw, dict) else None
-        if kind == "ready":
+        if kind == ReadySignal.type:
             helper.ready = True
             self._failed_starts = 0
             if self._step is not None and slot < self._step.layout.helpers:
@@ -196,7 +203,7 @@ class WorkerGroup:
                 self._news = f"worker {slot + 2} could not join: {joined.problem}"
             elif self._step is not None and joined.generation == self._generation:
                 helper.generation = joined.generation
-        elif kind == "start_failed":
+        elif kind == StartFailed.type:
             self._replace(slot, f"it could not start: {raw.get('message', '')}")
 
     def _lost(self, slot: int, helper: _Helper, reason: str) -> None:
