@@ -14,7 +14,7 @@ from .harness import Bench, measure_rate, set_field, start_training, stop_traini
 
 NAME = "workers"
 CONVNET = "c16:5,p2,c32:5,p2,128"  # the convnet recipe's network
-CONFIGS = (("128", 32), ("128", 64), ("128", 256), (CONVNET, 32))  # (hidden layers, batch size)
+CONFIGS = (("128", 32), ("128", 64), ("128", 256), ("512", 256), (CONVNET, 32))  # (hidden layers, batch size)
 MODEL_CORES = (4, 8, 16)
 
 

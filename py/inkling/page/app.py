@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import Any
+from typing import Any, Sequence
 
 import numpy as np
 
@@ -156,7 +156,7 @@ class App:
         self.loading.ready()
         self.bridge.keepOffline()  # now, not sooner: keeping the site must not slow the start
 
-    async def give_settings(self, settings: TrainingSettings | None, machine: list[Command]) -> Reply:
+    async def give_settings(self, settings: TrainingSettings | None, machine: Sequence[Command] = ()) -> Reply:
         """Send the worker these settings (if any) and the machine's; its reply to a status request once taken."""
         for command in [*(settings.commands() if settings is not None else []), *machine]:
             self.send(command)

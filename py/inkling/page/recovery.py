@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 import time
 from collections import deque
-from typing import Any, Awaitable, Callable, Protocol
+from typing import Any, Awaitable, Callable, Protocol, Sequence
 
 from ..messages.protocol import Command, ResponseSignal, Start
 from ..messages.saved_state import TrainingSettings, machine_commands, settings_from_signal
@@ -114,7 +114,7 @@ class RecoveringPage(Protocol):
     def notify(self, kind: str, text: str) -> None: ...
     def send(self, command: Start) -> int: ...
     def follow(self, signal: ResponseSignal) -> None: ...
-    def give_settings(self, settings: TrainingSettings | None, machine: list[Command]) -> Awaitable[Reply]: ...
+    def give_settings(self, settings: TrainingSettings | None, machine: Sequence[Command] = ()) -> Awaitable[Reply]: ...
 
 
 class WorkerRecovery:

@@ -33,10 +33,12 @@ CTRL_BYTES = 4 * 64  # the float32 region starts here (CTRL_INTS fit; aligned fo
 # How long the leader waits for a share beyond its own share's time before computing it itself.
 MIN_PATIENCE_S = 1.0
 PATIENCE_FACTOR = 10.0
-# A share smaller than this costs more to hand out and gather than it saves (measured in Chromium
-# here: 784-128-10 at batch 64, 20 MFLOP a share, trained slower on two workers than on one; at batch 256,
-# 78 MFLOP a share, faster): smaller steps are cut into fewer shares, down to one.
-MIN_SHARE_FLOPS = 50e6
+# A share smaller than this costs more to hand out and gather than it saves: handing out a share costs
+# 1-2 ms a step (copies, waking, the slower of the two), so a share is worth it from about 10 ms of work.
+# Measured in the page here (bench `workers`): 784-128-10 at batch 64, 20 MFLOP a share, trained at
+# 0.7x on two workers; at batch 256, 78 MFLOP a share, at 0.9-1.0x; the convnet at batch 32, 107 MFLOP
+# a share, at 1.04-1.56x. Smaller steps are cut into fewer shares, down to one.
+MIN_SHARE_FLOPS = 100e6
 # A board bigger than this is not allocated: the group trains on the leader alone, saying why.
 MAX_BOARD_BYTES = 512 << 20
 
