@@ -240,9 +240,13 @@ async function keepOffline() {
 // that will not isolate the page is not reloaded over and over.
 const ISOLATION_RELOAD = "inkling-isolation-reload";
 function isolateOnce() {
-  if (self.crossOriginIsolated || sessionStorage.getItem(ISOLATION_RELOAD)) return;
-  if (document.body.classList.contains("training")) return;
-  sessionStorage.setItem(ISOLATION_RELOAD, "1");
+  if (self.crossOriginIsolated || document.body.classList.contains("training")) return;
+  try {
+    if (sessionStorage.getItem(ISOLATION_RELOAD)) return;
+    sessionStorage.setItem(ISOLATION_RELOAD, "1");
+  } catch {
+    return;  // storage is off: no reload that could not remember it happened (one worker trains)
+  }
   location.reload();
 }
 

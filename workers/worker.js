@@ -58,6 +58,7 @@ self.inklingSpawnHelper = (onMessage, onLost) => {
     onLost(`it failed: ${event.message || "error"}`);
   };
   helpers.push(helper);
+  if (helpers.length > 16) helpers.shift();  // the newest are what anyone looks at; ended ones go
   return helper;
 };
 
