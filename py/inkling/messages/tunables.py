@@ -195,9 +195,11 @@ WORKERS = Tunable("workers", "set_workers", "workers", "stat-workers", "Workers"
                   checks.integer(1, MAX_WORKERS), 1, kept=False,
                   page=PageText(hint="(cores)", tooltip=(
                       "How many web workers compute each training step, each on its own core: the same "
-                      "result, sooner. Needs a cross-origin isolated page; each worker costs memory.")))
+                      "result, sooner where cores are free and steps are large (a small step stays one "
+                      "worker's). Needs a cross-origin isolated page; each worker costs memory.")))
 
-TUNABLES = (OPTIMIZER, LEARNING_RATE, LR_DECAY, WEIGHT_DECAY, BATCH_SIZE, CACHE_SIZE, AUGMENT, WORKERS, HIDDEN_SIZE, SEED)
+TUNABLES = (OPTIMIZER, LEARNING_RATE, LR_DECAY, WEIGHT_DECAY, BATCH_SIZE, CACHE_SIZE, AUGMENT, WORKERS, HIDDEN_SIZE,
+            SEED)
 LIVE = tuple(t for t in TUNABLES if t.live)  # applied at once, each by its own command
 KEPT = tuple(t for t in LIVE if t.kept)  # the live settings a recipe sets and the autosave keeps
 RUN = tuple(t for t in TUNABLES if not t.live)  # what a reset starts a new run from
