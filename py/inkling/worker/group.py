@@ -87,7 +87,7 @@ class WorkerGroup:
                 self._start(slot)
         if not self._fits(model, len(y), parts - 1):
             self._new_board(model, len(y), parts - 1)
-        if self._step is None:  # too large to share: this worker computes every share
+        if self._step is None:  # too large to share: this worker computes the whole batch
             self._training = 1
             return model.loss_and_grads(x, y)
         joined = [slot for slot, helper in sorted(self._helpers.items()) if helper.generation == self._generation]
