@@ -11,21 +11,14 @@ from __future__ import annotations
 from typing import Any, Callable
 
 from ..messages.protocol import BoardJoined, JoinBoard, ReadySignal, decode_helper_message, encode_signal
-from ..messages.wire import from_js_message, to_js_message
+from ..messages.wire import from_js_message
 from ..network.engine import use_engine
 from ..network.engine.select import choose_engine
 from ..network.layers import parse_hidden
 from ..network.models import fresh_network
 from ..training.data_parallel import BoardLayout, serve_steps
 from .board import JsBoard
-
-
-def post(message: dict[str, Any]) -> None:
-    """Send a wire dict to the training worker that started this helper."""
-    from js import self as worker_scope
-
-    js_message, transfer = to_js_message(message)
-    worker_scope.postMessage(js_message, transfer)
+from .main import post  # to whoever started this worker: for a helper, the training worker
 
 
 def boot(engine: str = "auto") -> Callable[[Any], None]:
