@@ -48,6 +48,7 @@ def _native_rate(dist: Path, hidden: int | str, batch: int, warmup_s: float, win
 def run(bench: Bench) -> dict[str, Any]:
     """Per run: one fresh page per engine measuring every configuration, then CPython measuring the same."""
     warmup_s, window_s = bench.settings.pick((1.0, 2.0), (3.0, 8.0), smoke=(0.3, 0.6))
+    native_warmup_s = bench.settings.pick(1.0, 1.0, smoke=0.2)
     keys = [f"784-{h}-10/b{b}" for h, b in CONFIGS]
     browser: dict[str, dict[str, list[dict[str, float]]]] = {e: {key: [] for key in keys} for e in ENGINES}
     native: dict[str, list[dict[str, Any]]] = {key: [] for key in keys}
@@ -59,7 +60,7 @@ def run(bench: Bench) -> dict[str, Any]:
                 for (hidden, batch), key in zip(CONFIGS, keys):
                     browser[engine][key].append(_browser_rate(page, hidden, batch, warmup_s, window_s))
         for (hidden, batch), key in zip(CONFIGS, keys):
-            native[key].append(_native_rate(bench.settings.dist, hidden, batch, 1.0, min(window_s, 4.0)))
+            native[key].append(_native_rate(bench.settings.dist, hidden, batch, native_warmup_s, min(window_s, 4.0)))
     result: dict[str, Any] = {}
     fastest = ENGINES[-1]
     for key in keys:
@@ -73,7 +74,7 @@ def run(bench: Bench) -> dict[str, Any]:
     result["engines_shown"] = engines_seen
     result["note"] = (f"browser: the page's worker with ?engine=NAME, default optimizer (momentum), {window_s:g} s "
                       f"window after {warmup_s:g} s warm-up, from the worker's own samples_seen; native: the same "
-                      "Trainer (cache, step, signal with weights) in CPython, one BLAS thread, same run, 1 s warm-up, "
+                      f"Trainer (cache, step, signal with weights) in CPython, one BLAS thread, same run, {native_warmup_s:g} s warm-up, "
                       f"{min(window_s, 4.0):g} s window; native_step_only: loss_and_grads + optimizer step alone")
     return result
 

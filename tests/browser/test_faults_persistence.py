@@ -378,8 +378,11 @@ def test_storage_that_fails_is_reported_once_and_the_page_works(
     page.get_by_test_id("start").click()  # the first save (a fresh page has nothing to save before)
     expect(page.get_by_test_id("message")).to_contain_text("storage does not work")
     expect(page.get_by_test_id("message")).to_contain_text(shown)
-    # Train through two more autosave intervals: every save fails, none is reported again.
-    page.wait_for_function("window.__storageAttempts >= 3", timeout=WAIT_MS)
+    # Two more saves while training, each due at once because a setting changed (the timed saves every
+    # 10 s take the same path, `Autosave._save`): every one fails, none is reported again.
+    for attempts, batch_size in ((2, "48"), (3, "56")):
+        set_setting(page, "batch-size", batch_size)
+        page.wait_for_function(f"window.__storageAttempts >= {attempts}", timeout=WAIT_MS)
     page.get_by_test_id("stop").click()
     expect(page.get_by_test_id("train-state")).to_have_text("idle")
     page.wait_for_function("window.__storageAttempts >= 4", timeout=WAIT_MS)  # the save on stop

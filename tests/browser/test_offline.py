@@ -22,6 +22,7 @@ import pytest
 from playwright.sync_api import expect
 
 from inkling.page.offline import OFFLINE_TEXTS, UPDATE_NEWS
+from test_faults_persistence import wait_saved
 from test_page import ONE_DIGIT, number, wait_stat
 
 WAIT_MS = 120_000  # hang guards: keeping ~70 MB and booting two runtimes on 2 busy cores
@@ -113,6 +114,38 @@ def wait_until_the_waiting_version_serves(context: Any, timeout_s: float = WAIT_
     raise AssertionError("the waiting version never took over after its last tab closed")
 
 
+READ_ICONS = """async manifest => Promise.all(manifest.icons.map(async icon => {
+    const response = await fetch(new URL(icon.src, new URL('manifest.webmanifest', location.href)));
+    const bitmap = await createImageBitmap(await response.blob());
+    return [icon.src, response.status, response.headers.get('content-type'), `${bitmap.width}x${bitmap.height}`];
+}))"""
+
+
+def assert_installable(page: Any) -> None:
+    """Installable like an app: the manifest names the app and its icons (fetched, PNG, of the sizes it
+    declares), the service worker controls the page, and Chromium itself finds nothing that stops it
+    installing (its own installability check, `Page.getInstallabilityErrors`)."""
+    assert page.evaluate("() => navigator.serviceWorker.controller !== null")
+    manifest = page.evaluate("async () => (await fetch('manifest.webmanifest')).json()")
+    assert manifest["short_name"] == "Inkling" and manifest["name"].startswith("Inkling")
+    assert manifest["display"] == "standalone" and manifest["start_url"] == "./"
+    for src, status, kind, size in page.evaluate(READ_ICONS, manifest):
+        declared = next(icon for icon in manifest["icons"] if icon["src"] == src)
+        assert (status, kind, size) == (200, "image/png", declared["sizes"]), src
+    assert {icon["sizes"] for icon in manifest["icons"]} >= {"192x192", "512x512"}
+    assert any(icon.get("purpose") == "maskable" for icon in manifest["icons"])
+    expect(page.locator("meta[name=theme-color][media*=light]")).to_have_attribute("content", manifest["theme_color"])
+
+    cdp = page.context.new_cdp_session(page)
+    parsed = cdp.send("Page.getAppManifest")
+    assert parsed["url"].endswith("/manifest.webmanifest") and parsed["errors"] == [], parsed["errors"]
+    errors = [e["errorId"] for e in cdp.send("Page.getInstallabilityErrors")["installabilityErrors"]]
+    # The tests' browser contexts are off the record, where Chromium installs nothing for any site:
+    # that one is the test's, not the site's; anything else (manifest, icons, worker) would be the site's.
+    assert [e for e in errors if e != "in-incognito"] == [], errors
+    cdp.detach()
+
+
 def test_with_the_server_gone_a_reload_is_ready_trains_evaluates_and_predicts(
         page_factory: Callable[..., contextlib.AbstractContextManager], page_ready: Callable[..., None],
         plain_site: SiteCopy) -> None:
@@ -156,7 +189,7 @@ def test_with_the_server_gone_a_reload_is_ready_trains_evaluates_and_predicts(
         assert log.console_errors == []
 
 
-def test_a_rebuilt_site_is_picked_up_on_the_next_visit_or_at_once_with_update_now(
+def test_a_kept_site_installs_as_an_app_and_a_rebuilt_one_is_picked_up_next_visit_or_with_update_now(
         page_factory: Callable[..., contextlib.AbstractContextManager], page_ready: Callable[..., None],
         own_site: SiteCopy) -> None:
     with page_factory(service_workers="allow") as (page, log):
@@ -169,6 +202,7 @@ def test_a_rebuilt_site_is_picked_up_on_the_next_visit_or_at_once_with_update_no
         page.reload()
         page_ready(page, log, timeout_ms=WAIT_MS)
         assert marker(page) is None
+        assert_installable(page)  # from the second visit on, the service worker controls the page
         expect(page.get_by_test_id("offline")).to_have_text(OFFLINE_TEXTS["update"], timeout=WAIT_MS)
         expect(page.get_by_test_id("message")).to_contain_text(UPDATE_NEWS)
         expect(page.get_by_test_id("update-now")).to_be_visible()
@@ -190,6 +224,8 @@ def test_a_rebuilt_site_is_picked_up_on_the_next_visit_or_at_once_with_update_no
         page.get_by_test_id("stop").click()
         expect(page.get_by_test_id("train-state")).to_have_text("idle")
         iteration = int(number(page, "stat-iteration"))
+        # The save on Stop lands a moment later: a reload before it would restore the save made at Start.
+        wait_saved(page, lambda state: state.iteration == iteration, f"the stopped run's iteration {iteration}")
         own_site.rebuild("third")
         page.reload()
         page_ready(page, log, timeout_ms=WAIT_MS)

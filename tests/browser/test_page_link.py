@@ -10,7 +10,7 @@ from urllib.parse import parse_qsl, urlsplit
 from playwright.sync_api import expect
 from test_page import set_setting
 
-LINK = "?optimizer=adam&learning-rate=0.002&batch-size=48&lr-decay=2&hidden-size=64&seed=99"
+LINK = "?optimizer=adam&learning-rate=0.002&batch-size=48&lr-decay=2&hidden-size=64&seed=99&augment=sometimes"
 
 
 def _query(page: Any) -> dict[str, str]:
@@ -30,8 +30,10 @@ def test_a_link_applies_its_settings_and_seed_and_the_address_follows_every_chan
         page_ready(page, log)
         _expect_stats(page, optimizer="adam", lrate="0.002", batch_size="48", hidden="64", seed="99")
         expect(page.get_by_test_id("stat-lr-decay")).not_to_have_text("2")  # refused by name, the rest applied
+        expect(page.get_by_test_id("stat-augment")).to_have_text("off")  # so is a switch's bad value
         message = page.get_by_test_id("message")
         expect(message).to_contain_text("This link's lr-decay=2: ")
+        expect(message).to_contain_text("augment=sometimes")
         expect(message).to_contain_text("could not be used")
         expect(message).to_have_class("message error")
 

@@ -14,6 +14,8 @@ from test_faults_persistence import exported_weights
 from test_page import wait_stat
 
 SEED = "20261130"
+# A small network at a large batch: an epoch takes a second or two, and what a seed fixes is the same.
+RUN = "?hidden-size=32&batch-size=250"
 
 
 def _one_epoch_from_seed(page: Any, tmp_path: Path) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
@@ -35,8 +37,9 @@ def test_two_tabs_with_the_same_seed_train_the_same_weights_no_seed_draws_one_an
     runs = []
     for tab in range(2):  # one after the other: two at once would only share the two cores
         with page_factory() as (page, log):
-            page.goto(site_url)
+            page.goto(site_url + RUN)
             page_ready(page, log)
+            expect(page.get_by_test_id("stat-hidden")).to_have_text("32")
             if tab == 1:  # this tab trains a while on its start-up seed before it resets
                 page.get_by_test_id("start").click()
                 wait_stat(page, "stat-iteration", "v >= 300")

@@ -1,7 +1,7 @@
 """The long run: ten minutes of training while the user keeps drawing, and nothing piles up.
 
 The ten minutes are the long form (`python build.py test --run-slow -k soak`); every run of the suite
-runs a short form (about 25 s) of the same checks. Memory is read at three points after a
+runs a short form (about 15 s) of the same checks. Memory is read at three points after a
 warm-up: page JS heap (after a forced GC), the page's wasm memory (Pyodide's heap), the worker's
 JS heap and ArrayBuffers (after a GC there; they hold its wasm heap) and the page's live Python
 objects (a leaked PyProxy keeps its Python object alive, so leaks show as a climbing count). A leak
@@ -23,7 +23,7 @@ from tests.bench.bench_memory import snapshot
 from tests.bench.harness import PROBE_JS, measure_rate, start_training, wait_ready
 
 # (run, warm-up, each throughput window) in seconds: the short form, then the long form (--run-slow).
-FORMS = {False: (24.0, 6.0, 3.0), True: (600.0, 60.0, 20.0)}
+FORMS = {False: (14.0, 4.0, 2.0), True: (600.0, 60.0, 20.0)}
 CELLS = 4  # cells the simulated user draws in, one after another
 # What "flat" means over the second half (about five minutes) of the run. Each bound is well
 # above what one run's noise gives (a GC'd JS heap moves by a few MB) and well below what a leak of
