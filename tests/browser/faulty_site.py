@@ -48,18 +48,22 @@ class Faults:
                 self._rewrite_labels(file)
             self._by_file[file] = fault
 
-    def down(self) -> None:
-        """Every block answers 503 (the data server is down) until `heal`."""
+    def down(self, release: bool = True) -> None:
+        """Every block answers 503 (the data server is down) until `heal`; ``release=False`` keeps the
+        stalled answers stalled (their fetches end by their own timeout)."""
         with self._lock:
             self._down = True
-        self.release.set()
+        if release:
+            self.release.set()
 
-    def heal(self) -> None:
-        """Serve every block again (bad-labels blocks stay bad: their manifest entry vouches for them)."""
+    def heal(self, release: bool = True) -> None:
+        """Serve every block again (bad-labels blocks stay bad: their manifest entry vouches for them);
+        ``release=False`` as in `down`."""
         with self._lock:
             self._down = False
             self._by_file = {f: k for f, k in self._by_file.items() if k == "labels"}
-        self.release.set()
+        if release:
+            self.release.set()
 
     def answer(self, file: str) -> tuple[str, bytes | None]:
         """What to do for a request of ``file``: (fault or "ok" or "down", the bytes to send)."""

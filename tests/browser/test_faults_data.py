@@ -189,12 +189,12 @@ def test_training_survives_bad_blocks_pauses_without_data_and_resumes_by_itself(
         page_ready(page, log)
         page.get_by_test_id("start").click()
 
-        # 1. Seven bad blocks, each tried 4 times and then named, plus at least one 30 s timeout of the
-        # stalled one; training goes on meanwhile. Each message is waited for: the error count says
-        # little about which blocks are done (the test set's fetches count there too).
+        # 1. Seven bad blocks, each tried 4 times and then named, and one stalled (its 30 s timeout runs
+        # through parts 2 and 3: checked at the end); training goes on meanwhile. Each message is waited
+        # for: the error count says little about which blocks are done (the test set's fetches count too).
         for file in bad:
             _wait_message(page, faults, f"gave up on {file} after 4 failed attempts", "skipped it")
-        _wait_stat(page, "stat-data-errors", "Number(text) >= arg", 4 * len(bad) + 1)
+        _wait_stat(page, "stat-data-errors", "Number(text) >= arg", 4 * len(bad))
         _wait_stat(page, "stat-iteration", "Number(text) >= arg", 200)
         messages = page.evaluate("window.__messages")
         why = {"404": "HTTP 404", "truncate": "could not fetch", "flip": "sha256 does not match",
@@ -203,16 +203,13 @@ def test_training_survives_bad_blocks_pauses_without_data_and_resumes_by_itself(
             assert any(file in m and why[plan[file]] in m for m in messages), (file, plan[file], messages)
         # A body that breaks off is told as the browser's reason, not as a Python slip.
         assert not any("NoneType" in m for m in messages), messages
-        deadline = time.monotonic() + 60
-        while faults.requests[order[4]] < 2 and time.monotonic() < deadline:  # a hang guard
-            time.sleep(0.2)
-        assert faults.requests[order[4]] >= 2, "the stalled block was tried again after its timeout"
         assert not any(PAUSED in m for m in messages)
         assert _stat(page, "stat-data-state") == "ok" and _stat(page, "train-state") == "training"
         assert _stat(page, "status") == "ready"
 
         # 2. The data server goes down: training uses up its cache, then pauses with one message.
-        faults.down()
+        # The stalled block stays stalled: a fetch that hangs must not keep training paused once data is back.
+        faults.down(release=False)
         down_at = time.monotonic()
         page.wait_for_function(f"() => window.__messages.some(m => m.includes({PAUSED!r}))", timeout=WAIT_MS)
         pause_s = time.monotonic() - down_at
@@ -232,7 +229,7 @@ def test_training_survives_bad_blocks_pauses_without_data_and_resumes_by_itself(
 
         # 3. Healed: training resumes by itself and says so.
         probes_per_s = (sum(faults.requests.values()) - requests) / (time.monotonic() - probe_from)
-        faults.heal()
+        faults.heal(release=False)
         heal_at = time.monotonic()
         page.wait_for_function(f"() => window.__messages.includes({RESUMED!r})", timeout=WAIT_MS)
         resume_s = time.monotonic() - heal_at
@@ -247,6 +244,11 @@ def test_training_survives_bad_blocks_pauses_without_data_and_resumes_by_itself(
         assert messages[paused_at[0] + 1 : resumed_at[0]] == [], messages
         assert _stat(page, "train-state") == "training"
         assert re.fullmatch(r"\d+\.\d{4}", _stat(page, "stat-loss"))
+        deadline = time.monotonic() + 60
+        while faults.requests[order[4]] < 2 and time.monotonic() < deadline:  # a hang guard
+            time.sleep(0.2)
+        assert faults.requests[order[4]] >= 2, "the stalled block was tried again after its timeout"
+        assert _stat(page, "train-state") == "training"
         # Measured, not asserted (shared machines are noisy): printed with -s.
         print(f"\ndata faults: {len(bad)} bad blocks + 1 stalled; data errors at the pause {errors}, at the end "
               f"{_stat(page, 'stat-data-errors')}; iterations {_stat(page, 'stat-iteration')}; data down -> pause "

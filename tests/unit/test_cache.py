@@ -426,6 +426,44 @@ def test_a_starved_cache_probes_one_block_at_a_time_and_refills_when_data_return
     asyncio.run(scenario())
 
 
+def test_a_fetch_that_hangs_does_not_hold_a_starved_cache_back_when_data_returns(
+    dataset: dict[str, bytes], fetch_factory: Callable
+) -> None:
+    """The network goes while one block's answer hangs (its first attempt failed, its retry's timeout is a
+    minute away): once the data is back, training reads it within a probe's pace and patience, not after
+    that timeout."""
+    fetch = fetch_factory(dataset, delay=0.002)
+    never = asyncio.Event()
+    calls: list[str] = []
+
+    async def first_hangs(path: str) -> bytes:
+        calls.append(path)
+        if path == calls[0]:
+            if calls.count(path) == 1:
+                raise OSError(f"connection reset fetching {path}")
+            await never.wait()  # the server holds this connection and never answers
+        return await fetch(path)
+
+    for i in range(6):
+        fetch.fail[f"train-{i:03d}.bin"] = math.inf
+
+    async def scenario() -> None:
+        cache = _cache(first_hangs, dataset, cache_size=3, attempts=2, max_backoff=0.005, patience=0.05,
+                       timeout=60)
+        wake = asyncio.Event()
+        while not cache.starved:  # the blocks planned beside the hung one all fail
+            cache.drain_failures()
+            await cache.take(10, interrupt=wake)
+        assert cache.data_futures_len >= 1  # the hung fetch is still in flight
+        fetch.fail.clear()  # the data comes back
+        x, y = await asyncio.wait_for(cache.take(10), timeout=10)  # a hang guard: the timeout is 60 s
+        assert len(y) == 10 and not cache.starved
+        assert cache.errors < 40  # probing stayed gentle while starved
+        cache.close()
+
+    asyncio.run(scenario())
+
+
 def test_first_block_waits_past_failing_blocks(dataset: dict[str, bytes], fake_fetch: Any) -> None:
     for i in range(5):  # only train-005 arrives
         fake_fetch.fail[f"train-{i:03d}.bin"] = math.inf

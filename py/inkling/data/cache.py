@@ -112,8 +112,9 @@ class SampleCache(BlockPrefetcher):
             if interrupt is not None:
                 waiters.add(asyncio.ensure_future(interrupt.wait()))
             start = time.perf_counter()
-            # A block held up behind a slow one becomes readable without any fetch ending.
-            await asyncio.wait(waiters, timeout=self._patience_left(), return_when=asyncio.FIRST_COMPLETED)
+            # A block held up behind a slow one becomes readable, and a hung fetch makes room for a probe,
+            # without any fetch ending.
+            await asyncio.wait(waiters, timeout=self.wait_limit(), return_when=asyncio.FIRST_COMPLETED)
             self.wait_seconds += time.perf_counter() - start
             for waiter in waiters:
                 waiter.cancel()

@@ -13,7 +13,9 @@ as they arrive, and it when it does.
 When no fetched block is left to read and the last blocks (as many as the cache
 holds) were all given up on, the cache is *starved*: it keeps one probe fetch going
 at a gentle pace instead of a full cache of doomed ones, and fills up again as soon
-as a block arrives.
+as a block arrives. A fetch that hangs (no answer past a probe's pace and patience)
+gets one more probe beside it, so the data coming back is seen at once, not after
+that fetch's timeout.
 """
 
 from __future__ import annotations
@@ -71,6 +73,7 @@ class _Slot:
     planned_at: float = field(default_factory=time.monotonic)
     task: asyncio.Task[Block | None] = field(init=False)
     failures: int = 0
+    failed_at: float | None = None  # when its last attempt failed: the next one started within a backoff
 
     def ready(self) -> bool:
         """Fetched (or given up on): nothing more will happen to it."""
@@ -83,6 +86,7 @@ class _Slot:
     def failed(self) -> None:
         """Count a failed attempt: from now on the slot no longer holds up the ones after it."""
         self.failures += 1
+        self.failed_at = time.monotonic()
 
 
 class BlockPrefetcher(BlockFetcher):
@@ -130,8 +134,6 @@ class BlockPrefetcher(BlockFetcher):
         self._order: deque[int] = deque()  # block indices still to fetch, this epoch and next
         self._slots: deque[_Slot] = deque()  # in reading order
         self.epochs_started = 0
-
-    # ---- what the trainer reports ------------------------------------------------------
 
     @property
     def data_len(self) -> int:
@@ -189,6 +191,29 @@ class BlockPrefetcher(BlockFetcher):
                 return max(0.0, holding.planned_at + self.patience - now)
         return None
 
+    def _hung_from(self, slot: _Slot) -> float:
+        """When a slot in flight counts as hung: its attempt (begun within a backoff of being planned or
+        of its last failure) unanswered past its patience. Such a fetch may hang until its timeout (tens
+        of seconds), and must not hold a starved cache's probing back."""
+        return (slot.failed_at or slot.planned_at) + self.max_backoff + self.patience
+
+    def _probe_wanted(self) -> bool:
+        """While starved: start a probe if none is in flight, or the only ones in flight hang (at most two)."""
+        now = time.monotonic()
+        return len(self._slots) < min(2, self.cache_size) and all(
+            not slot.ready() and now > self._hung_from(slot) for slot in self._slots)
+
+    def wait_limit(self) -> float | None:
+        """Seconds a reader waiting for a change should wait at most: until a block held up behind a
+        slow one becomes readable, or a starved cache's fetch counts as hung and a probe may start
+        (None: only a change helps)."""
+        limits = [self._patience_left()]
+        if self.starved and len(self._slots) < min(2, self.cache_size):
+            now = time.monotonic()
+            limits += [max(0.0, self._hung_from(slot) - now) + 0.01 for slot in self._slots if not slot.ready()]
+        known = [limit for limit in limits if limit is not None]
+        return min(known) if known else None
+
     async def first_block(self) -> None:
         """Return once a block has arrived (fetches must have been started with `replenish`).
 
@@ -235,13 +260,11 @@ class BlockPrefetcher(BlockFetcher):
         self._slots = deque(slot for slot in self._slots if not (slot.ready() and slot.block() is None))
         starved = self.starved
         planned = self._held_samples() + sum(
-            self._entries[slot.index].count if not slot.ready() else len(slot.block() or ())
-            for slot in self._slots
-        )
+            self._entries[slot.index].count if not slot.ready() else len(slot.block() or ()) for slot in self._slots)
 
         def wanted() -> bool:
             if starved:
-                return not self._slots  # one probe at a time
+                return self._probe_wanted()
             return self._held() + len(self._slots) < self.cache_size or planned < min_samples
 
         while wanted():

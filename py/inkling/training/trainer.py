@@ -162,11 +162,12 @@ class Trainer:
         self._say.error("internal", message)
 
     async def _wait_for_data(self) -> None:
-        """While starved: sleep until a fetch attempt ends or a command arrives; report the count."""
+        """While starved: sleep until a fetch attempt ends, a command arrives or a hung fetch makes room
+        for a probe; report the count."""
         assert self.cache is not None
         change = asyncio.ensure_future(self.cache.next_change().wait())
         wake = asyncio.ensure_future(self._wake.wait())
-        await asyncio.wait({change, wake}, return_when=asyncio.FIRST_COMPLETED)
+        await asyncio.wait({change, wake}, timeout=self.cache.wait_limit(), return_when=asyncio.FIRST_COMPLETED)
         change.cancel()
         wake.cancel()
         if change.done() and not change.cancelled():
