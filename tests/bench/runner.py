@@ -30,7 +30,8 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="build.py bench", description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer runs, shorter windows (< 3 min)")
     parser.add_argument("--smoke", action="store_true",
-                        help="--quick with windows too short for figures: only checks that every number is written")
+                        help="--quick with windows too short for figures (throughput: its first configuration only): "
+                             "only checks that every number is written")
     parser.add_argument("--only", action="append", choices=sorted(BENCHMARKS), metavar="NAME",
                         help=f"run only this benchmark (repeatable): {', '.join(BENCHMARKS)}")
     parser.add_argument("--runs", type=int, help="runs per benchmark (default: 1 quick, 3 full; "
