@@ -244,11 +244,13 @@ def test_training_survives_bad_blocks_pauses_without_data_and_resumes_by_itself(
         assert messages[paused_at[0] + 1 : resumed_at[0]] == [], messages
         assert _stat(page, "train-state") == "training"
         assert re.fullmatch(r"\d+\.\d{4}", _stat(page, "stat-loss"))
+        # Training resumed while the stalled block still hung; its fetch goes on (stopped or not) until its
+        # own timeout, and it is tried again.
+        page.get_by_test_id("stop").click()
         deadline = time.monotonic() + 60
         while faults.requests[order[4]] < 2 and time.monotonic() < deadline:  # a hang guard
             time.sleep(0.2)
         assert faults.requests[order[4]] >= 2, "the stalled block was tried again after its timeout"
-        assert _stat(page, "train-state") == "training"
         # Measured, not asserted (shared machines are noisy): printed with -s.
         print(f"\ndata faults: {len(bad)} bad blocks + 1 stalled; data errors at the pause {errors}, at the end "
               f"{_stat(page, 'stat-data-errors')}; iterations {_stat(page, 'stat-iteration')}; data down -> pause "

@@ -12,7 +12,7 @@ import pytest
 
 from inkling.data.blocks import Manifest, decode_block
 from inkling.data.cache import SampleCache
-from inkling.data.prefetch import MEMORY_BUDGET, max_cache_size
+from inkling.data.cache_budget import MEMORY_BUDGET, max_cache_size
 from inkling.errors import DataError
 
 
@@ -459,6 +459,30 @@ def test_a_fetch_that_hangs_does_not_hold_a_starved_cache_back_when_data_returns
         x, y = await asyncio.wait_for(cache.take(10), timeout=10)  # a hang guard: the timeout is 60 s
         assert len(y) == 10 and not cache.starved
         assert cache.errors < 40  # probing stayed gentle while starved
+        cache.close()
+
+    asyncio.run(scenario())
+
+
+def test_a_block_whose_fetch_hangs_is_not_fetched_twice_at_once(dataset: dict[str, bytes],
+                                                                fetch_factory: Callable) -> None:
+    """A browser holds a second request for a URL behind the first: a block planned again while its
+    fetch hangs would hang as well, so the next epoch passes over it until it answers."""
+    fetch = fetch_factory(dataset)
+    never = asyncio.Event()
+    calls: list[str] = []
+
+    async def first_hangs(path: str) -> bytes:
+        calls.append(path)
+        if path == calls[0]:
+            await never.wait()
+        return await fetch(path)
+
+    async def scenario() -> None:
+        cache = _cache(first_hangs, dataset, cache_size=3, patience=0.01, max_backoff=0.001, timeout=60)
+        for _ in range(8):  # eight blocks' worth: the other five, and the next epoch's
+            await asyncio.wait_for(cache.take(50), timeout=10)
+        assert calls.count(calls[0]) == 1 and cache.epochs_started >= 2
         cache.close()
 
     asyncio.run(scenario())

@@ -30,40 +30,14 @@ import numpy as np
 
 from ..errors import DataError
 from .block_fetcher import BlockFetcher, Fetch
-from .blocks import HEADER, Block, BlockEntry
+from .blocks import Block, BlockEntry
+from .cache_budget import size_refusal
 
 # A block from the site's own server arrives in milliseconds, and several in parallel well
 # within a second; one still missing after 2 s is stalled or slow, and training would
 # rather read the blocks behind it than wait out the timeout. Below this, reading order
 # (and so a seeded run) does not depend on how fast blocks arrive.
 DEFAULT_PATIENCE = 2.0
-# What the cache may hold of training blocks, cached and in flight. A tab runs two Python
-# runtimes (page and worker) in 32-bit wasm; 64 MiB holds all of MNIST's training set
-# (60 blocks, 47 MB) with room to spare, and leaves the heap to the network and the page.
-MEMORY_BUDGET = 64 * 2**20
-
-
-def block_bytes(entry: BlockEntry, rows: int, cols: int) -> int:
-    """What one block of ``entry`` occupies while cached: its file, whose bytes the decoded arrays view."""
-    return HEADER.size + entry.count * (rows * cols + 1)
-
-
-def max_cache_size(entries: Sequence[BlockEntry], rows: int = 28, cols: int = 28,
-                   budget: int = MEMORY_BUDGET) -> int:
-    """The most blocks a cache over ``entries`` may hold within ``budget`` bytes (at least 1)."""
-    return max(1, budget // max(block_bytes(e, rows, cols) for e in entries))
-
-
-def size_refusal(cache_size: int, entries: Sequence[BlockEntry], rows: int = 28, cols: int = 28) -> str | None:
-    """Why a cache of ``cache_size`` blocks over ``entries`` is more than a tab can afford (None if it is not)."""
-    most = max_cache_size(entries, rows, cols)
-    if cache_size <= most:
-        return None
-    block_kb = max(block_bytes(e, rows, cols) for e in entries) / 1000
-    return (f"{cache_size} blocks are more than a tab can afford: at most {most} blocks of {block_kb:,.0f} KB "
-            f"fit the {MEMORY_BUDGET // 2**20} MiB set aside for training data")
-
-
 @dataclass(eq=False)
 class _Slot:
     """A planned block: its manifest index, the task fetching it, when it was planned, and its
@@ -113,7 +87,7 @@ class BlockPrefetcher(BlockFetcher):
         Args:
             fetch: ``await fetch("train-007.bin")`` returns the file's bytes.
             entries: The blocks to fetch (the manifest's train list).
-            cache_size: Blocks cached or in flight, 1 to what `MEMORY_BUDGET` holds (`max_cache_size`).
+            cache_size: Blocks cached or in flight, 1 to what `cache_budget.MEMORY_BUDGET` holds (`max_cache_size`).
             seed: Seed of the block order.
             patience: Seconds a block in flight holds up the blocks planned after it;
                 after that they are read first, and it when it arrives.
@@ -197,20 +171,24 @@ class BlockPrefetcher(BlockFetcher):
         of seconds), and must not hold a starved cache's probing back."""
         return (slot.failed_at or slot.planned_at) + self.max_backoff + self.patience
 
+    def _hung(self, slot: _Slot, now: float) -> bool:
+        return not slot.ready() and now > self._hung_from(slot)
+
     def _probe_wanted(self) -> bool:
-        """While starved: start a probe if none is in flight, or the only ones in flight hang (at most two)."""
+        """While starved: a probe if every fetch in flight hangs, and fewer than two blocks hang."""
         now = time.monotonic()
-        return len(self._slots) < min(2, self.cache_size) and all(
-            not slot.ready() and now > self._hung_from(slot) for slot in self._slots)
+        hung = {slot.index for slot in self._slots if self._hung(slot, now)}
+        return all(self._hung(slot, now) for slot in self._slots) and len(hung) < min(2, self.cache_size)
 
     def wait_limit(self) -> float | None:
         """Seconds a reader waiting for a change should wait at most: until a block held up behind a
         slow one becomes readable, or a starved cache's fetch counts as hung and a probe may start
         (None: only a change helps)."""
         limits = [self._patience_left()]
-        if self.starved and len(self._slots) < min(2, self.cache_size):
+        if self.starved:
             now = time.monotonic()
-            limits += [max(0.0, self._hung_from(slot) - now) + 0.01 for slot in self._slots if not slot.ready()]
+            limits += [max(0.0, self._hung_from(slot) - now) + 0.01
+                       for slot in self._slots if not slot.ready() and not self._hung(slot, now)]
         known = [limit for limit in limits if limit is not None]
         return min(known) if known else None
 
@@ -267,8 +245,12 @@ class BlockPrefetcher(BlockFetcher):
                 return self._probe_wanted()
             return self._held() + len(self._slots) < self.cache_size or planned < min_samples
 
+        # No second fetch of a block whose fetch hangs or failed (any in flight, while starved): the browser
+        # holds a second request for a URL behind the first, so it would hang too.
+        now = time.monotonic()
+        avoid = {s.index for s in self._slots if not s.ready() and (starved or s.failures or self._hung(s, now))}
         while wanted():
-            slot = _Slot(self._next_index())
+            slot = _Slot(self._next_index(avoid))
             slot.task = asyncio.ensure_future(self._load_or_skip(
                 self._entries[slot.index], slot.failed, delay=self.max_backoff if starved else 0.0))
             self._slots.append(slot)
@@ -312,8 +294,15 @@ class BlockPrefetcher(BlockFetcher):
             slot.task.cancel()
         self._slots.clear()
 
-    def _next_index(self) -> int:
+    def _next_index(self, avoid: set[int]) -> int:
+        """The next block of the order, passing over those in ``avoid`` (they keep their places)."""
         if not self._order:
             self._order.extend(int(i) for i in self._block_rng.permutation(len(self._entries)))
             self.epochs_started += 1
-        return self._order.popleft()
+        passed: list[int] = []
+        while True:
+            index = self._order.popleft()
+            if index not in avoid or not self._order:  # the rest of this epoch all avoided: take it anyway
+                self._order.extendleft(reversed(passed))
+                return index
+            passed.append(index)

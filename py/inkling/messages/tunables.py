@@ -162,7 +162,7 @@ WEIGHT_DECAY = Tunable("weight_decay", "set_weight_decay", "weight-decay", "stat
                        page=PageText(hint="(L2)"))
 BATCH_SIZE = Tunable("batch_size", "set_batch_size", "batch-size", "stat-batch-size", "Batch size", "whole",
                      "--batch-size", "samples per step", checks.integer(1, 4096), 32)
-# The worker refuses more blocks than its memory budget holds (`prefetch.max_cache_size`: 85 of
+# The worker refuses more blocks than its memory budget holds (`cache_budget.max_cache_size`: 85 of
 # MNIST's), which only it knows: the limit depends on the data's block size.
 CACHE_SIZE = Tunable("cache_size", "set_cache_size", "cache-size", "stat-cache-size", "Cache size", "whole",
                      "--cache-size", "blocks of 1000 samples kept cached or in flight", checks.integer(1, 1024), 8,
