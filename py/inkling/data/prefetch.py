@@ -245,12 +245,12 @@ class BlockPrefetcher(BlockFetcher):
                 return self._probe_wanted()
             return self._held() + len(self._slots) < self.cache_size or planned < min_samples
 
-        # No second fetch of a block whose fetch hangs or failed (any in flight, while starved): the browser
-        # holds a second request for a URL behind the first, so it would hang too.
-        now = time.monotonic()
-        avoid = {s.index for s in self._slots if not s.ready() and (starved or s.failures or self._hung(s, now))}
         while wanted():
-            slot = _Slot(self._next_index(avoid))
+            # No second fetch of a block whose fetch hangs or failed (any in flight, while starved): the
+            # browser holds a second request for a URL behind the first, so it would hang too.
+            now = time.monotonic()
+            slot = _Slot(self._next_index({s.index for s in self._slots if not s.ready() and (
+                starved or s.failures or self._hung(s, now))}))
             slot.task = asyncio.ensure_future(self._load_or_skip(
                 self._entries[slot.index], slot.failed, delay=self.max_backoff if starved else 0.0))
             self._slots.append(slot)
